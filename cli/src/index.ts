@@ -1,0 +1,2 @@
+export { startSite, maxPayloadFor, type Site } from "./start.js";
+export { parseStart, demoManifests, usage, type StartOptions } from "./options.js";

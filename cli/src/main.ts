@@ -1,0 +1,58 @@
+import { pino } from "pino";
+import { parseStart, usage } from "./options.js";
+import { startSite } from "./start.js";
+
+const demoRow = "[4.0,2.5,2900.0,5505.0,2.0,0.0,0.0,3.0,8.0,2900.0,0.0,47.6063,-122.02,2970.0,5251.0,12.0,0.0,0.0]";
+
+async function main(): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseStart(process.argv.slice(2), process.env);
+  } catch (err) {
+    process.stderr.write(`ferry: ${(err as Error).message}\n\n${usage}`);
+    return 2;
+  }
+  if (!parsed || !parsed.command) {
+    process.stdout.write(usage);
+    return 0;
+  }
+  if (parsed.command !== "start") {
+    process.stderr.write(`ferry: unknown command ${JSON.stringify(parsed.command)}\n\n${usage}`);
+    return 2;
+  }
+  const o = parsed.options;
+  const log = pino({ level: o.logLevel });
+  const site = await startSite(o, log);
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "draining and stopping");
+    void site.stop().then(() => process.exit(0), (err: unknown) => {
+      log.error({ err }, "stop failed");
+      process.exit(1);
+    });
+  };
+  process.on("SIGINT", () => shutdown("SIGINT"));
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  const base = site.url ?? "";
+  process.stdout.write([
+    "",
+    `Ferry is up.${base ? ` HTTP: ${base}` : ""}  NATS: ${site.natsUrl} (devices can connect here)`,
+    ...(base ? [
+      "Try:",
+      `  curl ${base}/pipelines`,
+      `  curl ${base}/models`,
+      `  curl -X POST ${base}/infer -H 'Content-Type: application/json; format=pandas-records' --data '[{"tensor": ${demoRow}}]'`,
+      `  curl -X POST ${base}/pipelines/edge-cv-demo -H 'Content-Type: application/vnd.apache.arrow.file' --data-binary @models/data/image_224x224.arrow`,
+    ] : []),
+    "Ctrl-C stops it.",
+    "",
+  ].join("\n"));
+  return -1;
+}
+
+main().then((code) => { if (code >= 0) process.exit(code); }, (err: unknown) => {
+  process.stderr.write(`ferry: ${(err as Error).message}\n`);
+  process.exit(1);
+});

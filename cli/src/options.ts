@@ -1,0 +1,104 @@
+import { parseArgs } from "node:util";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** Everything `ferry start` can be told, from flags or the environment. */
+export interface StartOptions {
+  services: ("gateway" | "inferer" | "logger")[];
+  port: number;
+  host: string;
+  data: string;
+  natsPort: number;
+  natsHost: string;
+  natsUrl: string | undefined;
+  logLevel: string;
+  manifests: string[];
+  current: string | undefined;
+  bodyLimit: number;
+  timeoutMs: number;
+  threads: number;
+}
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** The demo pipelines served when no --pipeline is given. */
+export const demoManifests = ["houseprice.json", "cv-demo.json", "houseprice-bucketed.json"]
+  .map((f) => join(repoRoot, "models", "manifests", f));
+
+export const usage = `ferry: Wallaroo-compatible edge inference over NATS
+
+Usage:
+  ferry start [gateway] [inferer] [logger]   start services (default: all three, one process)
+  ferry --help
+
+With no NATS_URL, \`ferry start\` spawns a local nats-server (JetStream on, store under --data).
+
+Options (flag / environment / default):
+  -p, --port N          FERRY_PORT        8080        HTTP port of the gateway
+      --host ADDR       FERRY_HOST        0.0.0.0     HTTP listen address
+  -d, --data DIR        FERRY_DATA        ./data      site data folder (NATS store, caches)
+      --nats-port N     FERRY_NATS_PORT   4222        client port of the spawned nats-server
+      --nats-host ADDR  FERRY_NATS_HOST   127.0.0.1   listen address of the spawned nats-server
+      --nats-url URL    NATS_URL          (spawn)     use this NATS server instead of spawning one
+      --pipeline FILE   FERRY_PIPELINES   demo        deployment manifest to serve (repeatable;
+                                                      env: comma-separated)
+      --current NAME    FERRY_CURRENT     first       pipeline answered on POST /infer
+      --body-limit N    FERRY_BODY_LIMIT  16777216    largest request body, bytes
+      --timeout MS      FERRY_TIMEOUT_MS  15000       how long the gateway waits for an inferer
+      --threads N       FERRY_THREADS     1           onnxruntime intra-op threads per session
+      --log-level L     FERRY_LOG_LEVEL   info        fatal|error|warn|info|debug|trace|silent
+  -h, --help                                          this text
+`;
+
+function num(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value === "") return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** Parses `ferry` arguments; returns undefined for --help. */
+export function parseStart(argv: string[], env: NodeJS.ProcessEnv): { command: string | undefined; options: StartOptions } | undefined {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      port: { type: "string", short: "p" },
+      host: { type: "string" },
+      data: { type: "string", short: "d" },
+      "nats-port": { type: "string" },
+      "nats-host": { type: "string" },
+      "nats-url": { type: "string" },
+      pipeline: { type: "string", multiple: true },
+      current: { type: "string" },
+      "body-limit": { type: "string" },
+      timeout: { type: "string" },
+      threads: { type: "string" },
+      "log-level": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) return undefined;
+  const [command, ...rest] = positionals;
+  const services = rest.length === 0 ? ["gateway", "inferer", "logger"] : rest;
+  for (const s of services) if (!["gateway", "inferer", "logger"].includes(s)) throw new Error(`unknown service ${JSON.stringify(s)} (gateway, inferer, logger)`);
+  const envPipelines = env.FERRY_PIPELINES?.split(",").map((s) => s.trim()).filter(Boolean);
+  return {
+    command,
+    options: {
+      services: services as StartOptions["services"],
+      port: num("--port", values.port ?? env.FERRY_PORT, 8080),
+      host: values.host ?? env.FERRY_HOST ?? "0.0.0.0",
+      data: resolve(values.data ?? env.FERRY_DATA ?? "./data"),
+      natsPort: num("--nats-port", values["nats-port"] ?? env.FERRY_NATS_PORT, 4222),
+      natsHost: values["nats-host"] ?? env.FERRY_NATS_HOST ?? "127.0.0.1",
+      natsUrl: values["nats-url"] ?? (env.NATS_URL || undefined),
+      logLevel: values["log-level"] ?? env.FERRY_LOG_LEVEL ?? "info",
+      manifests: (values.pipeline ?? envPipelines ?? demoManifests).map((p) => resolve(p)),
+      current: values.current ?? env.FERRY_CURRENT,
+      bodyLimit: num("--body-limit", values["body-limit"] ?? env.FERRY_BODY_LIMIT, 16 * 1024 * 1024),
+      timeoutMs: num("--timeout", values.timeout ?? env.FERRY_TIMEOUT_MS, 15_000),
+      threads: num("--threads", values.threads ?? env.FERRY_THREADS, 1),
+    },
+  };
+}

@@ -1,0 +1,79 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { startNatsServer, type NatsServer } from "@ferry/natsd";
+import { start as startGateway } from "@ferry/gateway";
+import { start as startInferer } from "@ferry/inferer";
+import { start as startLogger } from "@ferry/logger";
+import type { Service } from "@ferry/contracts";
+import { pino, type Logger } from "pino";
+import type { StartOptions } from "./options.js";
+
+/** What `ferry start` runs; `stop()` stops the services, then the spawned nats-server. */
+export interface Site {
+  readonly natsUrl: string;
+  readonly url: string | undefined;
+  readonly services: Service[];
+  stop(): Promise<void>;
+}
+
+/** Largest NATS message for a body limit: replies can be larger than requests (JSON out for Arrow in). */
+export function maxPayloadFor(bodyLimit: number): number {
+  return Math.min(64 * 1024 * 1024, Math.max(8 * 1024 * 1024, 4 * bodyLimit));
+}
+
+async function pipelineNames(manifests: readonly string[]): Promise<string[]> {
+  const names: string[] = [];
+  for (const path of manifests) {
+    try {
+      const m = JSON.parse(await readFile(path, "utf8")) as { pipeline?: unknown };
+      if (typeof m.pipeline === "string") names.push(m.pipeline);
+    } catch {
+      // the inferer reports unreadable manifests
+    }
+  }
+  return names;
+}
+
+/** Starts the asked services, spawning a local nats-server first when no NATS URL is given. */
+export async function startSite(o: StartOptions, log: Logger = pino({ level: o.logLevel })): Promise<Site> {
+  let nats: NatsServer | undefined;
+  if (!o.natsUrl) {
+    nats = await startNatsServer({
+      dataDir: join(o.data, "nats"),
+      port: o.natsPort,
+      host: o.natsHost,
+      maxPayload: maxPayloadFor(o.bodyLimit),
+      log: (line) => log.debug({ nats: line }),
+    });
+    log.info({ url: nats.url, version: nats.version }, "nats-server started");
+  }
+  const natsUrl = o.natsUrl ?? nats!.url;
+  const services: Service[] = [];
+  let url: string | undefined;
+  const stop = async (): Promise<void> => {
+    for (const s of [...services].reverse()) await s.stop().catch((err: unknown) => log.error({ err }, `stopping ${s.name}`));
+    await nats?.stop();
+  };
+  try {
+    const names = await pipelineNames(o.manifests);
+    if (o.services.includes("logger")) services.push(await startLogger({ natsUrl, logger: log.child({ service: "logger" }) }));
+    if (o.services.includes("inferer")) {
+      services.push(await startInferer({
+        natsUrl, manifests: o.manifests, current: o.current ?? names[0], intraOpThreads: o.threads,
+        logger: log.child({ service: "inferer" }),
+      }));
+    }
+    if (o.services.includes("gateway")) {
+      const gw = await startGateway({
+        natsUrl, port: o.port, host: o.host, bodyLimit: o.bodyLimit, timeoutMs: o.timeoutMs, pipelines: names,
+        logger: log.child({ service: "gateway" }),
+      });
+      url = gw.url;
+      services.push(gw);
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { natsUrl, url, services, stop };
+}

@@ -1,0 +1,76 @@
+/**
+ * The batch envelope: several inference requests (or their replies) framed into one NATS message.
+ * A NATS message costs far more CPU in Node than a small model run, so the gateway coalesces the
+ * requests waiting for one pipeline and the inferer answers all of them with one session run.
+ *
+ * Layout, big-endian: for each part `u32 headerLength, header JSON (UTF-8), u32 bodyLength, body`.
+ * The message carrying it has the header `Ferry-Batch: <parts>`.
+ */
+
+/** One request or reply inside a batch envelope. */
+export interface EnvelopePart {
+  /** Header name → value, as the message would carry them alone (e.g. Content-Type, Accept, Ferry-Status). */
+  headers: Record<string, string>;
+  body: Uint8Array;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Frames parts into one envelope body. */
+export function encodeEnvelope(parts: readonly EnvelopePart[]): Uint8Array {
+  const heads = parts.map((p) => encoder.encode(JSON.stringify(p.headers)));
+  let size = 0;
+  for (let i = 0; i < parts.length; i++) size += 8 + heads[i]!.length + parts[i]!.body.length;
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  let at = 0;
+  for (let i = 0; i < parts.length; i++) {
+    const head = heads[i]!;
+    const body = parts[i]!.body;
+    view.setUint32(at, head.length);
+    out.set(head, at + 4);
+    at += 4 + head.length;
+    view.setUint32(at, body.length);
+    out.set(body, at + 4);
+    at += 4 + body.length;
+  }
+  return out;
+}
+
+/** Size in bytes that a part adds to an envelope, so a sender can keep under the NATS max payload. */
+export function envelopePartSize(headers: Record<string, string>, bodyLength: number): number {
+  return 8 + encoder.encode(JSON.stringify(headers)).length + bodyLength;
+}
+
+/**
+ * Splits an envelope body into its parts (bodies are views into `data`, not copies).
+ * Throws a RangeError when the framing is broken or the count differs from `expected`.
+ */
+export function decodeEnvelope(data: Uint8Array, expected?: number): EnvelopePart[] {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const parts: EnvelopePart[] = [];
+  let at = 0;
+  while (at < data.length) {
+    const head = readFrame(data, view, at);
+    const body = readFrame(data, view, head.next);
+    const headers: unknown = JSON.parse(decoder.decode(head.bytes));
+    if (typeof headers !== "object" || headers === null || Array.isArray(headers)) {
+      throw new RangeError("batch envelope: part headers are not an object");
+    }
+    parts.push({ headers: headers as Record<string, string>, body: body.bytes });
+    at = body.next;
+  }
+  if (expected !== undefined && parts.length !== expected) {
+    throw new RangeError(`batch envelope: ${parts.length} parts, expected ${expected}`);
+  }
+  return parts;
+}
+
+function readFrame(data: Uint8Array, view: DataView, at: number): { bytes: Uint8Array; next: number } {
+  if (at + 4 > data.length) throw new RangeError("batch envelope: truncated frame length");
+  const length = view.getUint32(at);
+  const end = at + 4 + length;
+  if (end > data.length) throw new RangeError("batch envelope: truncated frame");
+  return { bytes: data.subarray(at + 4, end), next: end };
+}

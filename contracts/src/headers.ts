@@ -1,0 +1,10 @@
+/** NATS header names used on inference messages (HTTP names where HTTP has one). */
+export const Headers = {
+  contentType: "Content-Type",
+  accept: "Accept",
+  requestId: "Ferry-Request-Id",
+  /** On replies: the HTTP status the gateway answers with. */
+  status: "Ferry-Status",
+  /** On requests and replies: the body is a batch envelope with this many parts. */
+  batch: "Ferry-Batch",
+} as const;

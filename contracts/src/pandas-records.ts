@@ -1,0 +1,101 @@
+import { FerryError } from "./errors.js";
+import type { InputColumn, InputTable } from "./input-table.js";
+
+const decoder = new TextDecoder();
+
+/**
+ * Decodes a pandas-records body (`[{"tensor": [1.0, 2.0]}, …]`) into an InputTable.
+ * Nested lists are flattened row by row (an image may come as `[3][224][224]`).
+ * Throws FerryError `bad_json` or `bad_records` (400).
+ */
+export function decodePandasRecords(body: Uint8Array): InputTable {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(decoder.decode(body));
+  } catch (err) {
+    throw new FerryError("bad_json", `request body is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  if (!Array.isArray(parsed)) {
+    throw new FerryError("bad_records", "pandas-records input must be a JSON array of row objects, e.g. [{\"tensor\": [1.0, 2.0]}]");
+  }
+  if (parsed.length === 0) throw new FerryError("bad_records", "pandas-records input has no rows");
+  for (let i = 0; i < parsed.length; i++) {
+    const row: unknown = parsed[i];
+    if (typeof row !== "object" || row === null || Array.isArray(row)) {
+      throw new FerryError("bad_records", `pandas-records row ${i} is not a JSON object`);
+    }
+  }
+  return new RecordsTable(parsed as Record<string, unknown>[]);
+}
+
+class RecordsTable implements InputTable {
+  readonly rowCount: number;
+  readonly columnNames: readonly string[];
+  readonly #rows: Record<string, unknown>[];
+  readonly #columns = new Map<string, InputColumn>();
+
+  constructor(rows: Record<string, unknown>[]) {
+    this.#rows = rows;
+    this.rowCount = rows.length;
+    this.columnNames = Object.keys(rows[0]!);
+  }
+
+  column(name: string): InputColumn {
+    let column = this.#columns.get(name);
+    if (!column) {
+      column = flattenColumn(this.#rows, name);
+      this.#columns.set(name, column);
+    }
+    return column;
+  }
+
+  row(i: number): Record<string, unknown> {
+    return this.#rows[i]!;
+  }
+
+  rowSize(i: number): number {
+    let size = 0;
+    for (const value of Object.values(this.#rows[i]!)) size += countScalars(value, 0);
+    return size;
+  }
+}
+
+function flattenColumn(rows: Record<string, unknown>[], name: string): InputColumn {
+  const values: number[] = [];
+  const offsets = new Int32Array(rows.length + 1);
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!;
+    if (!Object.hasOwn(row, name)) {
+      throw new FerryError("missing_input", `row ${i} has no column "${name}"`);
+    }
+    const value = row[name];
+    if (typeof value === "number") values.push(value);
+    else pushFlat(value, values, name, i, 0);
+    offsets[i + 1] = values.length;
+  }
+  return { name, values, offsets };
+}
+
+const MAX_DEPTH = 32;
+
+function pushFlat(value: unknown, out: number[], name: string, row: number, depth: number): void {
+  if (typeof value === "number") {
+    out.push(value);
+  } else if (Array.isArray(value)) {
+    if (depth >= MAX_DEPTH) throw new FerryError("bad_input_type", `column "${name}" row ${row}: lists nested deeper than ${MAX_DEPTH}`);
+    for (const item of value) pushFlat(item, out, name, row, depth + 1);
+  } else if (value === null) {
+    out.push(Number.NaN);
+  } else if (typeof value === "boolean") {
+    out.push(value ? 1 : 0);
+  } else {
+    throw new FerryError("bad_input_type", `column "${name}" row ${row}: expected numbers or lists of numbers, got ${typeof value}`);
+  }
+}
+
+function countScalars(value: unknown, depth: number): number {
+  if (!Array.isArray(value) || depth > MAX_DEPTH) return 1;
+  let n = 0;
+  for (const item of value) n += countScalars(item, depth + 1);
+  return n;
+}

@@ -1,0 +1,138 @@
+import {
+  Bool, DataType, Field, Float32, Float64, Int16, Int32, Int64, Int8, List, Table, Uint16, Uint32, Uint64, Uint8,
+  Utf8, tableToIPC, vectorFromArray, type Vector,
+} from "apache-arrow";
+import { OutputTypeKeys, type NumericArray, type TensorElementType } from "./tensor-types.js";
+
+/** One output tensor of a session run covering every row of a (possibly merged) batch. */
+export interface OutputTensor {
+  readonly name: string;
+  readonly type: TensorElementType;
+  readonly dims: readonly number[];
+  readonly data: NumericArray | readonly string[];
+}
+
+/** The rows of one request inside a session run, with what its records say. */
+export interface RecordsView {
+  readonly pipelineName: string;
+  readonly modelName: string;
+  readonly modelVersion: string;
+  /** ns: [0] decode, then one per step. */
+  readonly elapsed: readonly number[];
+  /** ms since the epoch. */
+  readonly time: number;
+  readonly outputs: readonly OutputTensor[];
+  /** Rows in the whole session run, and where this request's rows start in it. */
+  readonly runRows: number;
+  readonly rowStart: number;
+  readonly rowCount: number;
+  /** Row `i` (of this request) as JSON text for `original_data`, or null when too large to echo. */
+  originalData(i: number): string | null;
+}
+
+/** One record of the pandas-records reply, as the spec documents it. */
+export interface InferenceRecord {
+  check_failures: number[];
+  elapsed: number[];
+  model_name: string;
+  model_version: string;
+  original_data: unknown;
+  outputs: Record<string, { data: unknown[]; dim: number[]; v: number }>[];
+  pipeline_name: string;
+  shadow_data: Record<string, unknown>;
+  time: number;
+}
+
+/** A row's slice of an output tensor: [start, end) into `data` and the dims Wallaroo reports. */
+function rowSlice(t: OutputTensor, runRows: number, row: number): { start: number; end: number; dim: number[] } {
+  if (t.dims.length > 0 && t.dims[0] === runRows) {
+    let size = 1;
+    for (let d = 1; d < t.dims.length; d++) size *= t.dims[d]!;
+    return { start: row * size, end: (row + 1) * size, dim: [1, ...t.dims.slice(1)] };
+  }
+  return { start: 0, end: t.data.length, dim: [...t.dims] };
+}
+
+function jsonValues(t: OutputTensor, start: number, end: number): string {
+  const d = t.data;
+  const parts = new Array<string>(end - start);
+  if (t.type === "string") {
+    for (let i = start; i < end; i++) parts[i - start] = JSON.stringify(String(d[i]));
+  } else if (t.type === "bool") {
+    for (let i = start; i < end; i++) parts[i - start] = d[i] ? "true" : "false";
+  } else {
+    for (let i = start; i < end; i++) {
+      const x = Number(d[i]);
+      parts[i - start] = Number.isFinite(x) ? String(x) : "null";
+    }
+  }
+  return parts.join(",");
+}
+
+/** Encodes the view's rows as a pandas-records JSON array (keys in the spec's order). */
+export function encodeRecordsJson(view: RecordsView): string {
+  const head = `{"check_failures":[],"elapsed":[${view.elapsed.join(",")}],"model_name":${JSON.stringify(view.modelName)},"model_version":${JSON.stringify(view.modelVersion)},"original_data":`;
+  const tail = `,"pipeline_name":${JSON.stringify(view.pipelineName)},"shadow_data":{},"time":${view.time}}`;
+  const keys = view.outputs.map((t) => `{${JSON.stringify(OutputTypeKeys[t.type])}:{"data":[`);
+  const records = new Array<string>(view.rowCount);
+  for (let i = 0; i < view.rowCount; i++) {
+    const row = view.rowStart + i;
+    let outputs = "";
+    for (let k = 0; k < view.outputs.length; k++) {
+      const t = view.outputs[k]!;
+      const s = rowSlice(t, view.runRows, row);
+      outputs += `${k > 0 ? "," : ""}${keys[k]}${jsonValues(t, s.start, s.end)}],"dim":[${s.dim.join(",")}],"v":1}}`;
+    }
+    records[i] = `${head}${view.originalData(i) ?? "null"},"outputs":[${outputs}]${tail}`;
+  }
+  return `[${records.join(",")}]`;
+}
+
+const arrowTypes: Record<TensorElementType, () => DataType> = {
+  float32: () => new Float32(), float64: () => new Float64(), float16: () => new Float32(),
+  int8: () => new Int8(), uint8: () => new Uint8(), int16: () => new Int16(), uint16: () => new Uint16(),
+  int32: () => new Int32(), uint32: () => new Uint32(), int64: () => new Int64(), uint64: () => new Uint64(),
+  bool: () => new Bool(), string: () => new Utf8(),
+};
+
+function listOf(type: DataType): List {
+  return new List(new Field("item", type, true));
+}
+
+function outputRows(t: OutputTensor, view: RecordsView): unknown[][] {
+  const rows: unknown[][] = [];
+  for (let i = 0; i < view.rowCount; i++) {
+    const s = rowSlice(t, view.runRows, view.rowStart + i);
+    const row: unknown[] = [];
+    for (let j = s.start; j < s.end; j++) {
+      const x = t.data[j];
+      row.push(t.type === "bool" ? Boolean(x) : x);
+    }
+    rows.push(row);
+  }
+  return rows;
+}
+
+/**
+ * Encodes the view's rows as an Arrow IPC file: one row per record with the record's scalar fields,
+ * `elapsed` and `check_failures` as lists, `original_data` and `shadow_data` as JSON text, and one
+ * list column `out.<output name>` per output (its values flattened; `outputs` of the JSON form).
+ */
+export function encodeRecordsArrow(view: RecordsView): Uint8Array {
+  const n = view.rowCount;
+  const repeat = <T>(v: T): T[] => Array.from({ length: n }, () => v);
+  const columns: Record<string, Vector> = {
+    time: vectorFromArray(repeat(BigInt(view.time)), new Int64()),
+    pipeline_name: vectorFromArray(repeat(view.pipelineName), new Utf8()),
+    model_name: vectorFromArray(repeat(view.modelName), new Utf8()),
+    model_version: vectorFromArray(repeat(view.modelVersion), new Utf8()),
+    elapsed: vectorFromArray(repeat(view.elapsed.map((e) => BigInt(e))), listOf(new Int64())),
+    check_failures: vectorFromArray(repeat([] as number[]), listOf(new Int32())),
+    original_data: vectorFromArray(Array.from({ length: n }, (_, i) => view.originalData(i)), new Utf8()),
+    shadow_data: vectorFromArray(repeat("{}"), new Utf8()),
+  };
+  for (const t of view.outputs) {
+    columns[`out.${t.name}`] = vectorFromArray(outputRows(t, view), listOf(arrowTypes[t.type]()));
+  }
+  return tableToIPC(new Table(columns), "file");
+}

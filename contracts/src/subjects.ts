@@ -1,0 +1,37 @@
+/** NATS subjects, queue groups and stream names shared by every Ferry service. */
+export const Subjects = {
+  /** Request/reply: the site's current pipeline (`POST /infer`). */
+  infer: "ferry.infer",
+  /** Prefix of request/reply subjects for a named pipeline (`POST /pipelines/<name>`). */
+  inferPrefix: "ferry.infer.",
+  /** Request/reply, every inferer answers: what `/pipelines` and `/models` report. */
+  status: "ferry.status",
+  /** Request/reply: pages of inference log records (`POST /logs`). */
+  logsQuery: "ferry.logs.query",
+  /** Prefix of the subjects that inference log records are published to. */
+  logPrefix: "ferry.log.",
+} as const;
+
+/** Queue group shared by all inferers, so each request is answered once. */
+export const InfererQueue = "ferry-inferers";
+
+/** JetStream stream holding one inference record per input row. */
+export const LogStream = "FERRY_LOGS";
+
+/** Subject of the named pipeline's inference requests. */
+export function inferSubject(pipeline: string): string {
+  return Subjects.inferPrefix + pipeline;
+}
+
+/** Subject that a pipeline's log records are published to. */
+export function logSubject(pipeline: string): string {
+  return Subjects.logPrefix + pipeline;
+}
+
+/**
+ * Whether `name` can be one NATS subject token: pipeline and model names become subject tokens,
+ * so dots, wildcards and white space are refused.
+ */
+export function isSubjectToken(name: string): boolean {
+  return /^[A-Za-z0-9_-]{1,128}$/.test(name);
+}

@@ -1,0 +1,115 @@
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { FastifyBaseLogger } from "fastify";
+import {
+  FerryError, Headers, MediaTypes, Subjects, inferSubject, isSubjectToken, type ErrorCode,
+} from "@ferry/contracts";
+import { Coalescer, natsError, type ForwardReply } from "./coalescer.js";
+import { collectStatus, modelsOf, pipelinesOf } from "./status-client.js";
+
+/** What the gateway app needs. */
+export interface AppOptions {
+  nc: NatsConnection;
+  /** Largest request body, bytes. */
+  bodyLimit: number;
+  /** How long to wait for an inferer's reply, ms. */
+  timeoutMs: number;
+  /** Pipelines the site is expected to serve: listed as Error when no inferer reports them. */
+  pipelines: readonly string[];
+  maxInFlight: number;
+  maxBatch: number;
+  logger?: FastifyBaseLogger;
+}
+
+const fastifyCodes: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: "payload_too_large",
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: "unsupported_media_type",
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: "bad_request",
+  FST_ERR_CTP_EMPTY_JSON_BODY: "bad_json",
+};
+
+/** Builds the gateway's Fastify app (not listening): HTTP in, NATS requests out. */
+export function buildApp(options: AppOptions): FastifyInstance {
+  const app: FastifyInstance = Fastify({
+    bodyLimit: options.bodyLimit,
+    disableRequestLogging: true,
+    ...(options.logger ? { loggerInstance: options.logger } : {}),
+  }) as unknown as FastifyInstance;
+  const coalescer = new Coalescer(options.nc, { timeoutMs: options.timeoutMs, maxInFlight: options.maxInFlight, maxBatch: options.maxBatch });
+
+  // The spec's /logs example sends "Content-Type: Content-Type: application/json; ...".
+  app.addHook("onRequest", (req, _reply, done) => {
+    const ct = req.headers["content-type"];
+    if (ct && /^\s*content-type\s*:/i.test(ct)) req.headers["content-type"] = ct.replace(/^\s*content-type\s*:\s*/i, "");
+    done();
+  });
+  // The gateway forwards bytes: no parsing here, the inferer reads the body.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
+
+  app.setErrorHandler((err: FastifyError, _req, reply) => {
+    const code = err instanceof FerryError ? err.code : fastifyCodes[err.code] ?? (err.statusCode && err.statusCode < 500 ? "bad_request" : "internal");
+    const e = err instanceof FerryError ? err : new FerryError(code, err.message);
+    if (e.status >= 500 && e.code === "internal") app.log.error({ err }, "request failed");
+    void reply.code(e.status).type(MediaTypes.json).send(e.toBody());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).type(MediaTypes.json).send({ error: `no route ${req.method} ${req.url.split("?")[0]}`, code: "not_found" });
+  });
+
+  app.get("/pipelines", async () => ({ pipelines: pipelinesOf(await collectStatus(options.nc), options.pipelines) }));
+  app.get("/models", async () => ({ models: modelsOf(await collectStatus(options.nc)) }));
+
+  const forward = async (subject: string, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    const r = await coalescer.send(subject, { body: bodyOf(req), headers: forwardedHeaders(req) });
+    return sendReply(reply, r);
+  };
+  app.post("/infer", async (req, reply) => forward(Subjects.infer, req, reply));
+  app.post<{ Params: { name: string } }>("/pipelines/:name", async (req, reply) => {
+    const name = req.params.name;
+    if (!isSubjectToken(name)) throw new FerryError("unknown_pipeline", `unknown pipeline ${JSON.stringify(name)}`);
+    try {
+      return await forward(inferSubject(name), req, reply);
+    } catch (err) {
+      if (err instanceof FerryError && err.code === "no_inferer" && !(await isKnownPipeline(options, name))) {
+        throw new FerryError("unknown_pipeline", `unknown pipeline ${JSON.stringify(name)}`);
+      }
+      throw err;
+    }
+  });
+  app.post("/logs", async (req, reply) => {
+    try {
+      const msg = await options.nc.request(Subjects.logsQuery, bodyOf(req), { timeout: options.timeoutMs });
+      return sendReply(reply, { status: Number(msg.headers?.get(Headers.status) || 200), contentType: msg.headers?.get(Headers.contentType) || MediaTypes.pandasRecords, body: msg.data });
+    } catch (err) {
+      const e = natsError(err, Subjects.logsQuery, options.timeoutMs);
+      throw e.code === "no_inferer" ? new FerryError("no_inferer", "the logger service is not running", { cause: err }) : e;
+    }
+  });
+  return app;
+}
+
+async function isKnownPipeline(options: AppOptions, name: string): Promise<boolean> {
+  if (options.pipelines.includes(name)) return true;
+  const statuses = await collectStatus(options.nc);
+  return statuses.some((s) => s.pipelines.some((p) => p.id === name));
+}
+
+function bodyOf(req: FastifyRequest): Uint8Array {
+  return req.body instanceof Uint8Array ? req.body : new Uint8Array(0);
+}
+
+function forwardedHeaders(req: FastifyRequest): Record<string, string> {
+  const h: Record<string, string> = {};
+  const ct = req.headers["content-type"];
+  const accept = req.headers.accept;
+  const id = req.headers["ferry-request-id"];
+  if (ct) h[Headers.contentType] = ct;
+  if (accept) h[Headers.accept] = accept;
+  if (typeof id === "string") h[Headers.requestId] = id;
+  return h;
+}
+
+function sendReply(reply: FastifyReply, r: ForwardReply): FastifyReply {
+  return reply.code(r.status).header("content-type", r.contentType).send(Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength));
+}

@@ -1,0 +1,63 @@
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { serviceOf, type Service } from "@ferry/contracts";
+import type { FastifyInstance } from "fastify";
+import { pino, type Logger } from "pino";
+import { buildApp } from "./app.js";
+
+/** How to start a gateway. */
+export interface GatewayOptions {
+  /** NATS server URL(s); ignored when `nc` is given. Default nats://127.0.0.1:4222. */
+  natsUrl?: string;
+  nc?: NatsConnection;
+  /** HTTP port; 0 picks a free one. Default 8080. */
+  port?: number;
+  /** Address to listen on. Default 0.0.0.0 (the site's clients reach it over the LAN). */
+  host?: string;
+  /** Largest request body, bytes. Default 16 MiB. */
+  bodyLimit?: number;
+  /** Reply timeout, ms. Default 15 000. */
+  timeoutMs?: number;
+  /** Pipelines the site should serve (listed as Error while no inferer reports them). */
+  pipelines?: readonly string[];
+  /** NATS requests in flight per pipeline before requests are coalesced. Default 2. */
+  maxInFlight?: number;
+  /** Most requests coalesced into one NATS message. Default 256. */
+  maxBatch?: number;
+  logger?: Logger;
+}
+
+/** A running gateway. */
+export interface Gateway extends Service {
+  /** Base URL it listens on, e.g. http://127.0.0.1:8080. */
+  readonly url: string;
+  readonly port: number;
+  readonly app: FastifyInstance;
+}
+
+/** Default request body limit: 16 MiB, well above one 224×224×3 float image in JSON or Arrow. */
+export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
+
+/** Starts the HTTP gateway. */
+export async function start(options: GatewayOptions = {}): Promise<Gateway> {
+  const logger = options.logger ?? pino({ name: "gateway" });
+  const nc = options.nc ?? await connect({ servers: options.natsUrl ?? "nats://127.0.0.1:4222", name: "ferry-gateway", maxReconnectAttempts: -1 });
+  const app = buildApp({
+    nc,
+    bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    timeoutMs: options.timeoutMs ?? 15_000,
+    pipelines: options.pipelines ?? [],
+    maxInFlight: options.maxInFlight ?? 2,
+    maxBatch: options.maxBatch ?? 256,
+    logger,
+  });
+  const host = options.host ?? "0.0.0.0";
+  await app.listen({ port: options.port ?? 8080, host });
+  const address = app.server.address();
+  const port = typeof address === "object" && address ? address.port : options.port ?? 8080;
+  const url = `http://${host === "0.0.0.0" || host === "::" ? "localhost" : host}:${port}`;
+  logger.info({ url }, "gateway listening");
+  return serviceOf("gateway", async () => {
+    await app.close();
+    await nc.drain();
+  }, { url, port, app });
+}

@@ -1,0 +1,3 @@
+export { start, type Inferer, type InfererOptions } from "./inferer.js";
+export { PipelineRuntime, type InputSpec, type RuntimeOptions, type RunResult } from "./pipeline-runtime.js";
+export { readManifestFile, sha256 } from "./manifest-loader.js";

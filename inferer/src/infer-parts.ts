@@ -1,0 +1,95 @@
+import ort from "onnxruntime-node";
+import {
+  FerryError, asFerryError, contentTypeOf, encodeRecordsArrow, encodeRecordsJson, MediaTypes,
+  type EnvelopePart, type RecordsView,
+} from "@ferry/contracts";
+import type { PipelineRuntime, RunResult } from "./pipeline-runtime.js";
+import { bindRequest, type BoundRequest } from "./request-binding.js";
+import { gatherColumns } from "./tensor-arrays.js";
+
+/** The reply to one request part. */
+export interface PartReply {
+  status: number;
+  contentType: string;
+  body: Uint8Array;
+}
+
+/** Options of the inference path. */
+export interface InferOptions {
+  /** Rows with more scalar values than this get `original_data: null`. */
+  originalDataMaxValues: number;
+}
+
+const encoder = new TextEncoder();
+
+/** The reply for an error. */
+export function errorReply(err: unknown): PartReply {
+  const e = asFerryError(err);
+  return { status: e.status, contentType: MediaTypes.json, body: encoder.encode(JSON.stringify(e.toBody())) };
+}
+
+/**
+ * Answers request parts for one pipeline: decodes each, merges the rows of all good parts into one
+ * session run, and splits the outputs back. A bad part gets its own error; the others still run.
+ */
+export async function inferParts(runtime: PipelineRuntime, parts: readonly EnvelopePart[], options: InferOptions): Promise<PartReply[]> {
+  const replies = new Array<PartReply>(parts.length);
+  const groups = new Map<string, { index: number; bound: BoundRequest }[]>();
+  for (const [index, part] of parts.entries()) {
+    try {
+      const bound = bindRequest(runtime, part);
+      const key = bound.widths.join(",");
+      let group = groups.get(key);
+      if (!group) groups.set(key, (group = []));
+      group.push({ index, bound });
+    } catch (err) {
+      replies[index] = errorReply(err);
+    }
+  }
+  for (const group of groups.values()) {
+    const answered = await runGroup(runtime, group.map((g) => g.bound), options).catch(async (err: unknown) => {
+      // One bad request must not fail the others it was merged with: run each alone.
+      if (group.length === 1) return [errorReply(err)];
+      return Promise.all(group.map((g) => runGroup(runtime, [g.bound], options).then((r) => r[0]!, errorReply)));
+    });
+    group.forEach((g, k) => { replies[g.index] = answered[k]!; });
+  }
+  return replies;
+}
+
+async function runGroup(runtime: PipelineRuntime, requests: readonly BoundRequest[], options: InferOptions): Promise<PartReply[]> {
+  let rows = 0;
+  for (const r of requests) rows += r.table.rowCount;
+  const feeds: Record<string, ort.Tensor> = {};
+  runtime.inputs.forEach((spec, k) => {
+    const data = gatherColumns(spec.type, requests.map((r) => r.columns[k]!));
+    const width = requests[0]!.widths[k]!;
+    feeds[spec.name] = new ort.Tensor(spec.type, data as Float32Array, runtime.tensorDims(spec, rows, width));
+  });
+  let result: RunResult;
+  try {
+    result = await runtime.run(feeds, rows);
+  } catch (err) {
+    throw err instanceof FerryError ? err : new FerryError("inference_failed", `pipeline ${runtime.name}: ${(err as Error).message}`, { cause: err });
+  }
+  const time = Date.now();
+  const last = runtime.lastModel;
+  let rowStart = 0;
+  return requests.map((r) => {
+    const view: RecordsView = {
+      pipelineName: runtime.name,
+      modelName: last.name,
+      modelVersion: last.version,
+      elapsed: [r.decodeNs, ...result.stepNs],
+      time,
+      outputs: result.outputs,
+      runRows: rows,
+      rowStart,
+      rowCount: r.table.rowCount,
+      originalData: (i) => (r.table.rowSize(i) <= options.originalDataMaxValues ? JSON.stringify(r.table.row(i)) : null),
+    };
+    rowStart += r.table.rowCount;
+    const body = r.output === "arrow-file" ? encodeRecordsArrow(view) : encoder.encode(encodeRecordsJson(view));
+    return { status: 200, contentType: contentTypeOf(r.output), body };
+  });
+}

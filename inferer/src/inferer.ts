@@ -1,0 +1,171 @@
+import { hostname } from "node:os";
+import { readFile } from "node:fs/promises";
+import { basename } from "node:path";
+import { connect, headers, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import {
+  FerryError, Headers, InfererQueue, Subjects, decodeEnvelope, encodeEnvelope, inferSubject, serviceOf,
+  type EnvelopePart, type InfererStatus, type Service,
+} from "@ferry/contracts";
+import { pino, type Logger } from "pino";
+import { readManifestFile } from "./manifest-loader.js";
+import { PipelineRuntime } from "./pipeline-runtime.js";
+import { errorReply, inferParts, type PartReply } from "./infer-parts.js";
+
+/** How to start an inferer. */
+export interface InfererOptions {
+  /** NATS server URL(s); ignored when `nc` is given. Default nats://127.0.0.1:4222. */
+  natsUrl?: string;
+  /** An open connection to use instead (the inferer drains it on stop). */
+  nc?: NatsConnection;
+  /** Deployment manifest files to serve. */
+  manifests: readonly string[];
+  /** Pipeline served on `ferry.infer` (`POST /infer`). Default: the first manifest's. */
+  current?: string;
+  /** onnxruntime intra-op threads per session. Default 1 (faster for small models). */
+  intraOpThreads?: number;
+  /** Rows with more scalar values than this echo `original_data: null`. Default 1000. */
+  originalDataMaxValues?: number;
+  logger?: Logger;
+}
+
+/** A running inferer. */
+export interface Inferer extends Service {
+  readonly id: string;
+  /** What this inferer reports on `ferry.status`. */
+  status(): InfererStatus;
+}
+
+interface Entry {
+  name: string;
+  runtime?: PipelineRuntime;
+  version?: string;
+  detail?: string;
+}
+
+/** Starts an inferer: loads the manifests, then answers `ferry.infer[.<pipeline>]` in the `ferry-inferers` queue group. */
+export async function start(options: InfererOptions): Promise<Inferer> {
+  const log = options.logger ?? pino({ name: "inferer" });
+  const id = `inferer-${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const entries = await Promise.all(options.manifests.map((path) => load(path, options, log)));
+  const current = options.current ?? entries[0]?.name;
+  const nc = options.nc ?? await connect({ servers: options.natsUrl ?? "nats://127.0.0.1:4222", name: "ferry-inferer", maxReconnectAttempts: -1 });
+  const inferOptions = { originalDataMaxValues: options.originalDataMaxValues ?? 1000 };
+  const inFlight = new Set<Promise<void>>();
+  const subs: Subscription[] = [];
+
+  const onMessage = (entry: Entry, msg: Msg): void => {
+    const p = answer(nc, entry, msg, inferOptions).catch((err: unknown) => log.error({ err }, "reply failed"));
+    inFlight.add(p);
+    void p.finally(() => inFlight.delete(p));
+  };
+  for (const entry of entries) {
+    subs.push(nc.subscribe(inferSubject(entry.name), { queue: InfererQueue, callback: (err, msg) => { if (!err) onMessage(entry, msg); } }));
+    if (entry.name === current) {
+      subs.push(nc.subscribe(Subjects.infer, { queue: InfererQueue, callback: (err, msg) => { if (!err) onMessage(entry, msg); } }));
+    }
+  }
+  const status = (): InfererStatus => statusOf(id, current, entries);
+  subs.push(nc.subscribe(Subjects.status, { callback: (err, msg) => { if (!err) msg.respond(JSON.stringify(status())); } }));
+  await nc.flush();
+  log.info({ id, pipelines: entries.map((e) => e.name), current }, "inferer ready");
+
+  return serviceOf("inferer", async () => {
+    await Promise.all(subs.map((s) => s.drain()));
+    await Promise.all(inFlight);
+    await nc.drain();
+    await Promise.all(entries.map((e) => e.runtime?.release()));
+  }, { id, status });
+}
+
+async function load(path: string, options: InfererOptions, log: Logger): Promise<Entry> {
+  const named: unknown = await readFile(path, "utf8").then((t) => (JSON.parse(t) as { pipeline?: unknown }).pipeline, () => undefined);
+  let name = typeof named === "string" ? named : basename(path).replace(/\.json$/, "");
+  try {
+    const { manifest, baseDir } = await readManifestFile(path);
+    name = manifest.pipeline;
+    const runtime = await PipelineRuntime.create(manifest, baseDir, { intraOpThreads: options.intraOpThreads });
+    log.info({ pipeline: name, version: runtime.version, models: runtime.models.map((m) => m.name) }, "pipeline loaded");
+    return { name, runtime, version: runtime.version };
+  } catch (err) {
+    const detail = (err as Error).message;
+    log.error({ pipeline: name, detail }, "pipeline failed to load");
+    return { name, detail };
+  }
+}
+
+function statusOf(id: string, current: string | undefined, entries: readonly Entry[]): InfererStatus {
+  return {
+    inferer: id,
+    ...(current ? { current } : {}),
+    pipelines: entries.map((e) => ({
+      id: e.name,
+      status: e.runtime ? "Running" : "Error",
+      ...(e.version ? { version: e.version } : {}),
+      ...(e.detail ? { detail: e.detail } : {}),
+      models: (e.runtime?.models ?? []).map((m) => ({ name: m.name, sha: m.sha, status: "Running" as const, version: m.version })),
+    })),
+  };
+}
+
+async function answer(nc: NatsConnection, entry: Entry, msg: Msg, options: { originalDataMaxValues: number }): Promise<void> {
+  if (!msg.reply) return;
+  const batch = msg.headers?.get(Headers.batch);
+  let parts: EnvelopePart[];
+  try {
+    parts = batch ? decodeEnvelope(msg.data, Number(batch)) : [{ headers: partHeaders(msg), body: msg.data }];
+  } catch (err) {
+    return reply(msg, errorReply(new FerryError("bad_request", `broken batch envelope: ${(err as Error).message}`)));
+  }
+  const replies = entry.runtime
+    ? await inferParts(entry.runtime, parts, options)
+    : parts.map(() => errorReply(new FerryError("pipeline_not_ready", `pipeline ${entry.name} is not serving: ${entry.detail ?? "not loaded"}`)));
+  const max = nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
+  if (!batch) return reply(msg, fitReply(replies[0]!, max));
+  const h = headers();
+  h.set(Headers.batch, String(replies.length));
+  msg.respond(encodeEnvelope(fitEnvelope(replies, max).map(asPart)), { headers: h });
+}
+
+function partHeaders(msg: Msg): Record<string, string> {
+  const h: Record<string, string> = {};
+  const contentType = msg.headers?.get(Headers.contentType);
+  const accept = msg.headers?.get(Headers.accept);
+  if (contentType) h[Headers.contentType] = contentType;
+  if (accept) h[Headers.accept] = accept;
+  return h;
+}
+
+function asPart(r: PartReply): EnvelopePart {
+  return { headers: { [Headers.status]: String(r.status), [Headers.contentType]: r.contentType }, body: r.body };
+}
+
+function reply(msg: Msg, r: PartReply): void {
+  const h = headers();
+  h.set(Headers.status, String(r.status));
+  h.set(Headers.contentType, r.contentType);
+  msg.respond(r.body, { headers: h });
+}
+
+const ENVELOPE_SLACK = 4096;
+
+function tooLarge(size: number, max: number): PartReply {
+  return errorReply(new FerryError("payload_too_large", `the reply (${size} bytes) exceeds the NATS max_payload of ${max} bytes; send fewer rows per request`));
+}
+
+function fitReply(r: PartReply, max: number): PartReply {
+  return r.body.length + ENVELOPE_SLACK > max ? tooLarge(r.body.length, max) : r;
+}
+
+/** Replaces the largest replies with errors until the envelope fits in one NATS message. */
+function fitEnvelope(replies: PartReply[], max: number): PartReply[] {
+  let total = replies.reduce((n, r) => n + r.body.length + 200, ENVELOPE_SLACK);
+  if (total <= max) return replies;
+  const out = [...replies];
+  const bySize = out.map((r, i) => [r.body.length, i] as const).sort((a, b) => b[0] - a[0]);
+  for (const [size, i] of bySize) {
+    if (total <= max) break;
+    out[i] = tooLarge(size, max);
+    total -= size - out[i].body.length;
+  }
+  return out;
+}

@@ -1,0 +1,48 @@
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { FerryError, parseManifest, type DeploymentManifest } from "@ferry/contracts";
+
+/** A model file of a manifest, read and hashed. */
+export interface LoadedModel {
+  readonly name: string;
+  readonly version: string;
+  readonly sha: string;
+  readonly path: string;
+  readonly bytes: Uint8Array;
+}
+
+/** Reads and checks a manifest file. */
+export async function readManifestFile(path: string): Promise<{ manifest: DeploymentManifest; baseDir: string }> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    throw new FerryError("bad_request", `cannot read manifest ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new FerryError("bad_request", `manifest ${path} is not JSON: ${(err as Error).message}`, { cause: err });
+  }
+  return { manifest: parseManifest(value, path), baseDir: dirname(resolve(path)) };
+}
+
+/** sha256 of bytes, lower-case hex. */
+export function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** Reads each step's model file and computes its sha256 (checked against the manifest's when given). */
+export async function loadModels(manifest: DeploymentManifest, baseDir: string): Promise<LoadedModel[]> {
+  return Promise.all(manifest.steps.map(async (step) => {
+    const path = resolve(baseDir, step.file);
+    const bytes = new Uint8Array(await readFile(path));
+    const sha = sha256(bytes);
+    if (step.sha256 && step.sha256 !== sha) {
+      throw new FerryError("bad_request", `model ${step.model}: sha256 of ${path} is ${sha}, manifest says ${step.sha256}`);
+    }
+    return { name: step.model, version: step.version, sha, path, bytes };
+  }));
+}

@@ -1,0 +1,197 @@
+import ort from "onnxruntime-node";
+import {
+  FerryError, isNumericInputType, type DeploymentManifest, type NumericInputType, type OutputTensor, type TensorElementType,
+} from "@ferry/contracts";
+import { loadModels, type LoadedModel } from "./manifest-loader.js";
+import { TypedArrays, concatArrays } from "./tensor-arrays.js";
+
+/** A model input as the first step declares it, and the request column bound to it. */
+export interface InputSpec {
+  readonly name: string;
+  readonly type: NumericInputType;
+  readonly dims: readonly (number | string)[];
+  /** Values per row (product of the non-batch dims); undefined when one of them is symbolic. */
+  readonly width: number | undefined;
+  /** The request column read for this input (the manifest's binding, else the input's own name). */
+  readonly column: string;
+}
+
+interface Step {
+  readonly model: Omit<LoadedModel, "bytes">;
+  readonly session: ort.InferenceSession;
+  /** model input → name of the previous step's output that feeds it (unused for the first step). */
+  readonly feeds: ReadonlyMap<string, string>;
+}
+
+/** Session options: onnxruntime threads per session. */
+export interface RuntimeOptions {
+  intraOpThreads?: number;
+}
+
+/** The result of running every step of a pipeline once. */
+export interface RunResult {
+  readonly outputs: OutputTensor[];
+  /** ns spent in each step. */
+  readonly stepNs: number[];
+}
+
+/** One loaded version of a pipeline: its sessions, in step order. */
+export class PipelineRuntime {
+  readonly name: string;
+  readonly version: string;
+  readonly inputs: readonly InputSpec[];
+  /** Fixed batch size of the first step (e.g. 1 for a model exported with batch 1), else undefined. */
+  readonly fixedBatch: number | undefined;
+  readonly #steps: Step[];
+
+  private constructor(manifest: DeploymentManifest, steps: Step[]) {
+    this.name = manifest.pipeline;
+    this.version = manifest.pipeline_version;
+    this.#steps = steps;
+    const first = steps[0]!;
+    const bindings = manifest.steps[0]!.inputs ?? {};
+    this.inputs = first.session.inputMetadata.map((m) => inputSpec(m, bindings[m.name] ?? m.name, first.model.name));
+    const batch = this.inputs[0]?.dims[0];
+    this.fixedBatch = typeof batch === "number" && batch > 0 ? batch : undefined;
+  }
+
+  /** Loads every step's model, checks that steps connect, and warms the sessions up with one run. */
+  static async create(manifest: DeploymentManifest, baseDir: string, options: RuntimeOptions = {}): Promise<PipelineRuntime> {
+    const models = await loadModels(manifest, baseDir);
+    const steps: Step[] = [];
+    try {
+      for (const [i, model] of models.entries()) {
+        const session = await ort.InferenceSession.create(model.bytes, {
+          intraOpNumThreads: options.intraOpThreads ?? 1,
+          interOpNumThreads: 1,
+          graphOptimizationLevel: "all",
+        }).catch((err: unknown) => {
+          throw new FerryError("bad_request", `model ${model.name} (${model.path}) failed to load: ${(err as Error).message}`, { cause: err });
+        });
+        const { bytes: _bytes, ...info } = model;
+        const prev = steps[i - 1];
+        steps.push({ model: info, session, feeds: prev ? stepFeeds(prev, session, manifest.steps[i]!.inputs ?? {}, model.name) : new Map() });
+      }
+      const runtime = new PipelineRuntime(manifest, steps);
+      await runtime.#warmUp();
+      return runtime;
+    } catch (err) {
+      await Promise.all(steps.map((s) => s.session.release()));
+      throw err;
+    }
+  }
+
+  /** The models in step order, as `/models` reports them. */
+  get models(): readonly Omit<LoadedModel, "bytes">[] {
+    return this.#steps.map((s) => s.model);
+  }
+
+  /** The model whose outputs the pipeline returns. */
+  get lastModel(): Omit<LoadedModel, "bytes"> {
+    return this.#steps[this.#steps.length - 1]!.model;
+  }
+
+  /** Runs all steps on `rows` rows; models with a fixed batch size run in chunks of it. */
+  async run(feeds: Record<string, ort.Tensor>, rows: number): Promise<RunResult> {
+    const chunk = this.fixedBatch;
+    if (chunk === undefined || chunk === rows) return this.#runOnce(feeds);
+    if (rows % chunk !== 0) throw new FerryError("bad_shape", `this pipeline's model takes batches of ${chunk} rows; got ${rows}`);
+    const results: RunResult[] = [];
+    for (let start = 0; start < rows; start += chunk) results.push(await this.#runOnce(sliceFeeds(feeds, start, chunk, rows)));
+    return mergeResults(results);
+  }
+
+  async #runOnce(feeds: Record<string, ort.Tensor>): Promise<RunResult> {
+    const stepNs: number[] = [];
+    let current: Record<string, ort.Tensor> = feeds;
+    let outputs: ort.InferenceSession.OnnxValueMapType = {};
+    for (const step of this.#steps) {
+      const t0 = process.hrtime.bigint();
+      if (step.feeds.size > 0) {
+        const next: Record<string, ort.Tensor> = {};
+        for (const [input, from] of step.feeds) next[input] = outputs[from] as ort.Tensor;
+        current = next;
+      }
+      outputs = await step.session.run(current);
+      stepNs.push(Number(process.hrtime.bigint() - t0));
+    }
+    return { outputs: this.#steps[this.#steps.length - 1]!.session.outputNames.map((name) => toOutput(name, outputs[name] as ort.Tensor)), stepNs };
+  }
+
+  async #warmUp(): Promise<void> {
+    if (this.inputs.some((i) => i.width === undefined)) return;
+    const rows = this.fixedBatch ?? 1;
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const input of this.inputs) {
+      feeds[input.name] = new ort.Tensor(input.type, new TypedArrays[input.type](rows * input.width!), this.tensorDims(input, rows, input.width!));
+    }
+    await this.run(feeds, rows);
+  }
+
+  /** Dims of the tensor for `rows` rows of `width` values each. */
+  tensorDims(input: InputSpec, rows: number, width: number): number[] {
+    if (input.dims.length === 0) return [rows, width];
+    if (input.dims.length === 1) return [rows];
+    const rest = input.dims.slice(1);
+    const known = rest.reduce<number>((n, d) => (typeof d === "number" && d > 0 ? n * d : n), 1);
+    return [rows, ...rest.map((d) => (typeof d === "number" && d > 0 ? d : width / known))];
+  }
+
+  /** Releases the sessions. */
+  async release(): Promise<void> {
+    await Promise.all(this.#steps.map((s) => s.session.release()));
+  }
+}
+
+function inputSpec(meta: ort.InferenceSession.ValueMetadata, column: string, model: string): InputSpec {
+  if (!meta.isTensor || !isNumericInputType(meta.type)) {
+    throw new FerryError("bad_request", `model ${model}: input ${meta.name} has type ${meta.isTensor ? meta.type : "non-tensor"}, which Ferry cannot feed`);
+  }
+  const rest = meta.shape.slice(1);
+  const symbolic = rest.filter((d) => typeof d !== "number" || d <= 0).length;
+  if (symbolic > 1) throw new FerryError("bad_request", `model ${model}: input ${meta.name} has more than one symbolic non-batch dimension`);
+  const width = meta.shape.length === 0 || symbolic > 0 ? undefined : rest.reduce<number>((n, d) => n * (d as number), 1);
+  return { name: meta.name, type: meta.type, dims: meta.shape, width, column };
+}
+
+function stepFeeds(prev: Step, session: ort.InferenceSession, bindings: Record<string, string>, model: string): Map<string, string> {
+  const produced = new Map(prev.session.outputMetadata.map((m) => [m.name, m]));
+  const feeds = new Map<string, string>();
+  for (const input of session.inputMetadata) {
+    let from = bindings[input.name] ?? input.name;
+    if (!produced.has(from) && session.inputNames.length === 1 && produced.size === 1) from = prev.session.outputNames[0]!;
+    const out = produced.get(from);
+    if (!out) throw new FerryError("bad_request", `model ${model}: input ${input.name} matches no output of ${prev.model.name} (${[...produced.keys()].join(", ")})`);
+    if (out.isTensor && input.isTensor && out.type !== input.type) {
+      throw new FerryError("bad_request", `model ${model}: input ${input.name} takes ${input.type}, ${prev.model.name} gives ${out.type}`);
+    }
+    feeds.set(input.name, from);
+  }
+  return feeds;
+}
+
+function toOutput(name: string, t: ort.Tensor): OutputTensor {
+  return { name, type: t.type as TensorElementType, dims: t.dims, data: t.data as OutputTensor["data"] };
+}
+
+function sliceFeeds(feeds: Record<string, ort.Tensor>, start: number, count: number, rows: number): Record<string, ort.Tensor> {
+  const out: Record<string, ort.Tensor> = {};
+  for (const [name, t] of Object.entries(feeds)) {
+    const width = t.data.length / rows;
+    const data = (t.data as Float32Array).subarray(start * width, (start + count) * width);
+    out[name] = new ort.Tensor(t.type as "float32", data, [count, ...t.dims.slice(1)]);
+  }
+  return out;
+}
+
+function mergeResults(results: RunResult[]): RunResult {
+  const first = results[0]!;
+  const outputs = first.outputs.map((o, k) => {
+    const parts = results.map((r) => r.outputs[k]!);
+    const data = o.type === "string"
+      ? parts.flatMap((p) => [...(p.data as string[])])
+      : concatArrays(parts.map((p) => p.data as Float32Array));
+    return { ...o, dims: [parts.reduce((n, p) => n + (p.dims[0] ?? 1), 0), ...o.dims.slice(1)], data };
+  });
+  return { outputs, stepNs: first.stepNs.map((_, s) => results.reduce((n, r) => n + r.stepNs[s]!, 0)) };
+}

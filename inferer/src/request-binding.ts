@@ -1,0 +1,58 @@
+import {
+  FerryError, decodeArrow, decodePandasRecords, firstBadRow, hasRowWidth, inputFormatOf, outputFormatOf, Headers,
+  type EnvelopePart, type InputColumn, type InputTable, type OutputFormat,
+} from "@ferry/contracts";
+import type { InputSpec, PipelineRuntime } from "./pipeline-runtime.js";
+
+/** A request part decoded and checked against the pipeline's inputs, ready to be merged into a run. */
+export interface BoundRequest {
+  readonly table: InputTable;
+  /** One column per pipeline input, in the order of `runtime.inputs`. */
+  readonly columns: readonly InputColumn[];
+  /** Values per row of each column. */
+  readonly widths: readonly number[];
+  readonly output: OutputFormat;
+  /** ns spent decoding and binding. */
+  readonly decodeNs: number;
+}
+
+/** Decodes a request part and binds its columns to the pipeline inputs; throws a FerryError (4xx). */
+export function bindRequest(runtime: PipelineRuntime, part: EnvelopePart): BoundRequest {
+  const t0 = process.hrtime.bigint();
+  const contentType = part.headers[Headers.contentType];
+  const input = inputFormatOf(contentType);
+  if (!input) {
+    throw new FerryError("unsupported_media_type", `Content-Type ${JSON.stringify(contentType ?? "")} is not supported; send application/vnd.apache.arrow.file, application/vnd.apache.arrow.stream or application/json; format=pandas-records`);
+  }
+  const output = outputFormatOf(part.headers[Headers.accept]);
+  if (!output) {
+    throw new FerryError("not_acceptable", `Accept ${JSON.stringify(part.headers[Headers.accept])} is not supported; accept application/json; format=pandas-records or application/vnd.apache.arrow.file`);
+  }
+  const table = input === "arrow" ? decodeArrow(part.body) : decodePandasRecords(part.body);
+  const columns: InputColumn[] = [];
+  const widths: number[] = [];
+  for (const spec of runtime.inputs) {
+    const column = table.column(columnName(runtime, spec, table));
+    widths.push(checkWidth(runtime, spec, column));
+    columns.push(column);
+  }
+  return { table, columns, widths, output, decodeNs: Number(process.hrtime.bigint() - t0) };
+}
+
+function columnName(runtime: PipelineRuntime, spec: InputSpec, table: InputTable): string {
+  if (table.columnNames.includes(spec.column)) return spec.column;
+  if (runtime.inputs.length === 1 && table.columnNames.length === 1) return table.columnNames[0]!;
+  throw new FerryError("missing_input", `input column "${spec.column}" is missing: the request has columns [${table.columnNames.join(", ")}]; ${describe(runtime, spec)}`);
+}
+
+function checkWidth(runtime: PipelineRuntime, spec: InputSpec, column: InputColumn): number {
+  const width = spec.width ?? column.offsets[1]! - column.offsets[0]!;
+  if (hasRowWidth(column, width) && width > 0) return width;
+  const row = firstBadRow(column, width);
+  const got = row < 0 ? 0 : column.offsets[row + 1]! - column.offsets[row]!;
+  throw new FerryError("bad_shape", `column "${column.name}" row ${Math.max(row, 0)} has ${got} values, expected ${width} per row; ${describe(runtime, spec)}`);
+}
+
+function describe(runtime: PipelineRuntime, spec: InputSpec): string {
+  return `pipeline ${runtime.name} takes input "${spec.name}" as ${spec.type} [${spec.dims.join(",")}]`;
+}

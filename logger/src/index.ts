@@ -1,0 +1,1 @@
+export { start, type LoggerOptions } from "./logger.js";

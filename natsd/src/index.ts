@@ -1,0 +1,1 @@
+export { startNatsServer, findNatsServer, natsServerVersion, type NatsServer, type NatsServerOptions } from "./nats-server.js";
