@@ -1,4 +1,4 @@
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { FastifyBaseLogger } from "fastify";
 import {
@@ -32,7 +32,7 @@ const fastifyCodes: Record<string, ErrorCode> = {
 export function buildApp(options: AppOptions): FastifyInstance {
   const app: FastifyInstance = Fastify({
     bodyLimit: options.bodyLimit,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     ...(options.logger ? { loggerInstance: options.logger } : {}),
   }) as unknown as FastifyInstance;
   const coalescer = new Coalescer(options.nc, { timeoutMs: options.timeoutMs, maxInFlight: options.maxInFlight, maxBatch: options.maxBatch });

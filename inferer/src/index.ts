@@ -1,3 +1,3 @@
-export { start, type Inferer, type InfererOptions } from "./inferer.js";
+export { start, type Inferer, type InfererOptions, type InfererStats } from "./inferer.js";
 export { PipelineRuntime, type InputSpec, type RuntimeOptions, type RunResult } from "./pipeline-runtime.js";
 export { readManifestFile, sha256 } from "./manifest-loader.js";

@@ -18,6 +18,8 @@ export interface PartReply {
 export interface InferOptions {
   /** Rows with more scalar values than this get `original_data: null`. */
   originalDataMaxValues: number;
+  /** Counts pipeline runs, when given. */
+  counters?: { runs: number };
 }
 
 const encoder = new TextEncoder();
@@ -67,6 +69,7 @@ async function runGroup(runtime: PipelineRuntime, requests: readonly BoundReques
     feeds[spec.name] = new ort.Tensor(spec.type, data as Float32Array, runtime.tensorDims(spec, rows, width));
   });
   let result: RunResult;
+  if (options.counters) options.counters.runs++;
   try {
     result = await runtime.run(feeds, rows);
   } catch (err) {

@@ -9,7 +9,7 @@ import {
 import { pino, type Logger } from "pino";
 import { readManifestFile } from "./manifest-loader.js";
 import { PipelineRuntime } from "./pipeline-runtime.js";
-import { errorReply, inferParts, type PartReply } from "./infer-parts.js";
+import { errorReply, inferParts, type InferOptions, type PartReply } from "./infer-parts.js";
 
 /** How to start an inferer. */
 export interface InfererOptions {
@@ -33,6 +33,18 @@ export interface Inferer extends Service {
   readonly id: string;
   /** What this inferer reports on `ferry.status`. */
   status(): InfererStatus;
+  /** Counters since start. */
+  stats(): InfererStats;
+}
+
+/** What an inferer has done since it started. */
+export interface InfererStats {
+  /** NATS messages answered (a batch envelope counts once). */
+  messages: number;
+  /** Inference requests answered (each part of an envelope counts). */
+  requests: number;
+  /** Pipeline runs (one session run per step each). */
+  runs: number;
 }
 
 interface Entry {
@@ -49,7 +61,8 @@ export async function start(options: InfererOptions): Promise<Inferer> {
   const entries = await Promise.all(options.manifests.map((path) => load(path, options, log)));
   const current = options.current ?? entries[0]?.name;
   const nc = options.nc ?? await connect({ servers: options.natsUrl ?? "nats://127.0.0.1:4222", name: "ferry-inferer", maxReconnectAttempts: -1 });
-  const inferOptions = { originalDataMaxValues: options.originalDataMaxValues ?? 1000 };
+  const counters: InfererStats = { messages: 0, requests: 0, runs: 0 };
+  const inferOptions = { originalDataMaxValues: options.originalDataMaxValues ?? 1000, counters };
   const inFlight = new Set<Promise<void>>();
   const subs: Subscription[] = [];
 
@@ -71,10 +84,10 @@ export async function start(options: InfererOptions): Promise<Inferer> {
 
   return serviceOf("inferer", async () => {
     await Promise.all(subs.map((s) => s.drain()));
-    await Promise.all(inFlight);
+    await Promise.all([...inFlight]);
     await nc.drain();
-    await Promise.all(entries.map((e) => e.runtime?.release()));
-  }, { id, status });
+    await Promise.all(entries.flatMap((e) => (e.runtime ? [e.runtime.release()] : [])));
+  }, { id, status, stats: () => ({ ...counters }) });
 }
 
 async function load(path: string, options: InfererOptions, log: Logger): Promise<Entry> {
@@ -107,7 +120,7 @@ function statusOf(id: string, current: string | undefined, entries: readonly Ent
   };
 }
 
-async function answer(nc: NatsConnection, entry: Entry, msg: Msg, options: { originalDataMaxValues: number }): Promise<void> {
+async function answer(nc: NatsConnection, entry: Entry, msg: Msg, options: InferOptions & { counters: InfererStats }): Promise<void> {
   if (!msg.reply) return;
   const batch = msg.headers?.get(Headers.batch);
   let parts: EnvelopePart[];
@@ -116,6 +129,8 @@ async function answer(nc: NatsConnection, entry: Entry, msg: Msg, options: { ori
   } catch (err) {
     return reply(msg, errorReply(new FerryError("bad_request", `broken batch envelope: ${(err as Error).message}`)));
   }
+  options.counters.messages++;
+  options.counters.requests += parts.length;
   const replies = entry.runtime
     ? await inferParts(entry.runtime, parts, options)
     : parts.map(() => errorReply(new FerryError("pipeline_not_ready", `pipeline ${entry.name} is not serving: ${entry.detail ?? "not loaded"}`)));

@@ -1,0 +1,86 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { startNatsServer, type NatsServer } from "@ferry/natsd";
+import { start as startGateway, type Gateway, type GatewayOptions } from "@ferry/gateway";
+import { start as startInferer, type Inferer, type InfererOptions } from "@ferry/inferer";
+import { pino } from "pino";
+import { manifests } from "./paths.js";
+
+/** Silent logger for services under test (set FERRY_TEST_LOG=debug to see them). */
+export const quiet = pino({ level: process.env.FERRY_TEST_LOG ?? "silent" });
+
+/** A real nats-server with JetStream on a random loopback port, in a temp folder removed on stop. */
+export async function startTestNats(maxPayload = 8 * 1024 * 1024): Promise<NatsServer & { dir: string }> {
+  const dir = await mkdtemp(join(tmpdir(), "ferry-test-"));
+  const server = await startNatsServer({ dataDir: dir, port: 0, maxPayload, syncInterval: "always" });
+  const stop = async (): Promise<void> => {
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  };
+  return { ...server, dir, stop, [Symbol.asyncDispose]: stop };
+}
+
+/** What a test site holds. */
+export interface TestSite {
+  nats: NatsServer;
+  inferer?: Inferer;
+  gateway: Gateway;
+  /** The gateway's base URL. */
+  url: string;
+  /** A client connection, as a device would have. */
+  client: NatsConnection;
+  stop(): Promise<void>;
+}
+
+/** Options of a test site: which manifests the inferer serves (none: no inferer) and gateway settings. */
+export interface TestSiteOptions {
+  manifests?: string[];
+  current?: string;
+  inferer?: Partial<InfererOptions>;
+  gateway?: Partial<GatewayOptions>;
+}
+
+/** Starts nats-server, an inferer (unless `manifests` is empty) and a gateway on 127.0.0.1. */
+export async function startTestSite(o: TestSiteOptions = {}): Promise<TestSite> {
+  const nats = await startTestNats();
+  const list = o.manifests ?? [manifests.houseprice, manifests.cv, manifests.bucketed];
+  const inferer = list.length > 0
+    ? await startInferer({ natsUrl: nats.url, manifests: list, current: o.current, logger: quiet, ...o.inferer })
+    : undefined;
+  const gateway = await startGateway({ natsUrl: nats.url, port: 0, host: "127.0.0.1", logger: quiet, pipelines: ["edge-houseprice"], ...o.gateway });
+  const client = await connect({ servers: nats.url });
+  return {
+    nats, inferer, gateway, url: gateway.url, client,
+    stop: async () => {
+      await client.close();
+      await gateway.stop();
+      await inferer?.stop();
+      await nats.stop();
+    },
+  };
+}
+
+/** JSON body of a pandas-records request for rows of the house-price model. */
+export function houseRecords(rows: readonly number[][]): string {
+  return JSON.stringify(rows.map((tensor) => ({ tensor })));
+}
+
+export const PANDAS = "application/json; format=pandas-records";
+export const ARROW_FILE = "application/vnd.apache.arrow.file";
+export const ARROW_STREAM = "application/vnd.apache.arrow.stream";
+
+/** POSTs a body and returns status, content type and the parsed JSON (or raw bytes for non-JSON). */
+export async function post(url: string, body: string | Uint8Array, headers: Record<string, string>): Promise<{ status: number; type: string; json: unknown; bytes: Uint8Array }> {
+  const res = await fetch(url, { method: "POST", body, headers });
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  const type = res.headers.get("content-type") ?? "";
+  const json: unknown = type.includes("json") ? JSON.parse(new TextDecoder().decode(bytes)) : undefined;
+  return { status: res.status, type, json, bytes };
+}
+
+/** Relative difference, safe at zero. */
+export function relDiff(a: number, b: number): number {
+  return Math.abs(a - b) / Math.max(Math.abs(b), 1e-12);
+}
