@@ -1,71 +1,112 @@
-import { DataType, tableFromIPC, type Data, type Table } from "apache-arrow";
-import { FerryError } from "./errors.js";
+import { DataType, RecordBatchReader, Table, type Data, type RecordBatch } from "apache-arrow";
+import { FerryError, type ErrorCode } from "./errors.js";
 import type { InputColumn, InputTable } from "./input-table.js";
 import type { NumericArray } from "./tensor-types.js";
 
+/** A column that could not be read as numbers: its values as text, for `original_data`. */
+export interface TextColumn {
+  readonly name: string;
+  readonly text: readonly string[];
+  readonly error: string;
+  readonly code: ErrorCode;
+}
+
+/** An Arrow body decoded to plain, transferable data (so it can cross a worker boundary). */
+export interface DecodedArrow {
+  readonly rowCount: number;
+  readonly columns: readonly (InputColumn | TextColumn)[];
+}
+
 /**
- * Decodes an Arrow IPC body (file or stream format) into an InputTable. List, large-list and
- * fixed-size-list columns (nested too) of numbers are flattened row by row; plain numeric columns
- * give one value per row. Throws FerryError `bad_arrow` (400) when the bytes are not Arrow IPC.
+ * Decodes an Arrow IPC body (file or stream format): list, large-list and fixed-size-list columns
+ * (nested too) of numbers are flattened row by row; plain numeric columns give one value per row.
+ * Throws FerryError `bad_arrow` (400) when the bytes are not Arrow IPC.
  */
-export function decodeArrow(body: Uint8Array): InputTable {
+export function decodeArrowColumns(body: Uint8Array): DecodedArrow {
   let table: Table;
   try {
-    table = tableFromIPC(body);
+    table = readTable(body);
   } catch (err) {
     throw new FerryError("bad_arrow", `request body is not a readable Arrow IPC file or stream: ${(err as Error).message}`, { cause: err });
   }
   if (table.numCols === 0) throw new FerryError("bad_arrow", "Arrow table has no columns");
   if (table.numRows === 0) throw new FerryError("bad_arrow", "Arrow table has no rows");
-  return new ArrowTable(table);
+  const columns = table.schema.fields.map((f, i): InputColumn | TextColumn => {
+    const vector = table.getChildAt(i)!;
+    try {
+      return flattenChunks(f.name, vector.data);
+    } catch (err) {
+      const error = err instanceof FerryError ? err.message : `column "${f.name}" cannot be read: ${(err as Error).message}`;
+      const code: ErrorCode = err instanceof FerryError ? err.code : "bad_arrow";
+      let text: string[] = [];
+      try {
+        text = Array.from({ length: table.numRows }, (_, r) => String(vector.get(r)));
+      } catch {
+        // unreadable even as text
+      }
+      return { name: f.name, text, error, code };
+    }
+  });
+  return { rowCount: table.numRows, columns };
+}
+
+/** Decodes an Arrow IPC body into an InputTable (in this thread; see decodeArrowColumns). */
+export function decodeArrow(body: Uint8Array): InputTable {
+  return arrowTable(decodeArrowColumns(body));
+}
+
+/** The InputTable view of decoded Arrow columns. */
+export function arrowTable(decoded: DecodedArrow): InputTable {
+  return new ArrowTable(decoded);
+}
+
+/**
+ * Reads an Arrow IPC file or stream. Files are read batch by batch through the footer's blocks:
+ * arrow-js's own file iteration loops forever when a block points at a message that is not a record
+ * batch (a bit-flipped file does this), so hostile input must end in an error instead.
+ */
+function readTable(body: Uint8Array): Table {
+  const reader = RecordBatchReader.from(body);
+  reader.open();
+  if (!reader.isFile()) return new Table(reader.readAll());
+  const batches: RecordBatch[] = [];
+  for (let i = 0; i < reader.numRecordBatches; i++) {
+    const batch = reader.readRecordBatch(i);
+    if (!batch) throw new Error(`record batch ${i} is unreadable`);
+    batches.push(batch);
+  }
+  return new Table(reader.schema, batches);
 }
 
 class ArrowTable implements InputTable {
   readonly rowCount: number;
   readonly columnNames: readonly string[];
-  readonly #table: Table;
-  readonly #columns = new Map<string, InputColumn>();
+  readonly #columns: ReadonlyMap<string, InputColumn | TextColumn>;
 
-  constructor(table: Table) {
-    this.#table = table;
-    this.rowCount = table.numRows;
-    this.columnNames = table.schema.fields.map((f) => f.name);
+  constructor(decoded: DecodedArrow) {
+    this.rowCount = decoded.rowCount;
+    this.columnNames = decoded.columns.map((c) => c.name);
+    this.#columns = new Map(decoded.columns.map((c) => [c.name, c]));
   }
 
   column(name: string): InputColumn {
-    let column = this.#columns.get(name);
-    if (!column) {
-      const vector = this.#table.getChild(name);
-      if (!vector) throw new FerryError("missing_input", `Arrow table has no column "${name}"`);
-      column = flattenChunks(name, vector.data);
-      this.#columns.set(name, column);
-    }
+    const column = this.#columns.get(name);
+    if (!column) throw new FerryError("missing_input", `Arrow table has no column "${name}"`);
+    if ("error" in column) throw new FerryError(column.code, column.error);
     return column;
   }
 
   row(i: number): Record<string, unknown> {
     const row: Record<string, unknown> = {};
-    for (const name of this.columnNames) {
-      try {
-        const c = this.column(name);
-        row[name] = toPlain(c.values, c.offsets[i]!, c.offsets[i + 1]!);
-      } catch {
-        row[name] = String(this.#table.getChild(name)?.get(i));
-      }
+    for (const c of this.#columns.values()) {
+      row[c.name] = "error" in c ? c.text[i] ?? null : toPlain(c.values, c.offsets[i]!, c.offsets[i + 1]!);
     }
     return row;
   }
 
   rowSize(i: number): number {
     let size = 0;
-    for (const name of this.columnNames) {
-      try {
-        const c = this.column(name);
-        size += c.offsets[i + 1]! - c.offsets[i]!;
-      } catch {
-        size += 1;
-      }
-    }
+    for (const c of this.#columns.values()) size += "error" in c ? 1 : c.offsets[i + 1]! - c.offsets[i]!;
     return size;
   }
 }

@@ -3,6 +3,7 @@ import {
   FerryError, asFerryError, contentTypeOf, encodeRecordsArrow, encodeRecordsJson, MediaTypes,
   type EnvelopePart, type RecordsView,
 } from "@ferry/contracts";
+import type { ArrowDecoder } from "./arrow-decoder.js";
 import type { PipelineRuntime, RunResult } from "./pipeline-runtime.js";
 import { bindRequest, type BoundRequest } from "./request-binding.js";
 import { gatherColumns } from "./tensor-arrays.js";
@@ -18,6 +19,8 @@ export interface PartReply {
 export interface InferOptions {
   /** Rows with more scalar values than this get `original_data: null`. */
   originalDataMaxValues: number;
+  /** Decodes Arrow bodies off the main thread. */
+  arrow: ArrowDecoder;
   /** Counts pipeline runs, when given. */
   counters?: { runs: number };
 }
@@ -37,17 +40,17 @@ export function errorReply(err: unknown): PartReply {
 export async function inferParts(runtime: PipelineRuntime, parts: readonly EnvelopePart[], options: InferOptions): Promise<PartReply[]> {
   const replies = new Array<PartReply>(parts.length);
   const groups = new Map<string, { index: number; bound: BoundRequest }[]>();
-  for (const [index, part] of parts.entries()) {
-    try {
-      const bound = bindRequest(runtime, part);
-      const key = bound.widths.join(",");
-      let group = groups.get(key);
-      if (!group) groups.set(key, (group = []));
-      group.push({ index, bound });
-    } catch (err) {
-      replies[index] = errorReply(err);
+  const bound = await Promise.allSettled(parts.map((part) => bindRequest(runtime, part, options.arrow)));
+  bound.forEach((b, index) => {
+    if (b.status === "rejected") {
+      replies[index] = errorReply(b.reason);
+      return;
     }
-  }
+    const key = b.value.widths.join(",");
+    let group = groups.get(key);
+    if (!group) groups.set(key, (group = []));
+    group.push({ index, bound: b.value });
+  });
   for (const group of groups.values()) {
     const answered = await runGroup(runtime, group.map((g) => g.bound), options).catch(async (err: unknown) => {
       // One bad request must not fail the others it was merged with: run each alone.

@@ -9,6 +9,7 @@ import {
 import { pino, type Logger } from "pino";
 import { readManifestFile } from "./manifest-loader.js";
 import { PipelineRuntime } from "./pipeline-runtime.js";
+import { ArrowDecoder } from "./arrow-decoder.js";
 import { errorReply, inferParts, type InferOptions, type PartReply } from "./infer-parts.js";
 
 /** How to start an inferer. */
@@ -25,6 +26,8 @@ export interface InfererOptions {
   intraOpThreads?: number;
   /** Rows with more scalar values than this echo `original_data: null`. Default 1000. */
   originalDataMaxValues?: number;
+  /** An Arrow body still decoding after this long gets 400 (hostile input), ms. Default 10 000. */
+  arrowDecodeTimeoutMs?: number;
   logger?: Logger;
 }
 
@@ -62,7 +65,8 @@ export async function start(options: InfererOptions): Promise<Inferer> {
   const current = options.current ?? entries[0]?.name;
   const nc = options.nc ?? await connect({ servers: options.natsUrl ?? "nats://127.0.0.1:4222", name: "ferry-inferer", maxReconnectAttempts: -1 });
   const counters: InfererStats = { messages: 0, requests: 0, runs: 0 };
-  const inferOptions = { originalDataMaxValues: options.originalDataMaxValues ?? 1000, counters };
+  const arrow = new ArrowDecoder({ timeoutMs: options.arrowDecodeTimeoutMs }).start();
+  const inferOptions = { originalDataMaxValues: options.originalDataMaxValues ?? 1000, arrow, counters };
   const inFlight = new Set<Promise<void>>();
   const subs: Subscription[] = [];
 
@@ -86,6 +90,7 @@ export async function start(options: InfererOptions): Promise<Inferer> {
     await Promise.all(subs.map((s) => s.drain()));
     await Promise.all([...inFlight]);
     await nc.drain();
+    await arrow.close();
     await Promise.all(entries.flatMap((e) => (e.runtime ? [e.runtime.release()] : [])));
   }, { id, status, stats: () => ({ ...counters }) });
 }

@@ -1,7 +1,8 @@
 import {
-  FerryError, decodeArrow, decodePandasRecords, firstBadRow, hasRowWidth, inputFormatOf, outputFormatOf, Headers,
+  FerryError, decodePandasRecords, firstBadRow, hasRowWidth, inputFormatOf, outputFormatOf, Headers,
   type EnvelopePart, type InputColumn, type InputTable, type OutputFormat,
 } from "@ferry/contracts";
+import type { ArrowDecoder } from "./arrow-decoder.js";
 import type { InputSpec, PipelineRuntime } from "./pipeline-runtime.js";
 
 /** A request part decoded and checked against the pipeline's inputs, ready to be merged into a run. */
@@ -16,8 +17,8 @@ export interface BoundRequest {
   readonly decodeNs: number;
 }
 
-/** Decodes a request part and binds its columns to the pipeline inputs; throws a FerryError (4xx). */
-export function bindRequest(runtime: PipelineRuntime, part: EnvelopePart): BoundRequest {
+/** Decodes a request part and binds its columns to the pipeline inputs; rejects with a FerryError (4xx). */
+export async function bindRequest(runtime: PipelineRuntime, part: EnvelopePart, arrow: ArrowDecoder): Promise<BoundRequest> {
   const t0 = process.hrtime.bigint();
   const contentType = part.headers[Headers.contentType];
   const input = inputFormatOf(contentType);
@@ -28,7 +29,7 @@ export function bindRequest(runtime: PipelineRuntime, part: EnvelopePart): Bound
   if (!output) {
     throw new FerryError("not_acceptable", `Accept ${JSON.stringify(part.headers[Headers.accept])} is not supported; accept application/json; format=pandas-records or application/vnd.apache.arrow.file`);
   }
-  const table = input === "arrow" ? decodeArrow(part.body) : decodePandasRecords(part.body);
+  const table = input === "arrow" ? await arrow.decode(part.body) : decodePandasRecords(part.body);
   const columns: InputColumn[] = [];
   const widths: number[] = [];
   for (const spec of runtime.inputs) {

@@ -1,0 +1,30 @@
+import { parentPort } from "node:worker_threads";
+import { FerryError, decodeArrowColumns, type DecodedArrow } from "@ferry/contracts";
+
+/** A decode job: an id and the body's bytes (a buffer transferred to this thread). */
+export interface DecodeJob {
+  id: number;
+  body: Uint8Array;
+}
+
+/** A decode result: the columns (buffers transferred back) or a FerryError's code and message. */
+export type DecodeResult = { id: number; decoded: DecodedArrow } | { id: number; code: FerryError["code"]; message: string };
+
+parentPort?.on("message", (job: DecodeJob) => {
+  try {
+    const decoded = decodeArrowColumns(job.body);
+    const transfer: ArrayBuffer[] = [];
+    const columns = decoded.columns.map((c) => {
+      if ("error" in c || Array.isArray(c.values)) return c;
+      // Own copies, so their buffers can move to the main thread (views share the body's buffer).
+      const values = c.values.slice();
+      const offsets = c.offsets.slice();
+      transfer.push(values.buffer as ArrayBuffer, offsets.buffer);
+      return { name: c.name, values, offsets };
+    });
+    parentPort!.postMessage({ id: job.id, decoded: { rowCount: decoded.rowCount, columns } } satisfies DecodeResult, transfer);
+  } catch (err) {
+    const e = err instanceof FerryError ? err : new FerryError("bad_arrow", `Arrow body cannot be read: ${(err as Error).message}`);
+    parentPort!.postMessage({ id: job.id, code: e.code, message: e.message } satisfies DecodeResult);
+  }
+});

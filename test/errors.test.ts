@@ -1,0 +1,141 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { Table, tableToIPC, vectorFromArray } from "apache-arrow";
+import { InfererQueue, inferSubject, type InferenceRecord } from "@ferry/contracts";
+import { houseRef, manifests, models } from "./helpers/paths.js";
+import { ARROW_FILE, PANDAS, houseRecords, post, startTestSite, type TestSite } from "./helpers/site.js";
+
+interface ErrorReply { error: string; code: string }
+
+async function expectError(r: Promise<{ status: number; json: unknown; type: string }>, status: number, code: string, mentions?: RegExp): Promise<void> {
+  const res = await r;
+  assert.equal(res.status, status, JSON.stringify(res.json));
+  assert.match(res.type, /application\/json/);
+  const body = res.json as ErrorReply;
+  assert.equal(body.code, code);
+  assert.equal(typeof body.error, "string");
+  if (mentions) assert.match(body.error, mentions);
+}
+
+describe("bad input gets a JSON error and the site keeps serving", () => {
+  let site: TestSite;
+  before(async () => { site = await startTestSite({ manifests: [manifests.houseprice], gateway: { bodyLimit: 64 * 1024 } }); });
+  after(async () => { await site.stop(); });
+  const infer = (body: string | Uint8Array, headers: Record<string, string>) => post(`${site.url}/infer`, body, headers);
+
+  it("malformed JSON → 400 bad_json", () => expectError(infer("[{\"tensor\": [1,", { "Content-Type": PANDAS }), 400, "bad_json"));
+  it("pandas-records that is not an array of objects → 400 bad_records", async () => {
+    await expectError(infer("{\"tensor\": [1]}", { "Content-Type": PANDAS }), 400, "bad_records");
+    await expectError(infer("[[1, 2]]", { "Content-Type": PANDAS }), 400, "bad_records");
+  });
+  it("corrupt or truncated Arrow → 400 bad_arrow", async () => {
+    const good = tableToIPC(new Table({ tensor: vectorFromArray(houseRef.rows.slice(0, 2)) }), "file");
+    await expectError(infer(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]), { "Content-Type": ARROW_FILE }), 400, "bad_arrow");
+    await expectError(infer(good.subarray(0, Math.floor(good.length * 0.6)), { "Content-Type": ARROW_FILE }), 400, "bad_arrow");
+    const flipped = new Uint8Array(good);
+    flipped.fill(0xff, 8, 64);
+    await expectError(infer(flipped, { "Content-Type": ARROW_FILE }), 400, "bad_arrow");
+  });
+  it("a missing input column → 422 naming the column and the expected shape", () =>
+    expectError(infer(JSON.stringify([{ a: houseRef.rows[0], b: 1 }]), { "Content-Type": PANDAS }), 422, "missing_input", /"tensor".*float32 \[batch,18\]/));
+  it("a wrong tensor width → 422 naming the column and the expected shape", () =>
+    expectError(infer(houseRecords([houseRef.rows[0]!.slice(0, 17)]), { "Content-Type": PANDAS }), 422, "bad_shape", /"tensor" row 0 has 17 values, expected 18.*\[batch,18\]/));
+  it("an unsupported or missing Content-Type → 415", async () => {
+    await expectError(infer("a,b\n1,2", { "Content-Type": "text/csv" }), 415, "unsupported_media_type");
+    await expectError(infer(houseRecords(houseRef.rows.slice(0, 1)), {}), 415, "unsupported_media_type");
+  });
+  it("an unsupported Accept → 406", () =>
+    expectError(infer(houseRecords(houseRef.rows.slice(0, 1)), { "Content-Type": PANDAS, Accept: "text/html" }), 406, "not_acceptable"));
+  it("a body over the limit → 413", () =>
+    expectError(infer(houseRecords(Array.from({ length: 1000 }, () => houseRef.rows[0]!)), { "Content-Type": PANDAS }), 413, "payload_too_large"));
+  it("an unknown pipeline → 404", async () => {
+    await expectError(post(`${site.url}/pipelines/no-such-pipeline`, houseRecords(houseRef.rows.slice(0, 1)), { "Content-Type": PANDAS }), 404, "unknown_pipeline");
+    await expectError(post(`${site.url}/pipelines/bad.name`, "[]", { "Content-Type": PANDAS }), 404, "unknown_pipeline");
+  });
+  it("an unknown route → 404 JSON", async () => {
+    const r = await fetch(`${site.url}/nope`);
+    assert.equal(r.status, 404);
+    assert.equal(((await r.json()) as ErrorReply).code, "not_found");
+  });
+  it("a bad request coalesced with good ones fails alone", async () => {
+    const good = houseRecords(houseRef.rows.slice(0, 1));
+    const results = await Promise.all(Array.from({ length: 24 }, (_, i) => infer(i % 3 === 0 ? "[{\"tensor\": [1, 2]}]" : good, { "Content-Type": PANDAS })));
+    results.forEach((r, i) => assert.equal(r.status, i % 3 === 0 ? 422 : 200));
+  });
+  it("still serves after all of that", async () => {
+    const r = await infer(houseRecords(houseRef.rows.slice(0, 1)), { "Content-Type": PANDAS });
+    assert.equal(r.status, 200);
+    assert.equal((r.json as InferenceRecord[]).length, 1);
+  });
+});
+
+describe("when inferers are missing, slow or broken", () => {
+  it("no inferer: /infer → 503, /pipelines reports Error without hanging", async () => {
+    const site = await startTestSite({ manifests: [] });
+    try {
+      await expectError(post(`${site.url}/infer`, houseRecords(houseRef.rows.slice(0, 1)), { "Content-Type": PANDAS }), 503, "no_inferer");
+      await expectError(post(`${site.url}/pipelines/edge-houseprice`, houseRecords(houseRef.rows.slice(0, 1)), { "Content-Type": PANDAS }), 503, "no_inferer");
+      const r = await fetch(`${site.url}/pipelines`, { signal: AbortSignal.timeout(5000) });
+      assert.deepEqual(((await r.json()) as { pipelines: unknown[] }).pipelines, [{ id: "edge-houseprice", status: "Error", detail: "no inferer is serving this pipeline" }]);
+    } finally {
+      await site.stop();
+    }
+  });
+
+  it("an inferer that does not answer in time → 504, and the gateway keeps serving", async () => {
+    const site = await startTestSite({ manifests: [manifests.houseprice], gateway: { timeoutMs: 300, pipelines: ["slow"] } });
+    // A real NATS subscriber in the inferers' queue group that takes requests and never replies.
+    const stuck = site.client.subscribe(inferSubject("slow"), { queue: InfererQueue });
+    try {
+      await site.client.flush();
+      await expectError(post(`${site.url}/pipelines/slow`, houseRecords(houseRef.rows.slice(0, 1)), { "Content-Type": PANDAS }), 504, "inferer_timeout");
+      const ok = await post(`${site.url}/infer`, houseRecords(houseRef.rows.slice(0, 1)), { "Content-Type": PANDAS });
+      assert.equal(ok.status, 200);
+    } finally {
+      stuck.unsubscribe();
+      await site.stop();
+    }
+  });
+
+  it("a model that fails to load: the pipeline reports Error with the reason, requests get 503", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ferry-bad-model-"));
+    const site = await (async () => {
+      await writeFile(join(dir, "broken.onnx"), "this is not an onnx file");
+      await writeFile(join(dir, "broken.json"), JSON.stringify({
+        pipeline: "broken", pipeline_version: "00000000-0000-4000-8000-000000000001",
+        steps: [{ model: "broken-model", version: "00000000-0000-4000-8000-000000000002", file: "broken.onnx" }],
+      }));
+      return startTestSite({ manifests: [manifests.houseprice, join(dir, "broken.json")] });
+    })();
+    try {
+      const p = ((await (await fetch(`${site.url}/pipelines`)).json()) as { pipelines: { id: string; status: string; detail?: string }[] }).pipelines;
+      const broken = p.find((x) => x.id === "broken");
+      assert.equal(broken?.status, "Error");
+      assert.match(broken?.detail ?? "", /broken-model.*failed to load/);
+      assert.equal(p.find((x) => x.id === "edge-houseprice")?.status, "Running");
+      await expectError(post(`${site.url}/pipelines/broken`, houseRecords(houseRef.rows.slice(0, 1)), { "Content-Type": PANDAS }), 503, "pipeline_not_ready", /failed to load/);
+    } finally {
+      await site.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a model file whose sha256 differs from the manifest's is refused", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ferry-sha-"));
+    await writeFile(join(dir, "m.json"), JSON.stringify({
+      pipeline: "shamismatch", pipeline_version: "00000000-0000-4000-8000-000000000003",
+      steps: [{ model: "house", version: "00000000-0000-4000-8000-000000000004", file: join(models, "house-price-estimator.onnx"), sha256: "0".repeat(64) }],
+    }));
+    const site = await startTestSite({ manifests: [join(dir, "m.json")] });
+    try {
+      const p = ((await (await fetch(`${site.url}/pipelines`)).json()) as { pipelines: { id: string; status: string; detail?: string }[] }).pipelines;
+      assert.match(p.find((x) => x.id === "shamismatch")?.detail ?? "", /sha256/);
+    } finally {
+      await site.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
