@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import type { InferenceRecord } from "@ferry/contracts";
+import { houseRef, root } from "./helpers/paths.js";
+import { PANDAS, houseRecords, post } from "./helpers/site.js";
+
+const cli = join(root, "cli", "dist", "main.js");
+
+describe("the ferry command", () => {
+  it("--help lists every option with its environment variable", () => {
+    const r = spawnSync(process.execPath, [cli, "--help"], { encoding: "utf8" });
+    assert.equal(r.status, 0);
+    for (const word of ["--port", "FERRY_PORT", "--data", "FERRY_DATA", "--nats-port", "FERRY_NATS_PORT", "NATS_URL", "--log-level", "--pipeline", "start"]) {
+      assert.ok(r.stdout.includes(word), `help lacks ${word}`);
+    }
+  });
+
+  it("rejects an unknown service with a clear message", () => {
+    const r = spawnSync(process.execPath, [cli, "start", "toaster"], { encoding: "utf8" });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /unknown service "toaster"/);
+  });
+
+  it("`ferry start` spawns nats-server, serves the demo, prints the URL, and stops cleanly on Ctrl-C", { timeout: 60_000 }, async () => {
+    const data = await mkdtemp(join(tmpdir(), "ferry-cli-"));
+    const child = spawn(process.execPath, [cli, "start", "--port", "0", "--nats-port", "0", "--host", "127.0.0.1", "--data", data, "--log-level", "warn"], { stdio: ["ignore", "pipe", "pipe"] });
+    try {
+      let out = "";
+      child.stdout.on("data", (c: Buffer) => { out += c.toString(); });
+      child.stderr.on("data", (c: Buffer) => { out += c.toString(); });
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no "Ferry is up" line:\n${out}`)), 30_000);
+        child.stdout.on("data", () => {
+          const m = /Ferry is up\. HTTP: (http:\/\/\S+) {2}NATS: (nats:\/\/\S+)/.exec(out);
+          if (m) { clearTimeout(timer); resolve(m[1]!); }
+        });
+        child.once("exit", (code) => reject(new Error(`exited with ${code}:\n${out}`)));
+      });
+      assert.match(out, /curl -X POST .*\/infer/);
+      const p = (await (await fetch(`${url}/pipelines`)).json()) as { pipelines: { id: string; status: string }[] };
+      assert.ok(p.pipelines.some((x) => x.id === "edge-houseprice" && x.status === "Running"));
+      const r = await post(`${url}/infer`, houseRecords([houseRef.rows[0]!]), { "Content-Type": PANDAS });
+      assert.equal(r.status, 200);
+      assert.equal((r.json as InferenceRecord[])[0]!.pipeline_name, "edge-houseprice");
+      assert.equal((await readdir(join(data, "nats", "run"))).filter((f) => f.endsWith(".ports")).length, 1, "nats-server is running");
+      const exit = new Promise<number | null>((res) => child.once("exit", (code) => res(code)));
+      child.kill("SIGINT");
+      assert.equal(await exit, 0);
+      assert.deepEqual((await readdir(join(data, "nats", "run"))).filter((f) => f.endsWith(".ports")), [], "nats-server stopped (it removes its ports file)");
+      assert.ok((await readdir(join(data, "nats", "jetstream"))).length >= 0, "the JetStream store lives under --data");
+    } finally {
+      child.kill("SIGKILL");
+      await rm(data, { recursive: true, force: true });
+    }
+  });
+});
