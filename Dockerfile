@@ -1,0 +1,20 @@
+# Ferry on Node 20 / Debian bookworm with Debian's nats-server. No engine runs on the development
+# machines, so this file mirrors the install steps that .ci/run proves (apt nats-server, npm ci with the
+# onnxruntime download skipped, tsc -b); it is validated through compose.yaml, not built in CI.
+FROM node:20-bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends nats-server && rm -rf /var/lib/apt/lists/*
+ENV PATH="$PATH:/usr/sbin" ONNXRUNTIME_NODE_INSTALL=skip FERRY_DATA=/data FERRY_HOST=0.0.0.0
+WORKDIR /app
+COPY package.json package-lock.json .npmrc tsconfig.base.json tsconfig.json ./
+COPY contracts/package.json contracts/
+COPY natsd/package.json natsd/
+COPY inferer/package.json inferer/
+COPY gateway/package.json gateway/
+COPY logger/package.json logger/
+COPY cli/package.json cli/
+RUN npm ci --no-audit --no-fund
+COPY . .
+RUN node_modules/.bin/tsc -b
+VOLUME /data
+EXPOSE 8080 4222
+CMD ["node", "cli/dist/main.js", "start"]
