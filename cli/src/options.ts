@@ -1,6 +1,8 @@
 import { parseArgs } from "node:util";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { hostname } from "node:os";
+import { parseDuration, parseSize } from "@ferry/contracts";
 
 /** Everything `ferry start` can be told, from flags or the environment. */
 export interface StartOptions {
@@ -17,6 +19,11 @@ export interface StartOptions {
   bodyLimit: number;
   timeoutMs: number;
   threads: number;
+  partition: string;
+  logStorageBytes: number;
+  logMaxAgeMs: number;
+  logDropBytes: number;
+  replicas: number;
 }
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -46,9 +53,18 @@ Options (flag / environment / default):
       --body-limit N    FERRY_BODY_LIMIT  16777216    largest request body, bytes
       --timeout MS      FERRY_TIMEOUT_MS  15000       how long the gateway waits for an inferer
       --threads N       FERRY_THREADS     1           onnxruntime intra-op threads per session
+      --partition NAME  FERRY_PARTITION   host name   the site's name in log records (metadata.partition)
+      --log-storage S   LOCAL_INFERENCE_STORAGE 10Gi  most log bytes kept (Ki/Mi/Gi); oldest go first
+      --log-max-age D   FERRY_LOG_MAX_AGE (none)      drop log records older than this (e.g. 30d, 12h)
+      --log-drop-size S FERRY_LOG_DROP_SIZE 100Ki     inputs larger than this are left out of log records
+      --replicas N      FERRY_REPLICAS    1           JetStream replicas of Ferry's streams (3 on a cluster)
       --log-level L     FERRY_LOG_LEVEL   info        fatal|error|warn|info|debug|trace|silent
   -h, --help                                          this text
 `;
+
+function optionalDuration(text: string | undefined): number {
+  return text ? parseDuration(text) : 0;
+}
 
 function num(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined || value === "") return fallback;
@@ -75,6 +91,11 @@ export function parseStart(argv: string[], env: NodeJS.ProcessEnv): { command: s
       timeout: { type: "string" },
       threads: { type: "string" },
       "log-level": { type: "string" },
+      partition: { type: "string" },
+      "log-storage": { type: "string" },
+      "log-max-age": { type: "string" },
+      "log-drop-size": { type: "string" },
+      replicas: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -99,6 +120,11 @@ export function parseStart(argv: string[], env: NodeJS.ProcessEnv): { command: s
       bodyLimit: num("--body-limit", values["body-limit"] ?? env.FERRY_BODY_LIMIT, 16 * 1024 * 1024),
       timeoutMs: num("--timeout", values.timeout ?? env.FERRY_TIMEOUT_MS, 15_000),
       threads: num("--threads", values.threads ?? env.FERRY_THREADS, 1),
+      partition: values.partition ?? env.FERRY_PARTITION ?? hostname(),
+      logStorageBytes: parseSize(values["log-storage"] ?? env.LOCAL_INFERENCE_STORAGE ?? "10Gi"),
+      logMaxAgeMs: optionalDuration(values["log-max-age"] ?? env.FERRY_LOG_MAX_AGE),
+      logDropBytes: parseSize(values["log-drop-size"] ?? env.FERRY_LOG_DROP_SIZE ?? "100Ki"),
+      replicas: num("--replicas", values.replicas ?? env.FERRY_REPLICAS, 1),
     },
   };
 }

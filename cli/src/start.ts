@@ -56,10 +56,13 @@ export async function startSite(o: StartOptions, log: Logger = pino({ level: o.l
   };
   try {
     const names = await pipelineNames(o.manifests);
-    if (o.services.includes("logger")) services.push(await startLogger({ natsUrl, logger: log.child({ service: "logger" }) }));
+    if (o.services.includes("logger")) services.push(await startLogger({
+      natsUrl, storage: { maxBytes: o.logStorageBytes, maxAgeMs: o.logMaxAgeMs, replicas: o.replicas }, logger: log.child({ service: "logger" }),
+    }));
     if (o.services.includes("inferer")) {
       services.push(await startInferer({
         natsUrl, manifests: o.manifests, current: o.current ?? names[0], intraOpThreads: o.threads,
+        partition: o.partition, logDropBytes: o.logDropBytes,
         logger: log.child({ service: "inferer" }),
       }));
     }

@@ -18,6 +18,7 @@ export const ErrorCodes = {
   bad_gateway: 502,
   no_inferer: 503,
   pipeline_not_ready: 503,
+  logs_unavailable: 503,
   inferer_timeout: 504,
 } as const;
 

@@ -11,3 +11,4 @@ export * from "./arrow-input.js";
 export * from "./records.js";
 export * from "./manifest.js";
 export * from "./status.js";
+export * from "./log-record.js";

@@ -136,3 +136,57 @@ export function encodeRecordsArrow(view: RecordsView): Uint8Array {
   }
   return tableToIPC(new Table(columns), "file");
 }
+
+/** What a log record adds to the records of a reply. */
+export interface LogContext {
+  readonly partition: string;
+  readonly pipelineVersion: string;
+  readonly lastModelSha: string;
+  /** Inputs of a record larger than this (8 bytes a value) are left out of `in` and named in `dropped`. */
+  readonly dropBytes: number;
+  /** Row `i` (of this request) as column → values. */
+  row(i: number): Record<string, unknown>;
+}
+
+function countValues(value: unknown): number {
+  if (!Array.isArray(value)) return 1;
+  let n = 0;
+  for (const v of value) n += countValues(v);
+  return n;
+}
+
+/** A row's inputs with the largest columns dropped until it fits in `dropBytes`. */
+export function keptInputs(row: Record<string, unknown>, dropBytes: number): { in: Record<string, unknown>; dropped: string[] } {
+  const sizes = Object.entries(row).map(([name, value]) => [name, countValues(value) * 8] as const);
+  let total = sizes.reduce((n, [, s]) => n + s, 0);
+  if (total <= dropBytes) return { in: row, dropped: [] };
+  const dropped: string[] = [];
+  for (const [name, size] of [...sizes].sort((a, b) => b[1] - a[1])) {
+    if (total <= dropBytes) break;
+    dropped.push(name);
+    total -= size;
+  }
+  const kept: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(row)) if (!dropped.includes(name)) kept[name] = value;
+  return { in: kept, dropped };
+}
+
+/** One log record (JSON text) per row of the view, in the spec's log format. */
+export function encodeLogRecords(view: RecordsView, log: LogContext): string[] {
+  const lastModel = JSON.stringify(JSON.stringify({ model_name: view.modelName, model_sha: log.lastModelSha }));
+  const metadataTail = `"pipeline_version":${JSON.stringify(log.pipelineVersion)},"elapsed":[${view.elapsed.join(",")}]`;
+  const partition = JSON.stringify(log.partition);
+  const names = view.outputs.map((t) => JSON.stringify(t.name));
+  const out = new Array<string>(view.rowCount);
+  for (let i = 0; i < view.rowCount; i++) {
+    const row = view.rowStart + i;
+    let outs = "";
+    view.outputs.forEach((t, k) => {
+      const s = rowSlice(t, view.runRows, row);
+      outs += `${k > 0 ? "," : ""}${names[k]}:[${jsonValues(t, s.start, s.end)}]`;
+    });
+    const kept = keptInputs(log.row(i), log.dropBytes);
+    out[i] = `{"time":${view.time},"in":${JSON.stringify(kept.in)},"out":{${outs}},"anomaly":{"count":0},"metadata":{"last_model":${lastModel},${metadataTail},"dropped":${JSON.stringify(kept.dropped)},"partition":${partition}}}`;
+  }
+  return out;
+}

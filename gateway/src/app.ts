@@ -1,8 +1,8 @@
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
-import type { NatsConnection } from "@nats-io/transport-node";
+import { headers, type Msg, type NatsConnection } from "@nats-io/transport-node";
 import type { FastifyBaseLogger } from "fastify";
 import {
-  FerryError, Headers, MediaTypes, Subjects, inferSubject, isSubjectToken, type ErrorCode,
+  FerryError, Headers, LogPagingHeaders, MediaTypes, Subjects, inferSubject, isSubjectToken, type ErrorCode,
 } from "@ferry/contracts";
 import { Coalescer, natsError, type ForwardReply } from "./coalescer.js";
 import { collectStatus, modelsOf, pipelinesOf } from "./status-client.js";
@@ -78,13 +78,20 @@ export function buildApp(options: AppOptions): FastifyInstance {
     }
   });
   app.post("/logs", async (req, reply) => {
+    const h = headers();
+    if (req.headers.accept) h.set(Headers.accept, req.headers.accept);
+    let msg: Msg;
     try {
-      const msg = await options.nc.request(Subjects.logsQuery, bodyOf(req), { timeout: options.timeoutMs });
-      return sendReply(reply, { status: Number(msg.headers?.get(Headers.status) || 200), contentType: msg.headers?.get(Headers.contentType) || MediaTypes.pandasRecords, body: msg.data });
+      msg = await options.nc.request(Subjects.logsQuery, bodyOf(req), { timeout: options.timeoutMs, headers: h });
     } catch (err) {
       const e = natsError(err, Subjects.logsQuery, options.timeoutMs);
-      throw e.code === "no_inferer" ? new FerryError("no_inferer", "the logger service is not running", { cause: err }) : e;
+      throw e.code === "no_inferer" ? new FerryError("logs_unavailable", "the logger service is not running", { cause: err }) : e;
     }
+    for (const name of Object.values(LogPagingHeaders)) {
+      const value = msg.headers?.get(name);
+      if (value) void reply.header(name, value);
+    }
+    return sendReply(reply, { status: Number(msg.headers?.get(Headers.status) || 200), contentType: msg.headers?.get(Headers.contentType) || MediaTypes.pandasRecords, body: msg.data });
   });
   return app;
 }

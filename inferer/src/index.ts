@@ -2,3 +2,4 @@ export { start, type Inferer, type InfererOptions, type InfererStats } from "./i
 export { PipelineRuntime, type InputSpec, type RuntimeOptions, type RunResult } from "./pipeline-runtime.js";
 export { readManifestFile, sha256 } from "./manifest-loader.js";
 export { ArrowDecoder, type ArrowDecoderOptions } from "./arrow-decoder.js";
+export { LogPublisher, type LogPublisherOptions, type LogPublisherStats } from "./log-publisher.js";

@@ -1,6 +1,6 @@
 import ort from "onnxruntime-node";
 import {
-  FerryError, asFerryError, contentTypeOf, encodeRecordsArrow, encodeRecordsJson, MediaTypes,
+  FerryError, asFerryError, contentTypeOf, encodeLogRecords, encodeRecordsArrow, encodeRecordsJson, MediaTypes,
   type EnvelopePart, type RecordsView,
 } from "@ferry/contracts";
 import type { ArrowDecoder } from "./arrow-decoder.js";
@@ -13,6 +13,8 @@ export interface PartReply {
   status: number;
   contentType: string;
   body: Uint8Array;
+  /** Builds this reply's log records (one per row); called after the reply is sent. */
+  logs?: () => string[];
 }
 
 /** Options of the inference path. */
@@ -21,6 +23,8 @@ export interface InferOptions {
   originalDataMaxValues: number;
   /** Decodes Arrow bodies off the main thread. */
   arrow: ArrowDecoder;
+  /** Log record settings; no records without it. */
+  log?: { partition: string; dropBytes: number };
   /** Counts pipeline runs, when given. */
   counters?: { runs: number };
 }
@@ -96,6 +100,10 @@ async function runGroup(runtime: PipelineRuntime, requests: readonly BoundReques
     };
     rowStart += r.table.rowCount;
     const body = r.output === "arrow-file" ? encodeRecordsArrow(view) : encoder.encode(encodeRecordsJson(view));
-    return { status: 200, contentType: contentTypeOf(r.output), body };
+    const log = options.log;
+    const logs = log && ((): string[] => encodeLogRecords(view, {
+      ...log, pipelineVersion: runtime.version, lastModelSha: last.sha, row: (i) => r.table.row(i),
+    }));
+    return { status: 200, contentType: contentTypeOf(r.output), body, ...(logs ? { logs } : {}) };
   });
 }

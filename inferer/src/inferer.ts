@@ -3,13 +3,14 @@ import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { connect, headers, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import {
-  FerryError, Headers, InfererQueue, Subjects, decodeEnvelope, encodeEnvelope, inferSubject, serviceOf,
+  FerryError, Headers, InfererQueue, Subjects, decodeEnvelope, encodeEnvelope, inferSubject, logSubject, serviceOf,
   type EnvelopePart, type InfererStatus, type Service,
 } from "@ferry/contracts";
 import { pino, type Logger } from "pino";
 import { readManifestFile } from "./manifest-loader.js";
 import { PipelineRuntime } from "./pipeline-runtime.js";
 import { ArrowDecoder } from "./arrow-decoder.js";
+import { LogPublisher, type LogPublisherOptions, type LogPublisherStats } from "./log-publisher.js";
 import { errorReply, inferParts, type InferOptions, type PartReply } from "./infer-parts.js";
 
 /** How to start an inferer. */
@@ -26,6 +27,14 @@ export interface InfererOptions {
   intraOpThreads?: number;
   /** Rows with more scalar values than this echo `original_data: null`. Default 1000. */
   originalDataMaxValues?: number;
+  /** The site's name in log records (`metadata.partition`). Default: the host name. */
+  partition?: string;
+  /** Publish one log record per input row to JetStream (`ferry.log.<pipeline>`). Default true. */
+  logRecords?: boolean;
+  /** Inputs of a record larger than this are left out of its log record (named in `dropped`), bytes. Default 100 KiB. */
+  logDropBytes?: number;
+  /** Log publishing limits. */
+  logPublisher?: Omit<LogPublisherOptions, "logger">;
   /** An Arrow body still decoding after this long gets 400 (hostile input), ms. Default 10 000. */
   arrowDecodeTimeoutMs?: number;
   logger?: Logger;
@@ -38,6 +47,8 @@ export interface Inferer extends Service {
   status(): InfererStatus;
   /** Counters since start. */
   stats(): InfererStats;
+  /** Log publishing counters (published, buffered, overflow, retries). */
+  logStats(): LogPublisherStats;
 }
 
 /** What an inferer has done since it started. */
@@ -66,12 +77,22 @@ export async function start(options: InfererOptions): Promise<Inferer> {
   const nc = options.nc ?? await connect({ servers: options.natsUrl ?? "nats://127.0.0.1:4222", name: "ferry-inferer", maxReconnectAttempts: -1 });
   const counters: InfererStats = { messages: 0, requests: 0, runs: 0 };
   const arrow = new ArrowDecoder({ timeoutMs: options.arrowDecodeTimeoutMs }).start();
-  const inferOptions = { originalDataMaxValues: options.originalDataMaxValues ?? 1000, arrow, counters };
+  const publisher = new LogPublisher(nc, { ...options.logPublisher, logger: log });
+  const logging = options.logRecords ?? true;
+  const inferOptions: InferOptions & { counters: InfererStats } = {
+    originalDataMaxValues: options.originalDataMaxValues ?? 1000,
+    arrow,
+    counters,
+    ...(logging ? { log: { partition: options.partition ?? hostname(), dropBytes: options.logDropBytes ?? 100 * 1024 } } : {}),
+  };
   const inFlight = new Set<Promise<void>>();
   const subs: Subscription[] = [];
 
   const onMessage = (entry: Entry, msg: Msg): void => {
-    const p = answer(nc, entry, msg, inferOptions).catch((err: unknown) => log.error({ err }, "reply failed"));
+    const p = answer(nc, entry, msg, inferOptions).then((replies) => {
+      // After the reply: logging never delays it.
+      if (replies.some((r) => r.logs)) setImmediate(() => publishLogs(publisher, entry.name, replies, log));
+    }, (err: unknown) => log.error({ err }, "reply failed"));
     inFlight.add(p);
     void p.finally(() => inFlight.delete(p));
   };
@@ -89,10 +110,13 @@ export async function start(options: InfererOptions): Promise<Inferer> {
   return serviceOf("inferer", async () => {
     await Promise.all(subs.map((s) => s.drain()));
     await Promise.all([...inFlight]);
+    await new Promise((r) => setImmediate(r));
+    await publisher.flush(options.logPublisher?.ackTimeoutMs ?? 5000);
+    publisher.close();
     await nc.drain();
     await arrow.close();
     await Promise.all(entries.flatMap((e) => (e.runtime ? [e.runtime.release()] : [])));
-  }, { id, status, stats: () => ({ ...counters }) });
+  }, { id, status, stats: () => ({ ...counters }), logStats: () => publisher.stats() });
 }
 
 async function load(path: string, options: InfererOptions, log: Logger): Promise<Entry> {
@@ -125,14 +149,28 @@ function statusOf(id: string, current: string | undefined, entries: readonly Ent
   };
 }
 
-async function answer(nc: NatsConnection, entry: Entry, msg: Msg, options: InferOptions & { counters: InfererStats }): Promise<void> {
-  if (!msg.reply) return;
+function publishLogs(publisher: LogPublisher, pipeline: string, replies: readonly PartReply[], log: Logger): void {
+  const subject = logSubject(pipeline);
+  for (const r of replies) {
+    if (!r.logs) continue;
+    try {
+      for (const record of r.logs()) publisher.publish(subject, record);
+    } catch (err) {
+      log.error({ err }, "building log records failed");
+    }
+  }
+}
+
+/** Answers one message; resolves to the replies sent (for logging), none when nothing was asked. */
+async function answer(nc: NatsConnection, entry: Entry, msg: Msg, options: InferOptions & { counters: InfererStats }): Promise<PartReply[]> {
+  if (!msg.reply) return [];
   const batch = msg.headers?.get(Headers.batch);
   let parts: EnvelopePart[];
   try {
     parts = batch ? decodeEnvelope(msg.data, Number(batch)) : [{ headers: partHeaders(msg), body: msg.data }];
   } catch (err) {
-    return reply(msg, errorReply(new FerryError("bad_request", `broken batch envelope: ${(err as Error).message}`)));
+    reply(msg, errorReply(new FerryError("bad_request", `broken batch envelope: ${(err as Error).message}`)));
+    return [];
   }
   options.counters.messages++;
   options.counters.requests += parts.length;
@@ -140,10 +178,14 @@ async function answer(nc: NatsConnection, entry: Entry, msg: Msg, options: Infer
     ? await inferParts(entry.runtime, parts, options)
     : parts.map(() => errorReply(new FerryError("pipeline_not_ready", `pipeline ${entry.name} is not serving: ${entry.detail ?? "not loaded"}`)));
   const max = nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
-  if (!batch) return reply(msg, fitReply(replies[0]!, max));
+  if (!batch) {
+    reply(msg, fitReply(replies[0]!, max));
+    return replies;
+  }
   const h = headers();
   h.set(Headers.batch, String(replies.length));
   msg.respond(encodeEnvelope(fitEnvelope(replies, max).map(asPart)), { headers: h });
+  return replies;
 }
 
 function partHeaders(msg: Msg): Record<string, string> {

@@ -1,34 +1,123 @@
-import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
-import { Headers, MediaTypes, Subjects, serviceOf, type Service } from "@ferry/contracts";
+import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { connect, headers, type Msg, type NatsConnection } from "@nats-io/transport-node";
+import {
+  FerryError, Headers, LogPagingHeaders, LogStream, MediaTypes, Subjects, asFerryError, outputFormatOf, parseLogQuery,
+  serviceOf, type Service,
+} from "@ferry/contracts";
 import { pino, type Logger } from "pino";
+import { LogReader } from "./log-query.js";
+import { ensureLogStream, prunedCount, type LogStorage } from "./log-stream.js";
+import { logsToArrow } from "./logs-arrow.js";
 
 /** How to start the logger service. */
 export interface LoggerOptions {
   natsUrl?: string;
   nc?: NatsConnection;
+  /** Bounds of the local log store. Default: 10 GiB, no age limit, 1 replica. */
+  storage?: Partial<LogStorage>;
   logger?: Logger;
 }
 
-/**
- * Starts the logger service. For now it only answers `ferry.logs.query` with an empty page, so that
- * `POST /logs` has a well-formed reply; the JetStream-backed log store is the next issue's work.
- */
-export async function start(options: LoggerOptions = {}): Promise<Service> {
+/** What the log store holds now. */
+export interface LogStoreStats {
+  records: number;
+  bytes: number;
+  /** Records removed from the front because the store was full or they aged out. */
+  pruned: number;
+}
+
+/** A running logger. */
+export interface LogService extends Service {
+  /** Reads the stream's state. */
+  stats(): Promise<LogStoreStats>;
+}
+
+/** Queue group of loggers: each `/logs` query is answered once. */
+export const LoggerQueue = "ferry-loggers";
+
+/** Starts the logger: owns stream FERRY_LOGS and answers `ferry.logs.query`. */
+export async function start(options: LoggerOptions = {}): Promise<LogService> {
   const log = options.logger ?? pino({ name: "logger" });
+  const storage: LogStorage = { maxBytes: 10 * 1024 ** 3, maxAgeMs: 0, replicas: 1, ...options.storage };
   const nc = options.nc ?? await connect({ servers: options.natsUrl ?? "nats://127.0.0.1:4222", name: "ferry-logger", maxReconnectAttempts: -1 });
+  const jsm = await jetstreamManager(nc);
+  const reader = new LogReader(jetstream(nc), jsm);
+  let ready = false;
+  let lastPruned = 0;
+  const ensure = async (): Promise<void> => {
+    const info = await ensureLogStream(jsm, storage);
+    lastPruned = prunedCount(info);
+    ready = true;
+    log.info({ stream: LogStream, maxBytes: storage.maxBytes, maxAgeMs: storage.maxAgeMs, records: info.state.messages, pruned: lastPruned }, "log stream ready");
+  };
+  await ensure().catch((err: unknown) => log.error({ err }, "log stream not ready; retrying"));
+  const timer = setInterval(() => {
+    if (!ready) {
+      void ensure().catch((err: unknown) => log.warn({ err: (err as Error).message }, "log stream still not ready"));
+      return;
+    }
+    void storeStats(jsm).then((s) => {
+      if (s.pruned > lastPruned) log.warn({ pruned: s.pruned, newly: s.pruned - lastPruned }, "log store full or aged: oldest records pruned");
+      lastPruned = s.pruned;
+    }, () => undefined);
+  }, 5000);
+  timer.unref();
   const sub = nc.subscribe(Subjects.logsQuery, {
-    callback: (err, msg) => {
-      if (err) return;
-      const h = headers();
-      h.set(Headers.status, "200");
-      h.set(Headers.contentType, MediaTypes.pandasRecords);
-      msg.respond("[]", { headers: h });
-    },
+    queue: LoggerQueue,
+    callback: (err, msg) => { if (!err) void answer(msg, reader, () => ready).catch((e: unknown) => log.error({ err: e }, "logs query failed")); },
   });
   await nc.flush();
-  log.info("logger ready (log storage not built yet: /logs answers an empty page)");
   return serviceOf("logger", async () => {
+    clearInterval(timer);
     await sub.drain();
     await nc.drain();
-  }, {});
+  }, { stats: () => storeStats(jsm) });
+}
+
+async function storeStats(jsm: JetStreamManager): Promise<LogStoreStats> {
+  const info = await jsm.streams.info(LogStream);
+  return { records: info.state.messages, bytes: info.state.bytes, pruned: prunedCount(info) };
+}
+
+async function answer(msg: Msg, reader: LogReader, ready: () => boolean): Promise<void> {
+  const h = headers();
+  try {
+    const query = parseLogQuery(msg.data);
+    const format = outputFormatOf(msg.headers?.get(Headers.accept));
+    if (!format) throw new FerryError("not_acceptable", "/logs answers application/json; format=pandas-records or application/vnd.apache.arrow.file");
+    if (!ready()) throw new FerryError("logs_unavailable", "the log store is not ready yet (JetStream unavailable)");
+    const page = await reader.page(query);
+    h.set(Headers.status, "200");
+    h.set(LogPagingHeaders.cursor, page.cursor);
+    h.set(LogPagingHeaders.status, page.status);
+    const datas = page.records.map((r) => r.data);
+    if (format === "arrow-file") {
+      h.set(Headers.contentType, MediaTypes.arrowFile);
+      msg.respond(logsToArrow(datas), { headers: h });
+    } else {
+      h.set(Headers.contentType, MediaTypes.pandasRecords);
+      msg.respond(joinRecords(datas), { headers: h });
+    }
+  } catch (err) {
+    const e = asFerryError(err);
+    h.set(Headers.status, String(e.status));
+    h.set(Headers.contentType, MediaTypes.json);
+    msg.respond(JSON.stringify(e.toBody()), { headers: h });
+  }
+}
+
+/** `[r1,r2,…]` from stored JSON records, without parsing them. */
+function joinRecords(datas: readonly Uint8Array[]): Uint8Array {
+  let size = 2 + Math.max(0, datas.length - 1);
+  for (const d of datas) size += d.length;
+  const out = new Uint8Array(size);
+  out[0] = 0x5b;
+  let at = 1;
+  datas.forEach((d, i) => {
+    if (i > 0) out[at++] = 0x2c;
+    out.set(d, at);
+    at += d.length;
+  });
+  out[at] = 0x5d;
+  return out;
 }

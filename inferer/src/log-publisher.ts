@@ -1,0 +1,140 @@
+import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+
+/** Limits of the log publisher. */
+export interface LogPublisherOptions {
+  /** Records held while JetStream is slow or away; beyond this they are counted as overflow. Default 100 000. */
+  maxBuffered?: number;
+  /** Publishes awaiting their JetStream ack at once. Default 256. */
+  maxInFlight?: number;
+  /** How long to wait for an ack before retrying, ms. Default 5000. */
+  ackTimeoutMs?: number;
+  /** Pause after a failed publish before retrying, ms. Default 500. */
+  retryDelayMs?: number;
+  logger?: Logger;
+}
+
+/** What the publisher has done since it started. */
+export interface LogPublisherStats {
+  /** Records JetStream acknowledged. */
+  published: number;
+  /** Records waiting (queued or awaiting an ack). */
+  buffered: number;
+  /** Records refused because the buffer was full. */
+  overflow: number;
+  /** Publishes that failed and were retried. */
+  retries: number;
+}
+
+interface Item {
+  subject: string;
+  data: string;
+  id: string;
+}
+
+/**
+ * Publishes log records to JetStream without ever blocking an inference: records queue in a bounded
+ * buffer, each publish is acknowledged (with a message id, so a retry is stored once), failures are
+ * retried after a pause, and records that do not fit in the buffer are counted and reported.
+ */
+export class LogPublisher {
+  readonly #js: JetStreamClient;
+  readonly #o: Required<Omit<LogPublisherOptions, "logger">>;
+  readonly #log: Logger | undefined;
+  readonly #idPrefix = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}-`;
+  #nextId = 0;
+  #queue: Item[] = [];
+  #head = 0;
+  #inFlight = 0;
+  #pausedUntil = 0;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #lastOverflowReport = 0;
+  #overflowReported = 0;
+  readonly #stats: LogPublisherStats = { published: 0, buffered: 0, overflow: 0, retries: 0 };
+  #idle: (() => void)[] = [];
+
+  constructor(nc: NatsConnection, options: LogPublisherOptions = {}) {
+    this.#js = jetstream(nc);
+    this.#o = {
+      maxBuffered: options.maxBuffered ?? 100_000,
+      maxInFlight: options.maxInFlight ?? 256,
+      ackTimeoutMs: options.ackTimeoutMs ?? 5000,
+      retryDelayMs: options.retryDelayMs ?? 500,
+    };
+    this.#log = options.logger;
+  }
+
+  /** Queues one record (JSON text) for `subject`. */
+  publish(subject: string, data: string): void {
+    if (this.#pending() >= this.#o.maxBuffered) {
+      this.#stats.overflow++;
+      this.#reportOverflow();
+      return;
+    }
+    this.#queue.push({ subject, data, id: this.#idPrefix + (this.#nextId++).toString(36) });
+    this.#pump();
+  }
+
+  stats(): LogPublisherStats {
+    return { ...this.#stats, buffered: this.#pending() };
+  }
+
+  /** Resolves when every queued record is acknowledged, or after `timeoutMs`. */
+  async flush(timeoutMs: number): Promise<void> {
+    if (this.#pending() === 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.#idle.push(() => { clearTimeout(timer); resolve(); });
+    });
+  }
+
+  /** Stops retrying. */
+  close(): void {
+    clearTimeout(this.#retryTimer);
+    for (const f of this.#idle.splice(0)) f();
+  }
+
+  #pending(): number {
+    return this.#queue.length - this.#head + this.#inFlight;
+  }
+
+  #pump(): void {
+    if (Date.now() < this.#pausedUntil) return;
+    while (this.#inFlight < this.#o.maxInFlight && this.#head < this.#queue.length) {
+      const item = this.#queue[this.#head++]!;
+      this.#inFlight++;
+      this.#js.publish(item.subject, item.data, { msgID: item.id, timeout: this.#o.ackTimeoutMs }).then(
+        () => { this.#stats.published++; },
+        (err: unknown) => this.#retry(item, err),
+      ).finally(() => {
+        this.#inFlight--;
+        this.#pump();
+        if (this.#pending() === 0) for (const f of this.#idle.splice(0)) f();
+      });
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  #retry(item: Item, err: unknown): void {
+    this.#stats.retries++;
+    this.#queue.splice(this.#head, 0, item);
+    if (Date.now() >= this.#pausedUntil) {
+      this.#log?.warn({ err: (err as Error).message, buffered: this.#pending() }, "log publish failed; retrying");
+      this.#pausedUntil = Date.now() + this.#o.retryDelayMs;
+      clearTimeout(this.#retryTimer);
+      this.#retryTimer = setTimeout(() => this.#pump(), this.#o.retryDelayMs);
+    }
+  }
+
+  #reportOverflow(): void {
+    const now = Date.now();
+    if (now - this.#lastOverflowReport < 10_000) return;
+    this.#log?.error({ overflow: this.#stats.overflow, newly: this.#stats.overflow - this.#overflowReported, maxBuffered: this.#o.maxBuffered }, "log buffer full: records not logged");
+    this.#lastOverflowReport = now;
+    this.#overflowReported = this.#stats.overflow;
+  }
+}
