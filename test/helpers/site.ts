@@ -5,6 +5,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { startNatsServer, type NatsServer } from "@ferry/natsd";
 import { start as startGateway, type Gateway, type GatewayOptions } from "@ferry/gateway";
 import { start as startInferer, type Inferer, type InfererOptions } from "@ferry/inferer";
+import { start as startLogger, type LogService, type LoggerOptions } from "@ferry/logger";
 import { pino } from "pino";
 import { manifests } from "./paths.js";
 
@@ -26,6 +27,7 @@ export async function startTestNats(maxPayload = 8 * 1024 * 1024): Promise<NatsS
 export interface TestSite {
   nats: NatsServer;
   inferer?: Inferer;
+  logger?: LogService;
   gateway: Gateway;
   /** The gateway's base URL. */
   url: string;
@@ -40,23 +42,27 @@ export interface TestSiteOptions {
   current?: string;
   inferer?: Partial<InfererOptions>;
   gateway?: Partial<GatewayOptions>;
+  /** Logger options, or false for no logger. Default: a logger with default storage. */
+  logger?: Partial<LoggerOptions> | false;
 }
 
 /** Starts nats-server, an inferer (unless `manifests` is empty) and a gateway on 127.0.0.1. */
 export async function startTestSite(o: TestSiteOptions = {}): Promise<TestSite> {
   const nats = await startTestNats();
   const list = o.manifests ?? [manifests.houseprice, manifests.cv, manifests.bucketed];
+  const logger = o.logger === false ? undefined : await startLogger({ natsUrl: nats.url, logger: quiet, ...o.logger });
   const inferer = list.length > 0
-    ? await startInferer({ natsUrl: nats.url, manifests: list, current: o.current, logger: quiet, ...o.inferer })
+    ? await startInferer({ natsUrl: nats.url, manifests: list, current: o.current, logger: quiet, partition: "test-site", ...o.inferer })
     : undefined;
   const gateway = await startGateway({ natsUrl: nats.url, port: 0, host: "127.0.0.1", logger: quiet, pipelines: ["edge-houseprice"], ...o.gateway });
   const client = await connect({ servers: nats.url });
   return {
-    nats, inferer, gateway, url: gateway.url, client,
+    nats, inferer, logger, gateway, url: gateway.url, client,
     stop: async () => {
       await client.close();
       await gateway.stop();
       await inferer?.stop();
+      await logger?.stop();
       await nats.stop();
     },
   };

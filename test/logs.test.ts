@@ -1,0 +1,210 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { tableFromIPC } from "apache-arrow";
+import { connect, headers } from "@nats-io/transport-node";
+import { startNatsServer } from "@ferry/natsd";
+import { start as startInferer } from "@ferry/inferer";
+import { start as startLogger } from "@ferry/logger";
+import type { InferenceRecord, LogRecord } from "@ferry/contracts";
+import { houseRef, manifests } from "./helpers/paths.js";
+import { ARROW_FILE, PANDAS, houseRecords, post, quiet, startTestNats, startTestSite, type TestSite } from "./helpers/site.js";
+
+interface Page { status: number; records: LogRecord[]; cursor: string | null; iteration: string | null }
+
+async function logs(url: string, params: Record<string, unknown> = {}, contentType = "application/json"): Promise<Page> {
+  const res = await fetch(`${url}/logs`, { method: "POST", body: JSON.stringify(params), headers: { "Content-Type": contentType } });
+  const body = await res.json() as unknown;
+  return { status: res.status, records: res.ok ? body as LogRecord[] : [], cursor: res.headers.get("x-iteration-cursor"), iteration: res.headers.get("x-iteration-status") };
+}
+
+async function infer(url: string, rows: number[][]): Promise<InferenceRecord[]> {
+  const r = await post(`${url}/infer`, houseRecords(rows), { "Content-Type": PANDAS });
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  return r.json as InferenceRecord[];
+}
+
+/** Waits until the stream holds `n` records (publishing is asynchronous, after the reply). */
+async function untilStored(site: TestSite, n: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await site.logger!.stats();
+    if (s.records >= n) return;
+    if (Date.now() > deadline) assert.fail(`stream holds ${s.records} records, expected ${n}`);
+    await sleep(50);
+  }
+}
+
+async function allPages(url: string, params: Record<string, unknown>): Promise<LogRecord[]> {
+  const out: LogRecord[] = [];
+  let page = await logs(url, params);
+  for (let i = 0; i < 100; i++) {
+    assert.equal(page.status, 200);
+    out.push(...page.records);
+    if (page.iteration === "End") return out;
+    page = await logs(url, { cursor: page.cursor, page_size: params.page_size });
+  }
+  assert.fail("paging did not end");
+}
+
+describe("inference logs", () => {
+  let site: TestSite;
+  before(async () => { site = await startTestSite({ manifests: [manifests.houseprice] }); });
+  after(async () => { await site.stop(); });
+
+  it("N inferred rows → exactly N records in the spec's format", async () => {
+    const replies = await infer(site.url, houseRef.rows.slice(0, 5));
+    await infer(site.url, houseRef.rows.slice(5, 8));
+    await untilStored(site, 8);
+    await sleep(200);
+    assert.equal((await site.logger!.stats()).records, 8);
+    const page = await logs(site.url, {}, "Content-Type: application/json; format=pandas-records");
+    assert.equal(page.status, 200);
+    assert.equal(page.records.length, 8);
+    const shas = ((await (await fetch(`${site.url}/models`)).json()) as { models: { name: string; sha: string }[] }).models;
+    page.records.forEach((r, i) => {
+      assert.deepEqual(Object.keys(r), ["time", "in", "out", "anomaly", "metadata"]);
+      assert.equal(typeof r.time, "number");
+      assert.deepEqual(r.in, { tensor: houseRef.rows[i] });
+      assert.deepEqual(Object.keys(r.out), ["variable"]);
+      assert.deepEqual(r.anomaly, { count: 0 });
+      assert.equal(typeof r.metadata.last_model, "string");
+      const last = JSON.parse(r.metadata.last_model) as { model_name: string; model_sha: string };
+      assert.equal(last.model_name, "house-price-estimator");
+      assert.equal(last.model_sha, shas.find((m) => m.name === "house-price-estimator")?.sha);
+      assert.match(r.metadata.pipeline_version, /^[0-9a-f-]{36}$/);
+      assert.equal(r.metadata.elapsed.length, 2);
+      assert.deepEqual(r.metadata.dropped, []);
+      assert.equal(r.metadata.partition, "test-site");
+    });
+    assert.equal(page.records[2]!.out.variable![0], replies[2]!.outputs[0]!.Float!.data[0]);
+  });
+
+  it("pages cover every record once, in both orders", async () => {
+    const stored = (await site.logger!.stats()).records;
+    const asc = await allPages(site.url, { start_time: 0, page_size: 3 });
+    assert.equal(asc.length, stored);
+    const desc = await allPages(site.url, { order: "DESC", page_size: 3 });
+    assert.equal(desc.length, stored);
+    assert.deepEqual(desc.map((r) => JSON.stringify(r)).reverse(), asc.map((r) => JSON.stringify(r)));
+    const latest = await logs(site.url, { page_size: 2 });
+    assert.deepEqual(latest.records.map((r) => JSON.stringify(r)), asc.slice(-2).map((r) => JSON.stringify(r)));
+  });
+
+  it("filters by time range and pipeline", async () => {
+    const before = await site.logger!.stats();
+    await sleep(30);
+    const t1 = Date.now();
+    await infer(site.url, houseRef.rows.slice(10, 14));
+    await untilStored(site, before.records + 4);
+    const since = await logs(site.url, { start_time: new Date(t1).toISOString() });
+    assert.deepEqual(since.records.map((r) => r.in.tensor), houseRef.rows.slice(10, 14));
+    const until = await logs(site.url, { start_time: 0, end_time: t1 - 1 });
+    assert.equal(until.records.length, before.records);
+    assert.equal((await logs(site.url, { pipeline: "edge-houseprice", start_time: t1 })).records.length, 4);
+    assert.equal((await logs(site.url, { pipeline: "other-pipeline" })).records.length, 0);
+  });
+
+  it("answers Arrow when asked", async () => {
+    const res = await fetch(`${site.url}/logs`, { method: "POST", body: "{}", headers: { "Content-Type": "application/json", Accept: ARROW_FILE } });
+    assert.equal(res.status, 200);
+    const t = tableFromIPC(new Uint8Array(await res.arrayBuffer()));
+    assert.equal(t.numRows, (await site.logger!.stats()).records);
+    assert.equal(typeof t.getChild("time")?.get(0), "bigint");
+    assert.equal(t.getChild("metadata.partition")?.get(0), "test-site");
+  });
+
+  it("refuses bad parameters with 400", async () => {
+    for (const bad of [{ order: "sideways" }, { page_size: -1 }, { start_time: "yesterday" }, { nonsense: 1 }, { cursor: "not-a-cursor" }]) {
+      const page = await logs(site.url, bad);
+      assert.equal(page.status, 400, JSON.stringify(bad));
+    }
+    const res = await fetch(`${site.url}/logs`, { method: "POST", body: "{oops", headers: { "Content-Type": "application/json" } });
+    assert.equal(res.status, 400);
+  });
+});
+
+describe("log durability and limits", () => {
+  it("drops inputs larger than the limit from the record, never from the reply", async () => {
+    const site = await startTestSite({ manifests: [manifests.houseprice], inferer: { logDropBytes: 100 } });
+    try {
+      const [reply] = await infer(site.url, [houseRef.rows[0]!]);
+      assert.deepEqual(reply!.original_data, { tensor: houseRef.rows[0] });
+      await untilStored(site, 1);
+      const [record] = (await logs(site.url)).records;
+      assert.deepEqual(record!.in, {});
+      assert.deepEqual(record!.metadata.dropped, ["tensor"]);
+    } finally {
+      await site.stop();
+    }
+  });
+
+  it("without a log stream, inferences succeed and the records arrive once it exists; overflow is counted", async () => {
+    const site = await startTestSite({ manifests: [manifests.houseprice], logger: false, inferer: { logPublisher: { maxBuffered: 6, retryDelayMs: 100, ackTimeoutMs: 500 } } });
+    try {
+      for (let i = 0; i < 10; i++) await infer(site.url, [houseRef.rows[i]!]);
+      await sleep(100);
+      const stats = site.inferer!.logStats();
+      assert.equal(stats.overflow, 4);
+      assert.equal(stats.published, 0);
+      const logger = await startLogger({ natsUrl: site.nats.url, logger: quiet });
+      try {
+        const deadline = Date.now() + 10_000;
+        while ((await logger.stats()).records < 6 && Date.now() < deadline) await sleep(100);
+        await sleep(300);
+        assert.equal((await logger.stats()).records, 6, "each buffered record stored once");
+        assert.equal(site.inferer!.logStats().published, 6);
+      } finally {
+        await logger.stop();
+      }
+    } finally {
+      await site.stop();
+    }
+  });
+
+  it("records survive a nats-server restart and a logger restart", async () => {
+    const nats = await startTestNats();
+    let server = nats as { url: string; stop(): Promise<void> };
+    const logger1 = await startLogger({ natsUrl: nats.url, logger: quiet });
+    const inferer = await startInferer({ natsUrl: nats.url, manifests: [manifests.houseprice], logger: quiet });
+    try {
+      const nc = await connect({ servers: nats.url });
+      const hdr = headers();
+      hdr.set("Content-Type", PANDAS);
+      for (let i = 0; i < 12; i++) await nc.request("ferry.infer", houseRecords([houseRef.rows[i]!]), { timeout: 5000, headers: hdr });
+      await nc.close();
+      const deadline = Date.now() + 10_000;
+      while (inferer.logStats().published < 12 && Date.now() < deadline) await sleep(50);
+      await logger1.stop();
+      await inferer.stop();
+      await nats.kill();
+      server = await startNatsServer({ dataDir: nats.dir, port: nats.port });
+      const logger2 = await startLogger({ natsUrl: server.url, logger: quiet });
+      try {
+        assert.equal((await logger2.stats()).records, 12);
+      } finally {
+        await logger2.stop();
+      }
+    } finally {
+      await server.stop();
+      await nats.stop();
+    }
+  });
+
+  it("bounds the store by size: the oldest records go first and the pruned count shows it", async () => {
+    const site = await startTestSite({ manifests: [manifests.houseprice], logger: { storage: { maxBytes: 16 * 1024 } } });
+    try {
+      for (let i = 0; i < 10; i++) await infer(site.url, houseRef.rows);
+      const deadline = Date.now() + 10_000;
+      while (site.inferer!.logStats().published < 200 && Date.now() < deadline) await sleep(50);
+      const stats = await site.logger!.stats();
+      assert.ok(stats.bytes <= 16 * 1024, `${stats.bytes} bytes stored`);
+      assert.ok(stats.pruned > 0);
+      assert.equal(stats.records + stats.pruned, 200);
+      const latest = await logs(site.url, { page_size: 1 });
+      assert.deepEqual(latest.records[0]!.in.tensor, houseRef.rows[19]);
+    } finally {
+      await site.stop();
+    }
+  });
+});
