@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import { tableFromIPC } from "apache-arrow";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -9,6 +10,15 @@ import { houseRef, root } from "./helpers/paths.js";
 import { PANDAS, houseRecords, post } from "./helpers/site.js";
 
 const cli = join(root, "cli", "dist", "main.js");
+
+async function waitForLogs(url: string, n: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const res = await fetch(`${url}/logs`, { method: "POST", body: "{}", headers: { "Content-Type": "application/json" } });
+    if (((await res.json()) as unknown[]).length >= n) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`fewer than ${n} log records`);
+}
 
 describe("the ferry command", () => {
   it("--help lists every option with its environment variable", () => {
@@ -47,6 +57,16 @@ describe("the ferry command", () => {
       assert.equal(r.status, 200);
       assert.equal((r.json as InferenceRecord[])[0]!.pipeline_name, "edge-houseprice");
       assert.equal((await readdir(join(data, "nats", "run"))).filter((f) => f.endsWith(".ports")).length, 1, "nats-server is running");
+      await post(`${url}/infer`, houseRecords(houseRef.rows), { "Content-Type": PANDAS });
+      await waitForLogs(url, 21);
+      const json = spawnSync(process.execPath, [cli, "logs", "--url", url, "--page-size", "4", "--out", join(data, "logs.json")], { encoding: "utf8" });
+      assert.equal(json.status, 0, json.stderr);
+      assert.equal((JSON.parse(await readFile(join(data, "logs.json"), "utf8")) as unknown[]).length, 21);
+      const arrow = spawnSync(process.execPath, [cli, "logs", "--url", url, "--page-size", "5", "--out", join(data, "logs.arrow")], { encoding: "utf8" });
+      assert.equal(arrow.status, 0, arrow.stderr);
+      assert.equal(tableFromIPC(await readFile(join(data, "logs.arrow"))).numRows, 21);
+      const lines = spawnSync(process.execPath, [cli, "logs", "--url", url, "--limit", "2"], { encoding: "utf8" });
+      assert.equal(lines.stdout.trim().split("\n").length, 2);
       const exit = new Promise<number | null>((res) => child.once("exit", (code) => res(code)));
       child.kill("SIGINT");
       assert.equal(await exit, 0);

@@ -1,10 +1,12 @@
 import { pino } from "pino";
 import { parseStart, usage } from "./options.js";
 import { startSite } from "./start.js";
+import { logsCommand } from "./logs-command.js";
 
 const demoRow = "[4.0,2.5,2900.0,5505.0,2.0,0.0,0.0,3.0,8.0,2900.0,0.0,47.6063,-122.02,2970.0,5251.0,12.0,0.0,0.0]";
 
 async function main(): Promise<number> {
+  if (process.argv[2] === "logs") return logsCommand(process.argv.slice(3), process.env);
   let parsed;
   try {
     parsed = parseStart(process.argv.slice(2), process.env);

@@ -36,6 +36,7 @@ export const usage = `ferry: Wallaroo-compatible edge inference over NATS
 
 Usage:
   ferry start [gateway] [inferer] [logger]   start services (default: all three, one process)
+  ferry logs [--out FILE] …                  print or export inference logs (ferry logs --help)
   ferry --help
 
 With no NATS_URL, \`ferry start\` spawns a local nats-server (JetStream on, store under --data).
