@@ -1,1 +1,120 @@
-export {};
+// Ferry inference bench: house-price batch-1 throughput/latency for two Ferry topologies against an
+// in-process onnxruntime loop (a) and a bare Fastify+onnxruntime server (b), plus one image figure.
+// Every server runs in child processes; autocannon runs here. Run: node bench/dist/infer.js
+import { execFileSync } from "node:child_process";
+import { cpus } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
+import ort from "onnxruntime-node";
+import { findNatsServer, natsServerVersion } from "@ferry/natsd";
+import { arrowHeaders, concurrencies, houseBody, houseHeaders, houseRow, paths, pipelines, repoRoot, timing } from "./helpers/config.js";
+import { benchHouseInProcess, imageInProcess } from "./helpers/inprocess.js";
+import { cpuWindow, measureHttp, type HttpRun } from "./helpers/load.js";
+import { checkReply, measureImage, type ImageFigure } from "./helpers/probe.js";
+import { Cleanup, stopAllChildren } from "./helpers/procs.js";
+import { names, ratiosOf, render, writeSummary, type Summary, type TopologyResult } from "./helpers/report.js";
+import { memoryOf, startBareServer, startFerryOneProcess, startFerryTwoProcesses, type Topology } from "./helpers/servers.js";
+
+const progress = (line: string): void => {
+  process.stderr.write(`[bench] ${line}\n`);
+};
+
+function git(args: string[]): string {
+  try {
+    return execFileSync("git", args, { cwd: repoRoot, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  } catch {
+    return "?";
+  }
+}
+
+/** % of one core other processes use while the bench idles for a second: numbers are only fair near 0. */
+async function neighbourLoad(): Promise<number> {
+  const close = cpuWindow([]);
+  await sleep(1000);
+  const [other] = await close();
+  return other?.totalPct ?? Number.NaN;
+}
+
+async function machine(): Promise<Record<string, string | number | boolean>> {
+  const nats = findNatsServer();
+  const busy = await neighbourLoad();
+  if (busy > 20) progress(`WARNING: other processes use ${busy}% of a core before the bench starts; the numbers will be skewed`);
+  return {
+    cpus: cpus().length,
+    cpu: cpus()[0]?.model.trim() ?? "?",
+    node: process.version,
+    onnxruntime: ort.env.versions.node ?? "?",
+    "nats-server": nats ? natsServerVersion(nats).join(".") : "missing",
+    commit: git(["rev-parse", "--short", "HEAD"]),
+    dirty: git(["status", "--porcelain"]) !== "",
+    "other load before start %": busy,
+  };
+}
+
+/** Starts a topology, checks one reply, runs every concurrency, reads memory, stops it. */
+async function measureTopology(start: () => Promise<Topology>): Promise<TopologyResult> {
+  const topo = await start();
+  try {
+    const url = `${topo.url}/infer`;
+    const checkValue = await checkReply(url, houseBody, houseHeaders);
+    const runs: HttpRun[] = [];
+    for (const connections of concurrencies) {
+      progress(`${topo.name}: ${connections} connection(s), ${timing.warmupSeconds} s warm-up + ${timing.seconds} s`);
+      runs.push(await measureHttp({ url, body: houseBody, headers: houseHeaders, connections, seconds: timing.seconds, warmupSeconds: timing.warmupSeconds, procs: topo.procs }));
+    }
+    return { name: topo.name, checkValue, runs, memory: memoryOf(topo.procs) };
+  } finally {
+    await topo.stop();
+  }
+}
+
+/** Image figure on its own Ferry (so the house-price memory figures do not include the CNN). */
+async function measureImageFigure(): Promise<ImageFigure> {
+  progress(`image: Ferry one process with cv-demo.json, ${timing.imageRequests} requests`);
+  const topo = await startFerryOneProcess("Ferry one process (cv)", [paths.cvManifest], [pipelines.cv]);
+  try {
+    return await measureImage(`${topo.url}/pipelines/${pipelines.cv}`, paths.imageArrow, arrowHeaders, timing.imageRequests, timing.imageWarmups);
+  } finally {
+    await topo.stop();
+  }
+}
+
+async function run(): Promise<Summary> {
+  const startedAt = new Date().toISOString();
+  const host = await machine();
+  progress(`in-process onnxruntime: chains ${concurrencies.join(", ")}`);
+  const house = await benchHouseInProcess(paths.houseModel, houseRow, concurrencies, timing.seconds, timing.warmupSeconds);
+  const http: TopologyResult[] = [];
+  http.push(await measureTopology(() => startBareServer(names.bare)));
+  http.push(await measureTopology(() => startFerryOneProcess(names.one, [paths.houseManifest], [pipelines.house])));
+  http.push(await measureTopology(() => startFerryTwoProcesses(names.two, [paths.houseManifest], [pipelines.house])));
+  const ferryImage = await measureImageFigure();
+  progress("image: in-process onnxruntime");
+  const inImage = await imageInProcess(paths.imageModel, paths.imageF32, timing.imageRequests, timing.imageWarmups);
+  return {
+    startedAt, machine: host, timing, inProcess: house.runs, inProcessCheckValue: house.value, http, ratios: ratiosOf(http),
+    image: { ferry: ferryImage, inProcessMedianMs: inImage.medianMs, inProcessClassification: inImage.classification },
+  };
+}
+
+async function main(): Promise<number> {
+  // Ctrl-C must not leave servers or temp dirs behind.
+  const onSignal = (): void => {
+    void Cleanup.runAll().then(stopAllChildren).finally(() => process.exit(130));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    const summary = await run();
+    process.stdout.write(`\n${render(summary)}\n`);
+    process.stdout.write(`\nJSON: ${await writeSummary(paths.results, summary)}\n`);
+    return 0;
+  } finally {
+    await Cleanup.runAll();
+    await stopAllChildren();
+  }
+}
+
+main().then((code) => process.exit(code), (err: unknown) => {
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -39,14 +39,19 @@ export function spawnChild(label: string, command: string, args: readonly string
   };
   proc.stdout?.on("data", keep);
   proc.stderr?.on("data", keep);
-  const exited = new Promise<void>((res) => proc.once("exit", () => res()));
+  const exited = new Promise<void>((res) => proc.once("exit", () => {
+    res();
+  }));
   const child: Child = {
     label, pid: proc.pid, node: command === process.execPath, process: proc,
     output: () => tail.join("").slice(-4000),
     stop: async (graceMs = 5000) => {
       if (!hasExited(proc)) {
         proc.kill("SIGTERM");
-        const timer = setTimeout(() => proc.kill("SIGKILL"), graceMs);
+        const timer = setTimeout(() => {
+          process.stderr.write(`[bench] ${label} ignored SIGTERM for ${graceMs} ms: killing it\n`);
+          proc.kill("SIGKILL");
+        }, graceMs);
         await exited;
         clearTimeout(timer);
       }
@@ -68,18 +73,35 @@ export function exited(c: Child): boolean {
   return hasExited(c.process);
 }
 
+/** Every Cleanup with steps left, so a failure or Ctrl-C can tear down even a half-started topology. */
+const pending = new Set<Cleanup>();
+
 /** Reverse-order teardown steps; each runs once, errors are reported and skipped. */
 export class Cleanup {
   readonly #steps: (() => Promise<void>)[] = [];
+  #running: Promise<void> = Promise.resolve();
 
   defer(step: () => Promise<void>): void {
     this.#steps.push(step);
+    pending.add(this);
   }
 
-  async run(): Promise<void> {
+  /** Runs the steps left; a call made while another runs waits for it (Ctrl-C can race a failure). */
+  run(): Promise<void> {
+    this.#running = this.#running.then(() => this.#drain());
+    return this.#running;
+  }
+
+  async #drain(): Promise<void> {
     for (let step = this.#steps.pop(); step; step = this.#steps.pop()) {
-      await step().catch((err: unknown) => process.stderr.write(`bench: cleanup step failed: ${String(err)}\n`));
+      await step().catch((err: unknown) => process.stderr.write(`[bench] cleanup step failed: ${String(err)}\n`));
     }
+    pending.delete(this);
+  }
+
+  /** Runs every Cleanup that still has steps, newest first. */
+  static async runAll(): Promise<void> {
+    for (const c of [...pending].reverse()) await c.run();
   }
 }
 
@@ -91,7 +113,10 @@ export async function freePort(): Promise<number> {
     srv.listen(0, "127.0.0.1", () => {
       const addr = srv.address();
       const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => (port ? res(port) : rej(new Error("no port"))));
+      srv.close(() => {
+        if (port) res(port);
+        else rej(new Error("no port"));
+      });
     });
   });
 }
@@ -151,4 +176,14 @@ export async function ticksPerSecond(): Promise<number> {
     clockTicks = Number(stdout.trim()) || 100;
   }
   return clockTicks;
+}
+
+/** Busy ticks of the whole machine, all cores summed, from the first line of /proc/stat. */
+export function machineBusyTicks(): number {
+  try {
+    const [, user, nice, system, , , irq, softirq, steal] = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).map(Number);
+    return (user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0);
+  } catch {
+    return Number.NaN;
+  }
 }
