@@ -24,6 +24,7 @@ export interface StartOptions {
   logMaxAgeMs: number;
   logDropBytes: number;
   replicas: number;
+  logRecords: boolean;
 }
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -59,12 +60,20 @@ Options (flag / environment / default):
       --log-max-age D   FERRY_LOG_MAX_AGE (none)      drop log records older than this (e.g. 30d, 12h)
       --log-drop-size S FERRY_LOG_DROP_SIZE 100Ki     inputs larger than this are left out of log records
       --replicas N      FERRY_REPLICAS    1           JetStream replicas of Ferry's streams (3 on a cluster)
+      --log-records on|off FERRY_LOG_RECORDS on     publish one log record per inferred row
       --log-level L     FERRY_LOG_LEVEL   info        fatal|error|warn|info|debug|trace|silent
   -h, --help                                          this text
 `;
 
 function optionalDuration(text: string | undefined): number {
   return text ? parseDuration(text) : 0;
+}
+
+function onOff(name: string, value: string | undefined, fallback: boolean): boolean {
+  if (value === undefined || value === "") return fallback;
+  if (["on", "true", "1", "yes"].includes(value.toLowerCase())) return true;
+  if (["off", "false", "0", "no"].includes(value.toLowerCase())) return false;
+  throw new Error(`${name} must be on or off, got ${JSON.stringify(value)}`);
 }
 
 function num(name: string, value: string | undefined, fallback: number): number {
@@ -97,6 +106,7 @@ export function parseStart(argv: string[], env: NodeJS.ProcessEnv): { command: s
       "log-max-age": { type: "string" },
       "log-drop-size": { type: "string" },
       replicas: { type: "string" },
+      "log-records": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -126,6 +136,7 @@ export function parseStart(argv: string[], env: NodeJS.ProcessEnv): { command: s
       logMaxAgeMs: optionalDuration(values["log-max-age"] ?? env.FERRY_LOG_MAX_AGE),
       logDropBytes: parseSize(values["log-drop-size"] ?? env.FERRY_LOG_DROP_SIZE ?? "100Ki"),
       replicas: num("--replicas", values.replicas ?? env.FERRY_REPLICAS, 1),
+      logRecords: onOff("--log-records", values["log-records"] ?? env.FERRY_LOG_RECORDS, true),
     },
   };
 }

@@ -62,7 +62,7 @@ export async function startSite(o: StartOptions, log: Logger = pino({ level: o.l
     if (o.services.includes("inferer")) {
       services.push(await startInferer({
         natsUrl, manifests: o.manifests, current: o.current ?? names[0], intraOpThreads: o.threads,
-        partition: o.partition, logDropBytes: o.logDropBytes,
+        partition: o.partition, logDropBytes: o.logDropBytes, logRecords: o.logRecords,
         logger: log.child({ service: "inferer" }),
       }));
     }

@@ -142,10 +142,8 @@ export interface LogContext {
   readonly partition: string;
   readonly pipelineVersion: string;
   readonly lastModelSha: string;
-  /** Inputs of a record larger than this (8 bytes a value) are left out of `in` and named in `dropped`. */
-  readonly dropBytes: number;
-  /** Row `i` (of this request) as column → values. */
-  row(i: number): Record<string, unknown>;
+  /** Row `i`'s `in` object as JSON text, and the columns left out of it (see keptInputs). */
+  input(i: number): { json: string; dropped: readonly string[] };
 }
 
 function countValues(value: unknown): number {
@@ -155,7 +153,7 @@ function countValues(value: unknown): number {
   return n;
 }
 
-/** A row's inputs with the largest columns dropped until it fits in `dropBytes`. */
+/** A row's inputs with the largest columns dropped until it fits in `dropBytes` (8 bytes a value). */
 export function keptInputs(row: Record<string, unknown>, dropBytes: number): { in: Record<string, unknown>; dropped: string[] } {
   const sizes = Object.entries(row).map(([name, value]) => [name, countValues(value) * 8] as const);
   let total = sizes.reduce((n, [, s]) => n + s, 0);
@@ -185,8 +183,8 @@ export function encodeLogRecords(view: RecordsView, log: LogContext): string[] {
       const s = rowSlice(t, view.runRows, row);
       outs += `${k > 0 ? "," : ""}${names[k]}:[${jsonValues(t, s.start, s.end)}]`;
     });
-    const kept = keptInputs(log.row(i), log.dropBytes);
-    out[i] = `{"time":${view.time},"in":${JSON.stringify(kept.in)},"out":{${outs}},"anomaly":{"count":0},"metadata":{"last_model":${lastModel},${metadataTail},"dropped":${JSON.stringify(kept.dropped)},"partition":${partition}}}`;
+    const input = log.input(i);
+    out[i] = `{"time":${view.time},"in":${input.json},"out":{${outs}},"anomaly":{"count":0},"metadata":{"last_model":${lastModel},${metadataTail},"dropped":${JSON.stringify(input.dropped)},"partition":${partition}}}`;
   }
   return out;
 }

@@ -40,7 +40,7 @@ export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
 /** Starts the HTTP gateway. */
 export async function start(options: GatewayOptions = {}): Promise<Gateway> {
   const logger = options.logger ?? pino({ name: "gateway" });
-  const nc = options.nc ?? await connect({ servers: options.natsUrl ?? "nats://127.0.0.1:4222", name: "ferry-gateway", maxReconnectAttempts: -1 });
+  const nc = options.nc ?? await connect({ servers: options.natsUrl ?? "nats://127.0.0.1:4222", name: "ferry-gateway", maxReconnectAttempts: -1, noAsyncTraces: true });
   const app = buildApp({
     nc,
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,

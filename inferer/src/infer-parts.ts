@@ -1,7 +1,7 @@
 import ort from "onnxruntime-node";
 import {
-  FerryError, asFerryError, contentTypeOf, encodeLogRecords, encodeRecordsArrow, encodeRecordsJson, MediaTypes,
-  type EnvelopePart, type RecordsView,
+  FerryError, asFerryError, contentTypeOf, encodeLogRecords, encodeRecordsArrow, encodeRecordsJson, keptInputs, MediaTypes,
+  type EnvelopePart, type InputTable, type RecordsView,
 } from "@ferry/contracts";
 import type { ArrowDecoder } from "./arrow-decoder.js";
 import type { PipelineRuntime, RunResult } from "./pipeline-runtime.js";
@@ -24,7 +24,7 @@ export interface InferOptions {
   /** Decodes Arrow bodies off the main thread. */
   arrow: ArrowDecoder;
   /** Log record settings; no records without it. */
-  log?: { partition: string; dropBytes: number };
+  log?: { partition: string; /** Inputs larger than this are left out of a record, bytes (8 a value). */ dropBytes: number };
   /** Counts pipeline runs, when given. */
   counters?: { runs: number };
 }
@@ -66,6 +66,16 @@ export async function inferParts(runtime: PipelineRuntime, parts: readonly Envel
   return replies;
 }
 
+/** Row sizes and JSON text, computed once for both the reply's `original_data` and the log's `in`. */
+function rowCache(table: InputTable): { size(i: number): number; json(i: number): string } {
+  const sizes = new Map<number, number>();
+  const texts = new Map<number, string>();
+  return {
+    size: (i) => sizes.get(i) ?? sizes.set(i, table.rowSize(i)).get(i)!,
+    json: (i) => texts.get(i) ?? texts.set(i, JSON.stringify(table.row(i))).get(i)!,
+  };
+}
+
 async function runGroup(runtime: PipelineRuntime, requests: readonly BoundRequest[], options: InferOptions): Promise<PartReply[]> {
   let rows = 0;
   for (const r of requests) rows += r.table.rowCount;
@@ -86,6 +96,7 @@ async function runGroup(runtime: PipelineRuntime, requests: readonly BoundReques
   const last = runtime.lastModel;
   let rowStart = 0;
   return requests.map((r) => {
+    const cache = rowCache(r.table);
     const view: RecordsView = {
       pipelineName: runtime.name,
       modelName: last.name,
@@ -96,13 +107,18 @@ async function runGroup(runtime: PipelineRuntime, requests: readonly BoundReques
       runRows: rows,
       rowStart,
       rowCount: r.table.rowCount,
-      originalData: (i) => (r.table.rowSize(i) <= options.originalDataMaxValues ? JSON.stringify(r.table.row(i)) : null),
+      originalData: (i) => (cache.size(i) <= options.originalDataMaxValues ? cache.json(i) : null),
     };
     rowStart += r.table.rowCount;
     const body = r.output === "arrow-file" ? encodeRecordsArrow(view) : encoder.encode(encodeRecordsJson(view));
     const log = options.log;
     const logs = log && ((): string[] => encodeLogRecords(view, {
-      ...log, pipelineVersion: runtime.version, lastModelSha: last.sha, row: (i) => r.table.row(i),
+      partition: log.partition, pipelineVersion: runtime.version, lastModelSha: last.sha,
+      input: (i) => {
+        if (cache.size(i) * 8 <= log.dropBytes) return { json: cache.json(i), dropped: [] };
+        const kept = keptInputs(r.table.row(i), log.dropBytes);
+        return { json: JSON.stringify(kept.in), dropped: kept.dropped };
+      },
     }));
     return { status: 200, contentType: contentTypeOf(r.output), body, ...(logs ? { logs } : {}) };
   });

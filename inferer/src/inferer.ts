@@ -74,7 +74,7 @@ export async function start(options: InfererOptions): Promise<Inferer> {
   const id = `inferer-${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const entries = await Promise.all(options.manifests.map((path) => load(path, options, log)));
   const current = options.current ?? entries[0]?.name;
-  const nc = options.nc ?? await connect({ servers: options.natsUrl ?? "nats://127.0.0.1:4222", name: "ferry-inferer", maxReconnectAttempts: -1 });
+  const nc = options.nc ?? await connect({ servers: options.natsUrl ?? "nats://127.0.0.1:4222", name: "ferry-inferer", maxReconnectAttempts: -1, noAsyncTraces: true });
   const counters: InfererStats = { messages: 0, requests: 0, runs: 0 };
   const arrow = new ArrowDecoder({ timeoutMs: options.arrowDecodeTimeoutMs }).start();
   const publisher = new LogPublisher(nc, { ...options.logPublisher, logger: log });

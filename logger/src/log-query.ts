@@ -2,9 +2,10 @@ import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager }
 import { nanos } from "@nats-io/transport-node";
 import { FerryError, LogStream, Subjects, type LogQuery } from "@ferry/contracts";
 
-/** One stored record. */
+/** One stored record: message `seq` holds records separated by newlines; this is the `index`-th. */
 export interface StoredRecord {
   seq: number;
+  index: number;
   /** The record's own `time` (ms). */
   time: number;
   data: Uint8Array;
@@ -17,9 +18,13 @@ export interface LogPage {
   status: "Continue" | "End";
 }
 
-interface Cursor {
-  /** asc: first seq to read; desc: seq to read below. */
+/** A position between records: message `seq`, before its `index`-th record. */
+interface Position {
   seq: number;
+  index: number;
+}
+
+interface Cursor extends Position {
   order: "asc" | "desc";
   pipeline?: string;
   startTime?: number;
@@ -28,7 +33,6 @@ interface Cursor {
 
 /** Records reach the stream shortly after their `time` (later when buffered through an outage). */
 const LATE_MS = 60_000;
-const FETCH_CHUNK = 1000;
 const timePrefix = /^\{"time":(\d+)/;
 const decoder = new TextDecoder();
 
@@ -37,6 +41,25 @@ function recordTime(data: Uint8Array): number {
   return m ? Number(m[1]) : 0;
 }
 
+/** The records of one stream message (newline-separated JSON). */
+function splitRecords(seq: number, data: Uint8Array): StoredRecord[] {
+  const out: StoredRecord[] = [];
+  let start = 0;
+  for (let i = 0; i <= data.length; i++) {
+    if (i === data.length || data[i] === 0x0a) {
+      if (i > start) {
+        const d = data.subarray(start, i);
+        out.push({ seq, index: out.length, time: recordTime(d), data: d });
+      }
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+const before = (r: StoredRecord, p: Position): boolean => r.seq < p.seq || (r.seq === p.seq && r.index < p.index);
+const after = (r: StoredRecord): Position => ({ seq: r.seq, index: r.index + 1 });
+
 function encodeCursor(c: Cursor): string {
   return Buffer.from(JSON.stringify(c)).toString("base64url");
 }
@@ -44,7 +67,7 @@ function encodeCursor(c: Cursor): string {
 function decodeCursor(text: string): Cursor {
   try {
     const c = JSON.parse(Buffer.from(text, "base64url").toString("utf8")) as Cursor;
-    if (Number.isInteger(c.seq) && (c.order === "asc" || c.order === "desc")) return c;
+    if (Number.isInteger(c.seq) && Number.isInteger(c.index) && (c.order === "asc" || c.order === "desc")) return c;
   } catch {
     // fall through
   }
@@ -63,39 +86,44 @@ export class LogReader {
 
   /** Answers one `/logs` query. */
   async page(q: LogQuery): Promise<LogPage> {
-    const c: Cursor = q.cursor ? decodeCursor(q.cursor) : { seq: 0, order: q.order, pipeline: q.pipeline, startTime: q.startTime, endTime: q.endTime };
+    const c: Cursor = q.cursor ? decodeCursor(q.cursor) : { seq: 0, index: 0, order: q.order, pipeline: q.pipeline, startTime: q.startTime, endTime: q.endTime };
     const { state } = await this.#jsm.streams.info(LogStream);
     const filter = c.pipeline ? `${Subjects.logPrefix}${c.pipeline}` : `${Subjects.logPrefix}>`;
     const inRange = (r: StoredRecord): boolean => (c.startTime === undefined || r.time >= c.startTime) && (c.endTime === undefined || r.time <= c.endTime);
-    if (state.messages === 0) return { records: [], cursor: encodeCursor({ ...c, seq: c.order === "asc" ? 1 : 0 }), status: "End" };
+    const streamEnd: Position = { seq: state.last_seq + 1, index: 0 };
+    if (state.messages === 0) return { records: [], cursor: encodeCursor({ ...c, ...(c.order === "asc" ? { seq: state.last_seq + 1, index: 0 } : { seq: 0, index: 0 }) }), status: "End" };
     if (c.order === "asc" && (q.cursor || c.startTime !== undefined)) {
       const from = q.cursor ? { seq: Math.max(c.seq, state.first_seq) } : { time: c.startTime! };
-      const read = await this.#read(filter, from, Number.POSITIVE_INFINITY, q.pageSize + 1, c.endTime);
-      const records = read.filter(inRange);
-      const more = read.length > q.pageSize && !read.slice(q.pageSize).some((r) => c.endTime !== undefined && r.time > c.endTime);
-      const page = records.slice(0, q.pageSize);
-      const next = page.length > 0 ? page[page.length - 1]!.seq + 1 : (from.seq ?? state.last_seq + 1);
-      return { records: page, cursor: encodeCursor({ ...c, seq: next }), status: more ? "Continue" : "End" };
+      const read = (await this.#read(filter, from, streamEnd, q.pageSize + 1 + (q.cursor ? c.index : 0), c.endTime))
+        .filter((r) => !q.cursor || r.seq > c.seq || r.index >= c.index);
+      const pastEnd = (r: StoredRecord): boolean => c.endTime !== undefined && r.time > c.endTime;
+      const page = read.slice(0, q.pageSize);
+      const more = read.length > q.pageSize && !read.slice(q.pageSize).every(pastEnd);
+      const next = page.length > 0 ? after(page[page.length - 1]!) : q.cursor ? { seq: c.seq, index: c.index } : streamEnd;
+      return { records: page.filter(inRange), cursor: encodeCursor({ ...c, ...next }), status: more ? "Continue" : "End" };
     }
     // The latest records (asc: the most recent page in time order; desc: newest first, then older pages).
-    let end = q.cursor && c.order === "desc" ? c.seq : state.last_seq + 1;
-    if (!q.cursor && c.endTime !== undefined) end = Math.min(end, await this.#firstSeqAfter(filter, c.endTime + LATE_MS, state.last_seq + 1));
+    let end: Position = q.cursor && c.order === "desc" ? { seq: c.seq, index: c.index } : streamEnd;
+    if (!q.cursor && c.endTime !== undefined) {
+      end = { seq: Math.min(end.seq, await this.#firstSeqAfter(filter, c.endTime + LATE_MS, state.last_seq + 1)), index: 0 };
+    }
     const tail = await this.#lastN(filter, end, q.pageSize, state.first_seq, c.startTime);
     const records = tail.items.filter(inRange);
     if (c.order === "asc") {
-      const next = tail.items.length > 0 ? tail.items[tail.items.length - 1]!.seq + 1 : end;
-      return { records, cursor: encodeCursor({ ...c, seq: next, order: "asc" }), status: "End" };
+      const next = tail.items.length > 0 ? after(tail.items[tail.items.length - 1]!) : end;
+      return { records, cursor: encodeCursor({ ...c, ...next, order: "asc" }), status: "End" };
     }
-    const oldest = tail.items[0]?.seq ?? end;
+    const oldest = tail.items[0];
     const exhausted = tail.reachedStart || (c.startTime !== undefined && tail.items.some((r) => r.time < c.startTime!));
-    return { records: records.reverse(), cursor: encodeCursor({ ...c, seq: oldest }), status: exhausted ? "End" : "Continue" };
+    const next = oldest ? { seq: oldest.seq, index: oldest.index } : end;
+    return { records: records.reverse(), cursor: encodeCursor({ ...c, ...next }), status: exhausted ? "End" : "Continue" };
   }
 
-  /** The last `n` matching records below seq `end`, widening the window backwards while filtered out. */
-  async #lastN(filter: string, end: number, n: number, first: number, startTime?: number): Promise<{ items: StoredRecord[]; reachedStart: boolean }> {
-    let width = n;
+  /** The last `n` matching records before position `end`, widening the window backwards while too few. */
+  async #lastN(filter: string, end: Position, n: number, first: number, startTime?: number): Promise<{ items: StoredRecord[]; reachedStart: boolean }> {
+    let width = 1;
     for (;;) {
-      const from = Math.max(first, end - width);
+      const from = Math.max(first, end.seq - width);
       const items = await this.#read(filter, { seq: from }, end, Number.POSITIVE_INFINITY);
       const tooOld = startTime !== undefined && items.length > 0 && items[0]!.time < startTime - LATE_MS;
       if (items.length >= n || from <= first || tooOld) return { items: items.slice(-n), reachedStart: from <= first && items.length <= n };
@@ -104,15 +132,16 @@ export class LogReader {
   }
 
   async #firstSeqAfter(filter: string, timeMs: number, fallback: number): Promise<number> {
-    const [first] = await this.#read(filter, { time: timeMs }, Number.POSITIVE_INFINITY, 1);
+    const [first] = await this.#read(filter, { time: timeMs }, { seq: Number.POSITIVE_INFINITY, index: 0 }, 1);
     return first?.seq ?? fallback;
   }
 
   /**
-   * Reads matching records forward from a sequence or a time, below seq `end`, at most `limit`, stopping
-   * once records are past `endTime` by more than records can be late. An ephemeral consumer does the seek.
+   * Reads matching records forward from a message sequence or a time, before position `end`, about
+   * `limit` of them (whole messages), stopping once messages are past `endTime` by more than records
+   * can be late. An ephemeral consumer does the seek.
    */
-  async #read(filter: string, from: { seq: number } | { time: number }, end: number, limit: number, endTime?: number): Promise<StoredRecord[]> {
+  async #read(filter: string, from: { seq: number } | { time: number }, end: Position, limit: number, endTime?: number): Promise<StoredRecord[]> {
     const info = await this.#jsm.consumers.add(LogStream, {
       filter_subject: filter,
       ack_policy: AckPolicy.None,
@@ -125,20 +154,25 @@ export class LogReader {
     const out: StoredRecord[] = [];
     try {
       const consumer = await this.#js.consumers.get(LogStream, info.name);
-      let want = Math.min(limit, info.num_pending, "seq" in from ? end - from.seq : Number.POSITIVE_INFINITY);
+      let messages = Math.min(info.num_pending, "seq" in from ? end.seq - from.seq + 1 : Number.POSITIVE_INFINITY);
+      let seen = 0;
       let done = false;
-      while (want > 0 && !done) {
-        const batch = await consumer.fetch({ max_messages: Math.min(want, FETCH_CHUNK), expires: 5000 });
+      while (messages > 0 && out.length < limit && !done) {
+        // Messages hold batches of records: ask for about as many messages as the records still wanted.
+        const perMessage = seen > 0 ? Math.max(1, out.length / seen) : 1;
+        const chunk = Math.max(1, Math.min(messages, 1000, Math.ceil((limit - out.length) / perMessage)));
+        const batch = await consumer.fetch({ max_messages: chunk, expires: 5000 });
         let got = 0;
         for await (const m of batch) {
           got++;
-          if (m.seq >= end || (endTime !== undefined && Number(m.info.timestampNanos) / 1e6 > endTime + LATE_MS)) {
+          if (m.seq > end.seq || (endTime !== undefined && Number(m.info.timestampNanos) / 1e6 > endTime + LATE_MS)) {
             done = true;
             continue;
           }
-          out.push({ seq: m.seq, time: recordTime(m.data), data: m.data });
+          seen++;
+          for (const r of splitRecords(m.seq, m.data)) if (before(r, end)) out.push(r);
         }
-        want -= got;
+        messages -= got;
         if (got === 0) break;
       }
     } finally {

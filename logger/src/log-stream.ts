@@ -43,7 +43,7 @@ export async function ensureLogStream(jsm: JetStreamManager, s: LogStorage): Pro
   }
 }
 
-/** Records pruned from the front of the stream (by size or age) since it was created. */
+/** Messages (record batches) pruned from the front of the stream (by size or age) since it was created. */
 export function prunedCount(info: StreamInfo): number {
   return Math.max(0, info.state.first_seq - 1);
 }

@@ -18,12 +18,12 @@ export interface LoggerOptions {
   logger?: Logger;
 }
 
-/** What the log store holds now. */
+/** What the log store holds now. Each stream message holds a batch of records (see LogPublisher). */
 export interface LogStoreStats {
-  records: number;
+  messages: number;
   bytes: number;
-  /** Records removed from the front because the store was full or they aged out. */
-  pruned: number;
+  /** Messages removed from the front because the store was full or they aged out. */
+  prunedMessages: number;
 }
 
 /** A running logger. */
@@ -39,7 +39,7 @@ export const LoggerQueue = "ferry-loggers";
 export async function start(options: LoggerOptions = {}): Promise<LogService> {
   const log = options.logger ?? pino({ name: "logger" });
   const storage: LogStorage = { maxBytes: 10 * 1024 ** 3, maxAgeMs: 0, replicas: 1, ...options.storage };
-  const nc = options.nc ?? await connect({ servers: options.natsUrl ?? "nats://127.0.0.1:4222", name: "ferry-logger", maxReconnectAttempts: -1 });
+  const nc = options.nc ?? await connect({ servers: options.natsUrl ?? "nats://127.0.0.1:4222", name: "ferry-logger", maxReconnectAttempts: -1, noAsyncTraces: true });
   const jsm = await jetstreamManager(nc);
   const reader = new LogReader(jetstream(nc), jsm);
   let ready = false;
@@ -48,7 +48,7 @@ export async function start(options: LoggerOptions = {}): Promise<LogService> {
     const info = await ensureLogStream(jsm, storage);
     lastPruned = prunedCount(info);
     ready = true;
-    log.info({ stream: LogStream, maxBytes: storage.maxBytes, maxAgeMs: storage.maxAgeMs, records: info.state.messages, pruned: lastPruned }, "log stream ready");
+    log.info({ stream: LogStream, maxBytes: storage.maxBytes, maxAgeMs: storage.maxAgeMs, messages: info.state.messages, prunedMessages: lastPruned }, "log stream ready");
   };
   await ensure().catch((err: unknown) => log.error({ err }, "log stream not ready; retrying"));
   const timer = setInterval(() => {
@@ -57,8 +57,8 @@ export async function start(options: LoggerOptions = {}): Promise<LogService> {
       return;
     }
     void storeStats(jsm).then((s) => {
-      if (s.pruned > lastPruned) log.warn({ pruned: s.pruned, newly: s.pruned - lastPruned }, "log store full or aged: oldest records pruned");
-      lastPruned = s.pruned;
+      if (s.prunedMessages > lastPruned) log.warn({ prunedMessages: s.prunedMessages, newly: s.prunedMessages - lastPruned }, "log store full or aged: oldest records pruned");
+      lastPruned = s.prunedMessages;
     }, () => undefined);
   }, 5000);
   timer.unref();
@@ -76,7 +76,7 @@ export async function start(options: LoggerOptions = {}): Promise<LogService> {
 
 async function storeStats(jsm: JetStreamManager): Promise<LogStoreStats> {
   const info = await jsm.streams.info(LogStream);
-  return { records: info.state.messages, bytes: info.state.bytes, pruned: prunedCount(info) };
+  return { messages: info.state.messages, bytes: info.state.bytes, prunedMessages: prunedCount(info) };
 }
 
 async function answer(msg: Msg, reader: LogReader, ready: () => boolean): Promise<void> {
