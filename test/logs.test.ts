@@ -167,6 +167,32 @@ describe("log durability and limits", () => {
     }
   });
 
+  it("a logger stopped during load and started again still answers, and nothing is missing", async () => {
+    const site = await startTestSite({ manifests: [manifests.houseprice] });
+    let logger2: Awaited<ReturnType<typeof startLogger>> | undefined;
+    try {
+      let ok = 0;
+      const load = (async () => {
+        for (let i = 0; i < 60; i++) {
+          const r = await post(`${site.url}/infer`, houseRecords([houseRef.rows[i % 20]!]), { "Content-Type": PANDAS });
+          if (r.status === 200) ok++;
+        }
+      })();
+      await sleep(100);
+      await site.logger!.stop();
+      assert.equal((await logs(site.url)).status, 503, "no logger: /logs says so");
+      await sleep(100);
+      logger2 = await startLogger({ natsUrl: site.nats.url, logger: quiet });
+      await load;
+      assert.equal(ok, 60);
+      await untilStored(site, 60);
+      assert.equal(await storedCount(site.url), 60);
+    } finally {
+      await logger2?.stop();
+      await site.stop();
+    }
+  });
+
   it("records survive a nats-server restart and a logger restart", async () => {
     const nats = await startTestNats();
     let server = nats as { url: string; stop(): Promise<void> };
