@@ -11,6 +11,7 @@ COPY natsd/package.json natsd/
 COPY inferer/package.json inferer/
 COPY gateway/package.json gateway/
 COPY logger/package.json logger/
+COPY deployer/package.json deployer/
 COPY cli/package.json cli/
 RUN npm ci --no-audit --no-fund
 COPY . .

@@ -111,7 +111,7 @@ describe("inference over HTTP → NATS → inferer", () => {
     assert.equal(records[0]!.elapsed.length, 3);
   });
 
-  it("coalesces concurrent requests into fewer NATS messages, each reply its own", async () => {
+  it("concurrent requests (coalesced as they queue) each get their own reply", async () => {
     const before = site.inferer!.stats();
     const n = 64;
     const replies = await Promise.all(Array.from({ length: n }, (_, i) => post(`${site.url}/infer`, houseRecords([houseRef.rows[i % 20]!]), { "Content-Type": PANDAS })));
@@ -120,8 +120,7 @@ describe("inference over HTTP → NATS → inferer", () => {
       const [rec] = r.json as InferenceRecord[];
       assert.ok(relDiff(floatsOf(rec!)[0]!, houseRef.outputs[i % 20]![0]!) < 1e-4, `reply ${i} is not its own`);
     });
-    const after = site.inferer!.stats();
-    assert.equal(after.requests - before.requests, n);
-    assert.ok(after.messages - before.messages < n, `${after.messages - before.messages} messages for ${n} requests`);
+    // How many NATS messages carried them depends on timing; test/coalescer.test.ts checks that deterministically.
+    assert.equal(site.inferer!.stats().requests - before.requests, n);
   });
 });

@@ -2,6 +2,7 @@ import { pino } from "pino";
 import { parseStart, usage } from "./options.js";
 import { startSite } from "./start.js";
 import { logsCommand } from "./logs-command.js";
+import { deployCommand } from "./deploy-command.js";
 
 const demoRow = "[4.0,2.5,2900.0,5505.0,2.0,0.0,0.0,3.0,8.0,2900.0,0.0,47.6063,-122.02,2970.0,5251.0,12.0,0.0,0.0]";
 
@@ -17,6 +18,9 @@ async function main(): Promise<number> {
   if (!parsed || !parsed.command) {
     process.stdout.write(usage);
     return 0;
+  }
+  if (parsed.command === "deploy" || parsed.command === "undeploy" || parsed.command === "current") {
+    return deployCommand(parsed.command, parsed.options);
   }
   if (parsed.command !== "start") {
     process.stderr.write(`ferry: unknown command ${JSON.stringify(parsed.command)}\n\n${usage}`);

@@ -6,7 +6,7 @@ import { parseDuration, parseSize } from "@ferry/contracts";
 
 /** Everything `ferry start` can be told, from flags or the environment. */
 export interface StartOptions {
-  services: ("gateway" | "inferer" | "logger")[];
+  services: ("gateway" | "inferer" | "logger" | "deployer")[];
   port: number;
   host: string;
   data: string;
@@ -25,6 +25,10 @@ export interface StartOptions {
   logDropBytes: number;
   replicas: number;
   logRecords: boolean;
+  /** Positional arguments after the command (e.g. the manifest of `ferry deploy`). */
+  args: string[];
+  /** `ferry deploy --current`. */
+  setCurrent: boolean;
 }
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -36,7 +40,12 @@ export const demoManifests = ["houseprice.json", "cv-demo.json", "houseprice-buc
 export const usage = `ferry: Wallaroo-compatible edge inference over NATS
 
 Usage:
-  ferry start [gateway] [inferer] [logger]   start services (default: all three, one process)
+  ferry start [gateway] [inferer] [logger] [deployer]
+                                             start services (default: all, in one process)
+  ferry deploy MANIFEST [--set-current]      publish a pipeline version (models to the object store,
+                                             manifest to KV); inferers swap it in while serving
+  ferry undeploy PIPELINE                    stop serving a pipeline
+  ferry current PIPELINE                     make PIPELINE the one behind POST /infer
   ferry logs [--out FILE] …                  print or export inference logs (ferry logs --help)
   ferry --help
 
@@ -50,7 +59,8 @@ Options (flag / environment / default):
       --nats-host ADDR  FERRY_NATS_HOST   127.0.0.1   listen address of the spawned nats-server
       --nats-url URL    NATS_URL          (spawn)     use this NATS server instead of spawning one
       --pipeline FILE   FERRY_PIPELINES   demo        deployment manifest to serve (repeatable;
-                                                      env: comma-separated)
+                                                      env: comma-separated); published at start
+                                                      unless the same models are deployed
       --current NAME    FERRY_CURRENT     first       pipeline answered on POST /infer
       --body-limit N    FERRY_BODY_LIMIT  16777216    largest request body, bytes
       --timeout MS      FERRY_TIMEOUT_MS  15000       how long the gateway waits for an inferer
@@ -107,13 +117,15 @@ export function parseStart(argv: string[], env: NodeJS.ProcessEnv): { command: s
       "log-drop-size": { type: "string" },
       replicas: { type: "string" },
       "log-records": { type: "string" },
+      "set-current": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) return undefined;
   const [command, ...rest] = positionals;
-  const services = rest.length === 0 ? ["gateway", "inferer", "logger"] : rest;
-  for (const s of services) if (!["gateway", "inferer", "logger"].includes(s)) throw new Error(`unknown service ${JSON.stringify(s)} (gateway, inferer, logger)`);
+  const all = ["gateway", "inferer", "logger", "deployer"];
+  const services = command !== "start" ? [] : rest.length === 0 ? all : rest;
+  for (const s of services) if (!all.includes(s)) throw new Error(`unknown service ${JSON.stringify(s)} (${all.join(", ")})`);
   const envPipelines = env.FERRY_PIPELINES?.split(",").map((s) => s.trim()).filter(Boolean);
   return {
     command,
@@ -137,6 +149,8 @@ export function parseStart(argv: string[], env: NodeJS.ProcessEnv): { command: s
       logDropBytes: parseSize(values["log-drop-size"] ?? env.FERRY_LOG_DROP_SIZE ?? "100Ki"),
       replicas: num("--replicas", values.replicas ?? env.FERRY_REPLICAS, 1),
       logRecords: onOff("--log-records", values["log-records"] ?? env.FERRY_LOG_RECORDS, true),
+      args: rest,
+      setCurrent: values["set-current"] ?? false,
     },
   };
 }

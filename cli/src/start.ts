@@ -1,9 +1,10 @@
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { startNatsServer, type NatsServer } from "@ferry/natsd";
 import { start as startGateway } from "@ferry/gateway";
 import { start as startInferer } from "@ferry/inferer";
 import { start as startLogger } from "@ferry/logger";
+import { currentPipeline, openStores, publishManifestFile, setCurrentPipeline, start as startDeployer } from "@ferry/deployer";
+import { connect } from "@nats-io/transport-node";
 import type { Service } from "@ferry/contracts";
 import { pino, type Logger } from "pino";
 import type { StartOptions } from "./options.js";
@@ -21,17 +22,25 @@ export function maxPayloadFor(bodyLimit: number): number {
   return Math.min(64 * 1024 * 1024, Math.max(8 * 1024 * 1024, 4 * bodyLimit));
 }
 
-async function pipelineNames(manifests: readonly string[]): Promise<string[]> {
-  const names: string[] = [];
-  for (const path of manifests) {
-    try {
-      const m = JSON.parse(await readFile(path, "utf8")) as { pipeline?: unknown };
-      if (typeof m.pipeline === "string") names.push(m.pipeline);
-    } catch {
-      // the inferer reports unreadable manifests
+async function deployAtStart(natsUrl: string, o: StartOptions, log: Logger): Promise<void> {
+  const nc = await connect({ servers: natsUrl, name: "ferry-start" });
+  try {
+    const stores = await openStores(nc, o.replicas);
+    let first: string | undefined;
+    for (const path of o.manifests) {
+      try {
+        const r = await publishManifestFile(stores, path, { onlyIfChanged: true });
+        first ??= r.manifest.pipeline;
+        log.info({ pipeline: r.manifest.pipeline, version: r.manifest.pipeline_version, published: r.changed }, r.changed ? "pipeline published" : "pipeline already deployed");
+      } catch (err) {
+        log.error({ manifest: path, err: (err as Error).message }, "cannot publish this manifest");
+      }
     }
+    const current = o.current ?? ((await currentPipeline(stores)) ? undefined : first);
+    if (current) await setCurrentPipeline(stores, current);
+  } finally {
+    await nc.drain();
   }
-  return names;
 }
 
 /** Starts the asked services, spawning a local nats-server first when no NATS URL is given. */
@@ -55,20 +64,23 @@ export async function startSite(o: StartOptions, log: Logger = pino({ level: o.l
     await nats?.stop();
   };
   try {
-    const names = await pipelineNames(o.manifests);
+    // The site's pipelines are deployments (KV + object store) that inferers watch; the manifests given
+    // here are published unless the same models are deployed already.
+    if (o.services.includes("inferer") || o.services.includes("deployer")) await deployAtStart(natsUrl, o, log);
     if (o.services.includes("logger")) services.push(await startLogger({
       natsUrl, storage: { maxBytes: o.logStorageBytes, maxAgeMs: o.logMaxAgeMs, replicas: o.replicas }, logger: log.child({ service: "logger" }),
     }));
+    if (o.services.includes("deployer")) services.push(await startDeployer({ natsUrl, replicas: o.replicas, logger: log.child({ service: "deployer" }) }));
     if (o.services.includes("inferer")) {
       services.push(await startInferer({
-        natsUrl, manifests: o.manifests, current: o.current ?? names[0], intraOpThreads: o.threads,
+        natsUrl, manifests: [], watch: true, cacheDir: join(o.data, "cache"), intraOpThreads: o.threads,
         partition: o.partition, logDropBytes: o.logDropBytes, logRecords: o.logRecords,
         logger: log.child({ service: "inferer" }),
       }));
     }
     if (o.services.includes("gateway")) {
       const gw = await startGateway({
-        natsUrl, port: o.port, host: o.host, bodyLimit: o.bodyLimit, timeoutMs: o.timeoutMs, pipelines: names,
+        natsUrl, port: o.port, host: o.host, bodyLimit: o.bodyLimit, timeoutMs: o.timeoutMs,
         logger: log.child({ service: "gateway" }),
       });
       url = gw.url;

@@ -12,3 +12,4 @@ export * from "./records.js";
 export * from "./manifest.js";
 export * from "./status.js";
 export * from "./log-record.js";
+export * from "./expressions.js";

@@ -8,9 +8,9 @@ const Name = Type.String({ pattern: "^[A-Za-z0-9_-]{1,128}$", description: "a NA
 /** JSON schema of one pipeline step. */
 export const PipelineStepSchema = Type.Object({
   model: Name,
-  version: Uuid,
-  file: Type.String({ minLength: 1, description: "path of the .onnx file, relative to the manifest" }),
-  sha256: Type.Optional(Type.String({ pattern: "^[0-9a-f]{64}$", description: "checked against the file when given" })),
+  version: Type.Optional(Uuid),
+  file: Type.Optional(Type.String({ minLength: 1, description: "path of the .onnx file, relative to the manifest; deployed manifests name models by sha256 instead" })),
+  sha256: Type.Optional(Type.String({ pattern: "^[0-9a-f]{64}$", description: "the model file's sha256: checked against the file, and its name in the object store" })),
   inputs: Type.Optional(Type.Record(Type.String(), Type.String(), {
     description: "model input name → column (first step) or previous step's output name; default: same name",
   })),
@@ -19,7 +19,7 @@ export const PipelineStepSchema = Type.Object({
 /** JSON schema of a deployment manifest: what an inferer needs to serve one pipeline version. */
 export const DeploymentManifestSchema = Type.Object({
   pipeline: Name,
-  pipeline_version: Uuid,
+  pipeline_version: Type.Optional(Uuid),
   steps: Type.Array(PipelineStepSchema, { minItems: 1 }),
   partition: Type.Optional(Type.String()),
 }, { additionalProperties: false });
@@ -29,10 +29,28 @@ export type PipelineStep = Static<typeof PipelineStepSchema>;
 /** A deployment manifest. */
 export type DeploymentManifest = Static<typeof DeploymentManifestSchema>;
 
+/** A step as deployed: its model named by sha256 (the object store's key), with a version. */
+export type DeployedStep = PipelineStep & { version: string; sha256: string };
+/** A manifest as stored in the deployments bucket. */
+export type DeployedManifest = Omit<DeploymentManifest, "steps" | "pipeline_version"> & { pipeline_version: string; steps: DeployedStep[] };
+
 /** Checks a parsed manifest; throws FerryError `bad_request` listing what is wrong. */
 export function parseManifest(value: unknown, source = "manifest"): DeploymentManifest {
-  if (Value.Check(DeploymentManifestSchema, value)) return value;
+  if (Value.Check(DeploymentManifestSchema, value)) {
+    const noModel = value.steps.findIndex((s) => !s.file && !s.sha256);
+    if (noModel >= 0) throw new FerryError("bad_request", `${source}: step ${noModel} (${value.steps[noModel]!.model}) names neither a file nor a sha256`);
+    return value;
+  }
   const problems = [...Value.Errors(DeploymentManifestSchema, value)].slice(0, 5)
     .map((e) => `${e.path || "/"}: ${e.message}`);
   throw new FerryError("bad_request", `${source} is not a valid deployment manifest: ${problems.join("; ")}`);
+}
+
+/** Checks a manifest read from the deployments bucket: every step has a version and a sha256. */
+export function parseDeployedManifest(value: unknown, source = "deployed manifest"): DeployedManifest {
+  const m = parseManifest(value, source);
+  if (!m.pipeline_version || m.steps.some((s) => !s.version || !s.sha256)) {
+    throw new FerryError("bad_request", `${source}: a deployed manifest needs pipeline_version and, per step, version and sha256`);
+  }
+  return m as DeployedManifest;
 }

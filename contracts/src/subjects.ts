@@ -10,6 +10,27 @@ export const Subjects = {
   logsQuery: "ferry.logs.query",
   /** Prefix of the subjects that inference log records are published to. */
   logPrefix: "ferry.log.",
+  /** Request/reply: publish a manifest whose models are in the object store (body: the manifest). */
+  deploy: "ferry.deploy",
+  /** Request/reply: remove a pipeline (body: `{"pipeline": name}`). */
+  undeploy: "ferry.undeploy",
+  /** Request/reply: set the site's current pipeline (body: `{"pipeline": name}`). */
+  setCurrent: "ferry.current",
+} as const;
+
+/** JetStream KV buckets and object stores. */
+export const Buckets = {
+  /** KV: pipeline name → deployed manifest (JSON); inferers watch it and swap in place. */
+  deployments: "ferry-deployments",
+  /** Object store: model files, named by their sha256. */
+  models: "ferry-models",
+  /** KV: site-wide settings (`current`: the pipeline behind `POST /infer`). */
+  site: "ferry-site",
+} as const;
+
+/** Keys of the site bucket. */
+export const SiteKeys = {
+  current: "current",
 } as const;
 
 /** Queue group shared by all inferers, so each request is answered once. */

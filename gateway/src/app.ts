@@ -5,7 +5,7 @@ import {
   FerryError, Headers, LogPagingHeaders, MediaTypes, Subjects, inferSubject, isSubjectToken, type ErrorCode,
 } from "@ferry/contracts";
 import { Coalescer, natsError, type ForwardReply } from "./coalescer.js";
-import { collectStatus, modelsOf, pipelinesOf } from "./status-client.js";
+import { collectStatus, deployedPipelines, modelsOf, pipelinesOf } from "./status-client.js";
 
 /** What the gateway app needs. */
 export interface AppOptions {
@@ -14,7 +14,7 @@ export interface AppOptions {
   bodyLimit: number;
   /** How long to wait for an inferer's reply, ms. */
   timeoutMs: number;
-  /** Pipelines the site is expected to serve: listed as Error when no inferer reports them. */
+  /** Pipelines the site is expected to serve besides the deployed ones: listed as Error when no inferer reports them. */
   pipelines: readonly string[];
   maxInFlight: number;
   maxBatch: number;
@@ -57,7 +57,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
     void reply.code(404).type(MediaTypes.json).send({ error: `no route ${req.method} ${req.url.split("?")[0]}`, code: "not_found" });
   });
 
-  app.get("/pipelines", async () => ({ pipelines: pipelinesOf(await collectStatus(options.nc), options.pipelines) }));
+  app.get("/pipelines", async () => {
+    const [statuses, deployed] = await Promise.all([collectStatus(options.nc), deployedPipelines(options.nc)]);
+    return { pipelines: pipelinesOf(statuses, [...new Set([...options.pipelines, ...deployed])]) };
+  });
   app.get("/models", async () => ({ models: modelsOf(await collectStatus(options.nc)) }));
 
   const forward = async (subject: string, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
@@ -97,7 +100,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
 }
 
 async function isKnownPipeline(options: AppOptions, name: string): Promise<boolean> {
-  if (options.pipelines.includes(name)) return true;
+  if (options.pipelines.includes(name) || (await deployedPipelines(options.nc)).includes(name)) return true;
   const statuses = await collectStatus(options.nc);
   return statuses.some((s) => s.pipelines.some((p) => p.id === name));
 }

@@ -1,14 +1,16 @@
-import { hostname } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { readFile } from "node:fs/promises";
-import { basename } from "node:path";
-import { connect, headers, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { basename, join } from "node:path";
+import { connect, headers, type Msg, type NatsConnection } from "@nats-io/transport-node";
 import {
-  FerryError, Headers, InfererQueue, Subjects, decodeEnvelope, encodeEnvelope, inferSubject, logSubject, serviceOf,
+  FerryError, Headers, decodeEnvelope, encodeEnvelope, logSubject, serviceOf,
   type EnvelopePart, type InfererStatus, type Service,
 } from "@ferry/contracts";
 import { pino, type Logger } from "pino";
-import { readManifestFile } from "./manifest-loader.js";
-import { PipelineRuntime } from "./pipeline-runtime.js";
+import { filesBeside, readManifestFile } from "./manifest-loader.js";
+import { PipelineRuntime, type RuntimeOptions } from "./pipeline-runtime.js";
+import { PipelineSet, type Entry } from "./pipeline-set.js";
+import { watchDeployments } from "./deployment-watcher.js";
 import { ArrowDecoder } from "./arrow-decoder.js";
 import { LogPublisher, type LogPublisherOptions, type LogPublisherStats } from "./log-publisher.js";
 import { errorReply, inferParts, type InferOptions, type PartReply } from "./infer-parts.js";
@@ -35,6 +37,10 @@ export interface InfererOptions {
   logDropBytes?: number;
   /** Log publishing limits. */
   logPublisher?: Omit<LogPublisherOptions, "logger">;
+  /** Watch the deployments bucket and serve what is deployed there. Default true. */
+  watch?: boolean;
+  /** Folder for the local copies of deployed models and manifests. Default: a folder in the OS temp dir. */
+  cacheDir?: string;
   /** An Arrow body still decoding after this long gets 400 (hostile input), ms. Default 10 000. */
   arrowDecodeTimeoutMs?: number;
   logger?: Logger;
@@ -61,19 +67,10 @@ export interface InfererStats {
   runs: number;
 }
 
-interface Entry {
-  name: string;
-  runtime?: PipelineRuntime;
-  version?: string;
-  detail?: string;
-}
-
-/** Starts an inferer: loads the manifests, then answers `ferry.infer[.<pipeline>]` in the `ferry-inferers` queue group. */
+/** Starts an inferer: serves its manifest files and what is deployed, answering `ferry.infer[.<pipeline>]` in the `ferry-inferers` queue group. */
 export async function start(options: InfererOptions): Promise<Inferer> {
   const log = options.logger ?? pino({ name: "inferer" });
   const id = `inferer-${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  const entries = await Promise.all(options.manifests.map((path) => load(path, options, log)));
-  const current = options.current ?? entries[0]?.name;
   const nc = options.nc ?? await connect({ servers: options.natsUrl ?? "nats://127.0.0.1:4222", name: "ferry-inferer", maxReconnectAttempts: -1, noAsyncTraces: true });
   const counters: InfererStats = { messages: 0, requests: 0, runs: 0 };
   const arrow = new ArrowDecoder({ timeoutMs: options.arrowDecodeTimeoutMs }).start();
@@ -85,9 +82,8 @@ export async function start(options: InfererOptions): Promise<Inferer> {
     counters,
     ...(logging ? { log: { partition: options.partition ?? hostname(), dropBytes: options.logDropBytes ?? 100 * 1024 } } : {}),
   };
+  const runtimeOptions = { intraOpThreads: options.intraOpThreads };
   const inFlight = new Set<Promise<void>>();
-  const subs: Subscription[] = [];
-
   const onMessage = (entry: Entry, msg: Msg): void => {
     const p = answer(nc, entry, msg, inferOptions).then((replies) => {
       // After the reply: logging never delays it.
@@ -96,57 +92,37 @@ export async function start(options: InfererOptions): Promise<Inferer> {
     inFlight.add(p);
     void p.finally(() => inFlight.delete(p));
   };
-  for (const entry of entries) {
-    subs.push(nc.subscribe(inferSubject(entry.name), { queue: InfererQueue, callback: (err, msg) => { if (!err) onMessage(entry, msg); } }));
-    if (entry.name === current) {
-      subs.push(nc.subscribe(Subjects.infer, { queue: InfererQueue, callback: (err, msg) => { if (!err) onMessage(entry, msg); } }));
-    }
-  }
-  const status = (): InfererStatus => statusOf(id, current, entries);
-  subs.push(nc.subscribe(Subjects.status, { callback: (err, msg) => { if (!err) msg.respond(JSON.stringify(status())); } }));
+  const set = new PipelineSet(nc, id, onMessage, log);
+  const names = await Promise.all(options.manifests.map((path) => loadFile(set, path, runtimeOptions)));
+  set.setCurrent(options.current ?? names[0]);
+  const watch = options.watch ?? true
+    ? await watchDeployments(nc, set, options.cacheDir ?? join(tmpdir(), `ferry-inferer-cache-${process.getuid?.() ?? 0}`), runtimeOptions, log)
+    : undefined;
   await nc.flush();
-  log.info({ id, pipelines: entries.map((e) => e.name), current }, "inferer ready");
+  log.info({ id, pipelines: set.status().pipelines.map((p) => p.id), current: set.current }, "inferer ready");
 
   return serviceOf("inferer", async () => {
-    await Promise.all(subs.map((s) => s.drain()));
+    await watch?.stop();
+    const closing = set.close();
     await Promise.all([...inFlight]);
+    await closing;
     await new Promise((r) => setImmediate(r));
     await publisher.flush(options.logPublisher?.ackTimeoutMs ?? 5000);
     publisher.close();
     await nc.drain();
     await arrow.close();
-    await Promise.all(entries.flatMap((e) => (e.runtime ? [e.runtime.release()] : [])));
-  }, { id, status, stats: () => ({ ...counters }), logStats: () => publisher.stats() });
+  }, { id, status: () => set.status(), stats: () => ({ ...counters }), logStats: () => publisher.stats() });
 }
 
-async function load(path: string, options: InfererOptions, log: Logger): Promise<Entry> {
+/** Serves a manifest file; resolves to its pipeline name. */
+async function loadFile(set: PipelineSet, path: string, runtimeOptions: RuntimeOptions): Promise<string> {
   const named: unknown = await readFile(path, "utf8").then((t) => (JSON.parse(t) as { pipeline?: unknown }).pipeline, () => undefined);
-  let name = typeof named === "string" ? named : basename(path).replace(/\.json$/, "");
-  try {
+  const name = typeof named === "string" ? named : basename(path).replace(/\.json$/, "");
+  await set.apply(name, async () => {
     const { manifest, baseDir } = await readManifestFile(path);
-    name = manifest.pipeline;
-    const runtime = await PipelineRuntime.create(manifest, baseDir, { intraOpThreads: options.intraOpThreads });
-    log.info({ pipeline: name, version: runtime.version, models: runtime.models.map((m) => m.name) }, "pipeline loaded");
-    return { name, runtime, version: runtime.version };
-  } catch (err) {
-    const detail = (err as Error).message;
-    log.error({ pipeline: name, detail }, "pipeline failed to load");
-    return { name, detail };
-  }
-}
-
-function statusOf(id: string, current: string | undefined, entries: readonly Entry[]): InfererStatus {
-  return {
-    inferer: id,
-    ...(current ? { current } : {}),
-    pipelines: entries.map((e) => ({
-      id: e.name,
-      status: e.runtime ? "Running" : "Error",
-      ...(e.version ? { version: e.version } : {}),
-      ...(e.detail ? { detail: e.detail } : {}),
-      models: (e.runtime?.models ?? []).map((m) => ({ name: m.name, sha: m.sha, status: "Running" as const, version: m.version })),
-    })),
-  };
+    return PipelineRuntime.create(manifest, filesBeside(baseDir), runtimeOptions);
+  });
+  return name;
 }
 
 function publishLogs(publisher: LogPublisher, pipeline: string, replies: readonly PartReply[], log: Logger): void {
@@ -174,9 +150,18 @@ async function answer(nc: NatsConnection, entry: Entry, msg: Msg, options: Infer
   }
   options.counters.messages++;
   options.counters.requests += parts.length;
-  const replies = entry.runtime
-    ? await inferParts(entry.runtime, parts, options)
-    : parts.map(() => errorReply(new FerryError("pipeline_not_ready", `pipeline ${entry.name} is not serving: ${entry.detail ?? "not loaded"}`)));
+  const runtime = entry.runtime;
+  let replies: PartReply[];
+  if (runtime) {
+    runtime.acquire();
+    try {
+      replies = await inferParts(runtime, parts, options);
+    } finally {
+      runtime.done();
+    }
+  } else {
+    replies = parts.map(() => errorReply(new FerryError("pipeline_not_ready", `pipeline ${entry.name} is not serving: ${entry.detail ?? "still loading"}`)));
+  }
   const max = nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
   if (!batch) {
     reply(msg, fitReply(replies[0]!, max));

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { FerryError, parseManifest, type DeploymentManifest } from "@ferry/contracts";
+import { FerryError, parseManifest, type DeploymentManifest, type PipelineStep } from "@ferry/contracts";
 
 /** A model file of a manifest, read and hashed. */
 export interface LoadedModel {
@@ -34,15 +34,37 @@ export function sha256(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
+/** Where a step's model file is: the manifest's `file` relative to its folder, or a cache path by sha256. */
+export type ModelLocator = (step: PipelineStep) => Promise<string>;
+
+/** Locates models named by `file`, relative to `baseDir` (a manifest read from disk). */
+export function filesBeside(baseDir: string): ModelLocator {
+  return async (step) => {
+    if (!step.file) throw new FerryError("bad_request", `model ${step.model}: no file given`);
+    return resolve(baseDir, step.file);
+  };
+}
+
+/** A stable UUID-shaped id derived from a hash, for manifests that give no version. */
+export function uuidFromHash(hex: string): string {
+  const h = sha256(new TextEncoder().encode(hex));
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
 /** Reads each step's model file and computes its sha256 (checked against the manifest's when given). */
-export async function loadModels(manifest: DeploymentManifest, baseDir: string): Promise<LoadedModel[]> {
+export async function loadModels(manifest: DeploymentManifest, locate: ModelLocator): Promise<LoadedModel[]> {
   return Promise.all(manifest.steps.map(async (step) => {
-    const path = resolve(baseDir, step.file);
-    const bytes = new Uint8Array(await readFile(path));
+    const path = await locate(step);
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(await readFile(path));
+    } catch (err) {
+      throw new FerryError("bad_request", `model ${step.model}: cannot read ${path}: ${(err as Error).message}`, { cause: err });
+    }
     const sha = sha256(bytes);
     if (step.sha256 && step.sha256 !== sha) {
       throw new FerryError("bad_request", `model ${step.model}: sha256 of ${path} is ${sha}, manifest says ${step.sha256}`);
     }
-    return { name: step.model, version: step.version, sha, path, bytes };
+    return { name: step.model, version: step.version ?? uuidFromHash(sha), sha, path, bytes };
   }));
 }

@@ -2,7 +2,7 @@ import ort from "onnxruntime-node";
 import {
   FerryError, isNumericInputType, type DeploymentManifest, type NumericInputType, type OutputTensor, type TensorElementType,
 } from "@ferry/contracts";
-import { loadModels, type LoadedModel } from "./manifest-loader.js";
+import { loadModels, uuidFromHash, type LoadedModel, type ModelLocator } from "./manifest-loader.js";
 import { TypedArrays, concatArrays } from "./tensor-arrays.js";
 
 /** A model input as the first step declares it, and the request column bound to it. */
@@ -43,10 +43,12 @@ export class PipelineRuntime {
   /** Fixed batch size of the first step (e.g. 1 for a model exported with batch 1), else undefined. */
   readonly fixedBatch: number | undefined;
   readonly #steps: Step[];
+  #active = 0;
+  #drained: (() => void) | undefined;
 
   private constructor(manifest: DeploymentManifest, steps: Step[]) {
     this.name = manifest.pipeline;
-    this.version = manifest.pipeline_version;
+    this.version = manifest.pipeline_version ?? uuidFromHash(steps.map((s) => s.model.sha).join(""));
     this.#steps = steps;
     const first = steps[0]!;
     const bindings = manifest.steps[0]!.inputs ?? {};
@@ -56,8 +58,8 @@ export class PipelineRuntime {
   }
 
   /** Loads every step's model, checks that steps connect, and warms the sessions up with one run. */
-  static async create(manifest: DeploymentManifest, baseDir: string, options: RuntimeOptions = {}): Promise<PipelineRuntime> {
-    const models = await loadModels(manifest, baseDir);
+  static async create(manifest: DeploymentManifest, locate: ModelLocator, options: RuntimeOptions = {}): Promise<PipelineRuntime> {
+    const models = await loadModels(manifest, locate);
     const steps: Step[] = [];
     try {
       for (const [i, model] of models.entries()) {
@@ -135,6 +137,22 @@ export class PipelineRuntime {
     const rest = input.dims.slice(1);
     const known = rest.reduce<number>((n, d) => (typeof d === "number" && d > 0 ? n * d : n), 1);
     return [rows, ...rest.map((d) => (typeof d === "number" && d > 0 ? d : width / known))];
+  }
+
+  /** Marks a request as using this version (so a swap waits for it before releasing the sessions). */
+  acquire(): void {
+    this.#active++;
+  }
+
+  /** Marks a request acquired with `acquire()` as finished. */
+  done(): void {
+    if (--this.#active === 0) this.#drained?.();
+  }
+
+  /** Waits for the requests using this version to finish, then releases the sessions. */
+  async retire(): Promise<void> {
+    if (this.#active > 0) await new Promise<void>((resolve) => { this.#drained = resolve; });
+    await this.release();
   }
 
   /** Releases the sessions. */

@@ -1,7 +1,7 @@
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
 /** How to run a local nats-server. */
@@ -84,7 +84,7 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
   const dataDir = resolve(options.dataDir);
   const portsDir = join(dataDir, "run");
   await mkdir(portsDir, { recursive: true });
-  for (const f of await readdir(portsDir)) if (f.endsWith(".ports")) await rm(join(portsDir, f), { force: true });
+  await killLeftovers(portsDir);
   const configFile = join(dataDir, "nats-server.conf");
   await writeFile(configFile, configText({
     dataDir,
@@ -99,7 +99,12 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
     supportsSync: major > 2 || (major === 2 && minor >= 10),
     extraConfig: options.extraConfig ?? "",
   }));
-  const child = spawn(bin, ["-c", configFile], { stdio: ["ignore", "pipe", "pipe"] });
+  // Its own process group: a Ctrl-C in the terminal reaches Ferry, which drains its connections and
+  // only then stops the server (a server stopping first would lose the last unsent log records).
+  const child = spawn(bin, ["-c", configFile], { stdio: ["ignore", "pipe", "pipe"], detached: true });
+  const killOnExit = (): void => { child.kill("SIGKILL"); };
+  process.once("exit", killOnExit);
+  child.once("exit", () => process.off("exit", killOnExit));
   const log = options.log;
   const lines: string[] = [];
   const onData = (chunk: Buffer): void => {
@@ -138,6 +143,37 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
     },
     [Symbol.asyncDispose]: stop,
   };
+}
+
+/**
+ * A server left running by a Ferry that was killed outright (its ports file is still there, named by
+ * pid) would hold the port and the store: stop it, if it is still that server.
+ */
+async function killLeftovers(portsDir: string): Promise<void> {
+  for (const f of await readdir(portsDir)) {
+    const m = /^nats-server_(\d+)\.ports$/.exec(f);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    try {
+      const cmd = await readFile(`/proc/${pid}/cmdline`, "utf8");
+      if (cmd.includes("nats-server") && cmd.includes(dirname(portsDir))) {
+        process.kill(pid, "SIGTERM");
+        for (let i = 0; i < 100 && (await isAlive(pid)); i++) await sleep(50);
+      }
+    } catch {
+      // not running any more
+    }
+    await rm(join(portsDir, f), { force: true });
+  }
+}
+
+async function isAlive(pid: number): Promise<boolean> {
+  try {
+    process.kill(pid, 0);
+    return !(await readFile(`/proc/${pid}/stat`, "utf8")).split(" ")[2]?.startsWith("Z");
+  } catch {
+    return false;
+  }
 }
 
 async function waitForPort(child: ChildProcess, portsDir: string, exited: Promise<number | null>, timeoutMs: number): Promise<number> {

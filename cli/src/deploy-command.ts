@@ -1,0 +1,46 @@
+import { connect } from "@nats-io/transport-node";
+import cliProgress from "cli-progress";
+import { openStores, publishManifestFile, setCurrentPipeline, undeploy } from "@ferry/deployer";
+import type { StartOptions } from "./options.js";
+
+/** `ferry deploy`, `ferry undeploy`, `ferry current`: talk to the site's NATS server (NATS_URL or --nats-url). */
+export async function deployCommand(command: "deploy" | "undeploy" | "current", o: StartOptions): Promise<number> {
+  const target = o.args[0];
+  if (!target) {
+    process.stderr.write(`ferry ${command}: missing ${command === "deploy" ? "MANIFEST" : "PIPELINE"}\n`);
+    return 2;
+  }
+  const url = o.natsUrl ?? `nats://127.0.0.1:${o.natsPort}`;
+  const nc = await connect({ servers: url, name: `ferry-${command}` });
+  try {
+    const stores = await openStores(nc, o.replicas);
+    if (command === "undeploy") {
+      await undeploy(stores, target);
+      process.stdout.write(`undeployed ${target}\n`);
+    } else if (command === "current") {
+      await setCurrentPipeline(stores, target);
+      process.stdout.write(`current pipeline: ${target}\n`);
+    } else {
+      const bar = new cliProgress.SingleBar({ format: "uploading {model} |{bar}| {percentage}% {value}/{total} bytes", stream: process.stderr }, cliProgress.Presets.shades_classic);
+      let started = "";
+      const result = await publishManifestFile(stores, target, {
+        progress: (model, sent, total) => {
+          if (total < 1024 * 1024) return;
+          if (started !== model) {
+            if (started) bar.stop();
+            bar.start(total, 0, { model });
+            started = model;
+          }
+          bar.update(sent, { model });
+        },
+      });
+      if (started) bar.stop();
+      if (o.setCurrent) await setCurrentPipeline(stores, result.manifest.pipeline);
+      process.stdout.write(`deployed ${result.manifest.pipeline} version ${result.manifest.pipeline_version}` +
+        ` (uploaded: ${result.uploaded.length > 0 ? result.uploaded.join(", ") : "none, all models already stored"})${o.setCurrent ? ", now current" : ""}\n`);
+    }
+    return 0;
+  } finally {
+    await nc.drain();
+  }
+}

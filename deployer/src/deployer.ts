@@ -1,0 +1,65 @@
+import { connect, headers, type Msg, type NatsConnection } from "@nats-io/transport-node";
+import { FerryError, Headers, MediaTypes, Subjects, asFerryError, isSubjectToken, parseManifest, serviceOf, type Service } from "@ferry/contracts";
+import { pino, type Logger } from "pino";
+import { deployManifest, setCurrentPipeline, undeploy } from "./publish.js";
+import { openStores, type DeploymentStores } from "./stores.js";
+
+/** How to start the deployer service. */
+export interface DeployerOptions {
+  natsUrl?: string;
+  nc?: NatsConnection;
+  /** Replicas of the deployment stores. Default 1. */
+  replicas?: number;
+  logger?: Logger;
+}
+
+/** Queue group of deployers: each request is handled once. */
+export const DeployerQueue = "ferry-deployers";
+
+/** Starts the deployer: answers `ferry.deploy`, `ferry.undeploy` and `ferry.current` (for the Ops hub). */
+export async function start(options: DeployerOptions = {}): Promise<Service> {
+  const log = options.logger ?? pino({ name: "deployer" });
+  const nc = options.nc ?? await connect({ servers: options.natsUrl ?? "nats://127.0.0.1:4222", name: "ferry-deployer", maxReconnectAttempts: -1, noAsyncTraces: true });
+  const stores = await openStores(nc, options.replicas ?? 1);
+  const handlers: Record<string, (body: unknown) => Promise<unknown>> = {
+    [Subjects.deploy]: async (body) => (await deployManifest(stores, parseManifest(body, "deploy request"))).manifest,
+    [Subjects.undeploy]: async (body) => { const p = pipelineOf(body); await undeploy(stores, p); return { pipeline: p, undeployed: true }; },
+    [Subjects.setCurrent]: async (body) => { const p = pipelineOf(body); await setCurrentPipeline(stores, p); return { current: p }; },
+  };
+  const subs = Object.entries(handlers).map(([subject, handle]) => nc.subscribe(subject, {
+    queue: DeployerQueue,
+    callback: (err, msg) => { if (!err) void answer(msg, handle, log); },
+  }));
+  await nc.flush();
+  return serviceOf("deployer", async () => {
+    await Promise.all(subs.map((s) => s.drain()));
+    await nc.drain();
+  }, { stores: stores as DeploymentStores });
+}
+
+function pipelineOf(body: unknown): string {
+  const p = (body as { pipeline?: unknown } | null)?.pipeline;
+  if (typeof p !== "string" || !isSubjectToken(p)) throw new FerryError("bad_request", "body must be {\"pipeline\": \"<name>\"}");
+  return p;
+}
+
+async function answer(msg: Msg, handle: (body: unknown) => Promise<unknown>, log: Logger): Promise<void> {
+  const h = headers();
+  h.set(Headers.contentType, MediaTypes.json);
+  try {
+    let body: unknown;
+    try {
+      body = msg.json<unknown>();
+    } catch (err) {
+      throw new FerryError("bad_json", `request body is not JSON: ${(err as Error).message}`);
+    }
+    const result = await handle(body);
+    h.set(Headers.status, "200");
+    msg.respond(JSON.stringify(result), { headers: h });
+  } catch (err) {
+    const e = asFerryError(err);
+    if (e.status >= 500) log.error({ err }, "deployment request failed");
+    h.set(Headers.status, String(e.status));
+    msg.respond(JSON.stringify(e.toBody()), { headers: h });
+  }
+}

@@ -1,0 +1,131 @@
+import { createHash, randomUUID } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { readFile, stat } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { Readable } from "node:stream";
+import {
+  FerryError, SiteKeys, parseDeployedManifest, parseManifest, type DeployedManifest, type DeployedStep, type DeploymentManifest,
+} from "@ferry/contracts";
+import type { DeploymentStores } from "./stores.js";
+
+/** Called as a model file uploads: bytes sent so far of `total`. */
+export type UploadProgress = (model: string, sent: number, total: number) => void;
+
+async function fileSha256(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+/** Uploads a model file under its sha256 unless the store has it already; resolves whether it uploaded. */
+export async function uploadModel(stores: DeploymentStores, model: string, path: string, sha: string, progress?: UploadProgress): Promise<boolean> {
+  const existing = await stores.models.info(sha);
+  if (existing && !existing.deleted) return false;
+  const total = (await stat(path)).size;
+  let sent = 0;
+  const counting = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      sent += chunk.length;
+      progress?.(model, sent, total);
+      controller.enqueue(chunk);
+    },
+  });
+  const source = Readable.toWeb(createReadStream(path)) as ReadableStream<Uint8Array>;
+  await stores.models.put({ name: sha, description: `${model} (onnx)` }, source.pipeThrough(counting));
+  return true;
+}
+
+/** Reuses a model's version while its file is unchanged; a new file gets a new version. */
+function versioned(previous: DeployedManifest | undefined, steps: readonly (Omit<DeployedStep, "version"> & { version?: string })[]): DeployedStep[] {
+  return steps.map(({ file: _file, ...s }) => {
+    const before = previous?.steps.find((p) => p.model === s.model && p.sha256 === s.sha256);
+    return { ...s, version: before?.version ?? randomUUID() };
+  });
+}
+
+/** The manifest currently deployed under `pipeline`, if any. */
+export async function deployedManifest(stores: DeploymentStores, pipeline: string): Promise<DeployedManifest | undefined> {
+  const entry = await stores.deployments.get(pipeline);
+  if (!entry || entry.operation !== "PUT" || entry.length === 0) return undefined;
+  return parseDeployedManifest(entry.json<unknown>(), `deployment ${pipeline}`);
+}
+
+/** What a publish did. */
+export interface PublishResult {
+  manifest: DeployedManifest;
+  /** False when `onlyIfChanged` found the same models deployed. */
+  changed: boolean;
+  uploaded: string[];
+}
+
+/** Options of a publish. */
+export interface PublishOptions {
+  progress?: UploadProgress;
+  /** Keep the deployed version when every step's model and file are the same (used at site start). */
+  onlyIfChanged?: boolean;
+}
+
+/**
+ * Publishes a manifest file: uploads its models to the object store (by sha256, skipped when there) and
+ * writes the manifest to the deployments bucket with a fresh `pipeline_version`.
+ */
+export async function publishManifestFile(stores: DeploymentStores, path: string, options: PublishOptions = {}): Promise<PublishResult> {
+  const manifest = parseManifest(JSON.parse(await readFile(path, "utf8")) as unknown, path);
+  const baseDir = dirname(resolve(path));
+  const uploaded: string[] = [];
+  const steps = [];
+  for (const step of manifest.steps) {
+    if (!step.file) {
+      steps.push({ ...step, sha256: step.sha256! });
+      continue;
+    }
+    const file = resolve(baseDir, step.file);
+    const sha = await fileSha256(file);
+    if (step.sha256 && step.sha256 !== sha) throw new FerryError("bad_request", `model ${step.model}: sha256 of ${file} is ${sha}, manifest says ${step.sha256}`);
+    if (await uploadModel(stores, step.model, file, sha, options.progress)) uploaded.push(step.model);
+    steps.push({ ...step, sha256: sha });
+  }
+  const result = await deployManifest(stores, { ...manifest, steps }, options.onlyIfChanged ?? false);
+  return { ...result, uploaded };
+}
+
+/**
+ * Deploys a manifest whose steps name models by sha256, all already in the object store (what the Ops
+ * hub sends over `ferry.deploy`).
+ */
+export async function deployManifest(stores: DeploymentStores, manifest: DeploymentManifest, onlyIfChanged = false): Promise<{ manifest: DeployedManifest; changed: boolean }> {
+  for (const step of manifest.steps) {
+    if (!step.sha256) throw new FerryError("bad_request", `model ${step.model}: a deployed step needs its sha256`);
+    const info = await stores.models.info(step.sha256);
+    if (!info || info.deleted) throw new FerryError("bad_request", `model ${step.model}: object ${step.sha256} is not in the model store`);
+  }
+  const previous = await deployedManifest(stores, manifest.pipeline).catch(() => undefined);
+  const same = previous && previous.steps.length === manifest.steps.length
+    && previous.steps.every((p, i) => p.model === manifest.steps[i]!.model && p.sha256 === manifest.steps[i]!.sha256
+      && JSON.stringify(p.inputs ?? {}) === JSON.stringify(manifest.steps[i]!.inputs ?? {}));
+  if (onlyIfChanged && same) return { manifest: previous, changed: false };
+  const deployed: DeployedManifest = {
+    ...manifest,
+    pipeline_version: randomUUID(),
+    steps: versioned(previous, manifest.steps as (Omit<DeployedStep, "version"> & { version?: string })[]),
+  };
+  await stores.deployments.put(manifest.pipeline, JSON.stringify(deployed));
+  return { manifest: deployed, changed: true };
+}
+
+/** Removes a pipeline's deployment; inferers stop serving it. */
+export async function undeploy(stores: DeploymentStores, pipeline: string): Promise<void> {
+  if (!(await deployedManifest(stores, pipeline))) throw new FerryError("unknown_pipeline", `pipeline ${pipeline} is not deployed`);
+  await stores.deployments.delete(pipeline);
+}
+
+/** Sets the site's current pipeline (the one behind `POST /infer`). */
+export async function setCurrentPipeline(stores: DeploymentStores, pipeline: string): Promise<void> {
+  await stores.site.put(SiteKeys.current, pipeline);
+}
+
+/** The site's current pipeline from the site bucket, if set. */
+export async function currentPipeline(stores: DeploymentStores): Promise<string | undefined> {
+  const entry = await stores.site.get(SiteKeys.current);
+  return entry && entry.operation === "PUT" && entry.length > 0 ? entry.string() : undefined;
+}

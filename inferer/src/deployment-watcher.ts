@@ -1,0 +1,121 @@
+import { Kvm, type KvWatchEntry } from "@nats-io/kv";
+import { Objm, type ObjectStore } from "@nats-io/obj";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { Buckets, SiteKeys, parseDeployedManifest, type DeployedManifest } from "@ferry/contracts";
+import type { Logger } from "pino";
+import { ModelCache } from "./model-cache.js";
+import { PipelineRuntime, type RuntimeOptions } from "./pipeline-runtime.js";
+import type { PipelineSet } from "./pipeline-set.js";
+
+/** A running watch of the deployments bucket. */
+export interface DeploymentWatch {
+  stop(): Promise<void>;
+}
+
+/**
+ * Serves what is deployed: first the manifests cached from the last run, then every put or delete in
+ * the deployments bucket as it happens, and the site's current pipeline from the site bucket.
+ */
+export async function watchDeployments(nc: NatsConnection, set: PipelineSet, cacheDir: string, runtime: RuntimeOptions, log: Logger): Promise<DeploymentWatch> {
+  const cache = new ModelCache(cacheDir);
+  const served = new Map<string, string>();
+  let store: Promise<ObjectStore> | undefined;
+  const models = (): Promise<ObjectStore> => (store ??= new Objm(nc).open(Buckets.models).catch((err: unknown) => {
+    store = undefined;
+    throw err;
+  }));
+  const apply = (m: DeployedManifest): Promise<void> => {
+    if (served.get(m.pipeline) === m.pipeline_version) return Promise.resolve();
+    served.set(m.pipeline, m.pipeline_version);
+    return set.apply(m.pipeline, async () => {
+      const rt = await PipelineRuntime.create(m, (step) => cache.model(step.sha256!, step.model, models), runtime);
+      await cache.saveManifest(m);
+      return rt;
+    }, { version: m.pipeline_version, models: m.steps.map((s) => ({ name: s.model, sha: s.sha256, version: s.version })) });
+  };
+  await Promise.all((await cache.manifests()).map(apply));
+
+  let stopped = false;
+  const iterators: { stop(): void }[] = [];
+  const follow = async (): Promise<void> => {
+    const kvm = new Kvm(nc);
+    const deployments = await kvm.create(Buckets.deployments, { history: 5 });
+    const site = await kvm.create(Buckets.site, { history: 5 });
+    // What is deployed now is loaded before the inferer says it is ready; later puts load in the background.
+    const initial = new Set<string>();
+    for await (const key of await deployments.keys()) initial.add(key);
+    const loads: Promise<void>[] = [];
+    let initialized!: () => void;
+    const seenAll = new Promise<void>((resolve) => { initialized = resolve; });
+    if (initial.size === 0) initialized();
+    const watch = await deployments.watch();
+    const current = await site.watch({ key: SiteKeys.current });
+    iterators.push(watch, current);
+    void consume(watch, async (e) => {
+      const { load } = await onDeployment(e, apply, set, cache, served, log);
+      if (initial.delete(e.key)) {
+        loads.push(load);
+        if (initial.size === 0) initialized();
+      }
+    }, log);
+    void consume(current, (e) => { set.setCurrent(e.operation === "PUT" && e.length > 0 ? e.string() : undefined); }, log);
+    await Promise.race([seenAll.then(() => Promise.all(loads)), new Promise((r) => setTimeout(r, 60_000).unref())]);
+  };
+  const retry = async (): Promise<void> => {
+    while (!stopped) {
+      await new Promise((r) => setTimeout(r, 2000).unref());
+      if (stopped) return;
+      try {
+        await follow();
+        return;
+      } catch {
+        // still unavailable
+      }
+    }
+  };
+  try {
+    await follow();
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, "cannot watch deployments (JetStream unavailable?); serving cached ones and retrying");
+    void retry();
+  }
+  return {
+    stop: async () => {
+      stopped = true;
+      for (const it of iterators) it.stop();
+    },
+  };
+}
+
+async function consume(it: AsyncIterable<KvWatchEntry>, handle: (e: KvWatchEntry) => void | Promise<void>, log: Logger): Promise<void> {
+  try {
+    for await (const e of it) {
+      try {
+        await handle(e);
+      } catch (err) {
+        log.error({ err, key: e.key }, "deployment update failed");
+      }
+    }
+  } catch (err) {
+    log.error({ err }, "deployment watch ended");
+  }
+}
+
+/** Handles one bucket update; resolves to the load it started, not awaited (so start-up can wait for it). */
+async function onDeployment(e: KvWatchEntry, apply: (m: DeployedManifest) => Promise<void>, set: PipelineSet, cache: ModelCache, served: Map<string, string>, log: Logger): Promise<{ load: Promise<void> }> {
+  if (e.operation !== "PUT") {
+    served.delete(e.key);
+    await cache.forgetManifest(e.key);
+    await set.remove(e.key);
+    return { load: Promise.resolve() };
+  }
+  let m: DeployedManifest;
+  try {
+    m = parseDeployedManifest(e.json<unknown>(), `deployment ${e.key}`);
+  } catch (err) {
+    log.error({ key: e.key, err: (err as Error).message }, "unreadable deployment");
+    return { load: set.apply(e.key, () => Promise.reject(err as Error)) };
+  }
+  // Not awaited here: a slow model load must not hold up other pipelines' updates.
+  return { load: apply(m) };
+}

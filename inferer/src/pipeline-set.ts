@@ -1,0 +1,146 @@
+import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
+import { InfererQueue, Subjects, inferSubject, type InfererStatus, type ModelStatus } from "@ferry/contracts";
+import type { Logger } from "pino";
+import type { PipelineRuntime } from "./pipeline-runtime.js";
+
+/** A pipeline this inferer serves: the version serving now, and why the latest attempt failed, if it did. */
+export interface Entry {
+  readonly name: string;
+  runtime?: PipelineRuntime;
+  /** Why the latest version could not be served (the previous one, if any, keeps serving). */
+  detail?: string;
+  /** The version that failed, as `/models` reports it. */
+  failed?: { version?: string; models: Omit<ModelStatus, "status" | "detail">[] };
+  sub?: Subscription;
+  /** Loads of this pipeline run one after the other, in publish order. */
+  queue: Promise<void>;
+}
+
+/**
+ * The pipelines an inferer serves, with their NATS subscriptions. Swapping a version is atomic: new
+ * requests take the new runtime at once; requests in flight finish on the old one, which is released
+ * once they have.
+ */
+export class PipelineSet {
+  readonly #nc: NatsConnection;
+  readonly #onMessage: (entry: Entry, msg: Msg) => void;
+  readonly #log: Logger;
+  readonly #entries = new Map<string, Entry>();
+  #current: string | undefined;
+  #currentSub: Subscription | undefined;
+  #statusSub: Subscription | undefined;
+  readonly #id: string;
+
+  constructor(nc: NatsConnection, id: string, onMessage: (entry: Entry, msg: Msg) => void, log: Logger) {
+    this.#nc = nc;
+    this.#id = id;
+    this.#onMessage = onMessage;
+    this.#log = log;
+    this.#statusSub = nc.subscribe(Subjects.status, { callback: (err, msg) => { if (!err) msg.respond(JSON.stringify(this.status())); } });
+  }
+
+  get current(): string | undefined {
+    return this.#current;
+  }
+
+  /** Loads a version of a pipeline and swaps it in; on failure the serving version stays and `detail` says why. */
+  apply(name: string, load: () => Promise<PipelineRuntime>, attempted?: Entry["failed"]): Promise<void> {
+    const entry = this.#entry(name);
+    entry.queue = entry.queue.then(async () => {
+      try {
+        const runtime = await load();
+        const old = entry.runtime;
+        entry.runtime = runtime;
+        delete entry.detail;
+        delete entry.failed;
+        this.#log.info({ pipeline: name, version: runtime.version, models: runtime.models.map((m) => m.name) }, old ? "pipeline swapped" : "pipeline loaded");
+        if (old) void old.retire().catch((err: unknown) => this.#log.error({ err }, "releasing the old version failed"));
+      } catch (err) {
+        entry.detail = (err as Error).message;
+        if (attempted) entry.failed = attempted;
+        this.#log.error({ pipeline: name, detail: entry.detail, serving: entry.runtime?.version ?? null }, "pipeline version failed to load");
+      }
+      this.#syncCurrent();
+    });
+    return entry.queue;
+  }
+
+  /** Stops serving a pipeline (undeployed). */
+  async remove(name: string): Promise<void> {
+    const entry = this.#entries.get(name);
+    if (!entry) return;
+    this.#entries.delete(name);
+    this.#syncCurrent();
+    await entry.sub?.drain();
+    await entry.queue;
+    await entry.runtime?.retire();
+    this.#log.info({ pipeline: name }, "pipeline removed");
+  }
+
+  /** Sets the pipeline answered on `ferry.infer`. */
+  setCurrent(name: string | undefined): void {
+    this.#current = name;
+    this.#syncCurrent();
+  }
+
+  /** The version serving `name`, if any. */
+  runtimeOf(name: string): PipelineRuntime | undefined {
+    return this.#entries.get(name)?.runtime;
+  }
+
+  /** What `ferry.status` answers. */
+  status(): InfererStatus {
+    return {
+      inferer: this.#id,
+      ...(this.#current ? { current: this.#current } : {}),
+      pipelines: [...this.#entries.values()].map((e) => ({
+        id: e.name,
+        status: e.runtime && !e.detail ? "Running" as const : "Error" as const,
+        ...(e.runtime ? { version: e.runtime.version } : {}),
+        ...(e.detail ? { detail: e.detail } : {}),
+        models: [
+          ...(e.runtime?.models ?? []).map((m) => ({ name: m.name, sha: m.sha, status: "Running" as const, version: m.version })),
+          ...(e.failed?.models ?? []).map((m) => ({ ...m, status: "Error" as const, ...(e.detail ? { detail: e.detail } : {}) })),
+        ],
+      })),
+    };
+  }
+
+  /** Unsubscribes everything (requests in flight still finish) and releases every version. */
+  async close(): Promise<void> {
+    const subs = [this.#statusSub, this.#currentSub, ...[...this.#entries.values()].map((e) => e.sub)];
+    await Promise.all(subs.flatMap((s) => (s ? [s.drain()] : [])));
+    await Promise.all([...this.#entries.values()].map(async (e) => {
+      await e.queue;
+      await e.runtime?.retire();
+    }));
+  }
+
+  #entry(name: string): Entry {
+    let entry = this.#entries.get(name);
+    if (!entry) {
+      const created: Entry = { name, queue: Promise.resolve() };
+      created.sub = this.#nc.subscribe(inferSubject(name), { queue: InfererQueue, callback: (err, msg) => { if (!err) this.#onMessage(created, msg); } });
+      this.#entries.set(name, created);
+      entry = created;
+    }
+    return entry;
+  }
+
+  /** Answers `ferry.infer` exactly while this inferer has the current pipeline. */
+  #syncCurrent(): void {
+    const want = this.#current !== undefined && this.#entries.has(this.#current);
+    if (want && !this.#currentSub) {
+      this.#currentSub = this.#nc.subscribe(Subjects.infer, {
+        queue: InfererQueue,
+        callback: (err, msg) => {
+          const entry = this.#current === undefined ? undefined : this.#entries.get(this.#current);
+          if (!err && entry) this.#onMessage(entry, msg);
+        },
+      });
+    } else if (!want && this.#currentSub) {
+      void this.#currentSub.drain();
+      this.#currentSub = undefined;
+    }
+  }
+}

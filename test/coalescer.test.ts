@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { connect, headers, type Msg, type NatsConnection } from "@nats-io/transport-node";
+import { FerryError, Headers, decodeEnvelope, encodeEnvelope } from "@ferry/contracts";
+import { Coalescer } from "@ferry/gateway";
+import { startTestNats } from "./helpers/site.js";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/**
+ * A responder on a real NATS subject that speaks the batch envelope and echoes each body back.
+ * It holds its first message until `release()`, so the test controls what queues up behind it.
+ */
+function echoResponder(nc: NatsConnection, subject: string): { messages: () => number; release: () => void } {
+  let messages = 0;
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  const reply = (msg: Msg): void => {
+    const h = headers();
+    const batch = msg.headers?.get(Headers.batch);
+    if (batch) {
+      const parts = decodeEnvelope(msg.data, Number(batch)).map((p) => ({ headers: { [Headers.status]: "200", [Headers.contentType]: "text/plain" }, body: p.body }));
+      h.set(Headers.batch, batch);
+      msg.respond(encodeEnvelope(parts), { headers: h });
+    } else {
+      h.set(Headers.status, "200");
+      h.set(Headers.contentType, "text/plain");
+      msg.respond(msg.data, { headers: h });
+    }
+  };
+  nc.subscribe(subject, {
+    callback: (err, msg) => {
+      if (err) return;
+      messages++;
+      if (messages === 1) void gate.then(() => reply(msg));
+      else reply(msg);
+    },
+  });
+  return { messages: () => messages, release };
+}
+
+describe("gateway coalescing (real NATS, a controlled responder)", () => {
+  let nats: Awaited<ReturnType<typeof startTestNats>>;
+  let nc: NatsConnection;
+  before(async () => {
+    nats = await startTestNats();
+    nc = await connect({ servers: nats.url });
+  });
+  after(async () => {
+    await nc.close();
+    await nats.stop();
+  });
+
+  for (const maxBatch of [256, 10]) {
+    it(`a lone request goes alone; the ones queued behind it go as envelopes of at most ${maxBatch}`, async () => {
+      const subject = `t.echo.${maxBatch}`;
+      const responder = echoResponder(nc, subject);
+      await nc.flush();
+      const coalescer = new Coalescer(nc, { timeoutMs: 5000, maxInFlight: 1, maxBatch });
+      const replies = Array.from({ length: 64 }, (_, i) => coalescer.send(subject, { body: enc.encode(`request ${i}`), headers: { "Content-Type": "text/plain" } }));
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(responder.messages(), 1, "only the first is in flight");
+      responder.release();
+      const got = await Promise.all(replies);
+      got.forEach((r, i) => {
+        assert.equal(r.status, 200);
+        assert.equal(dec.decode(r.body), `request ${i}`);
+      });
+      assert.equal(responder.messages(), 1 + Math.ceil(63 / maxBatch));
+    });
+  }
+
+  it("maps no responders to no_inferer and silence to inferer_timeout", async () => {
+    const coalescer = new Coalescer(nc, { timeoutMs: 200, maxInFlight: 2, maxBatch: 16 });
+    await assert.rejects(coalescer.send("t.nobody", { body: enc.encode("x"), headers: {} }), (e: unknown) => e instanceof FerryError && e.code === "no_inferer");
+    const silent = nc.subscribe("t.silent");
+    await nc.flush();
+    await assert.rejects(coalescer.send("t.silent", { body: enc.encode("x"), headers: {} }), (e: unknown) => e instanceof FerryError && e.code === "inferer_timeout");
+    silent.unsubscribe();
+  });
+});
