@@ -36,11 +36,26 @@ export async function uploadModel(stores: DeploymentStores, model: string, path:
 }
 
 /** Reuses a model's version while its file is unchanged; a new file gets a new version. */
-function versioned(previous: DeployedManifest | undefined, steps: readonly (Omit<DeployedStep, "version"> & { version?: string })[]): DeployedStep[] {
-  return steps.map(({ file: _file, ...s }) => {
-    const before = previous?.steps.find((p) => p.model === s.model && p.sha256 === s.sha256);
-    return { ...s, version: before?.version ?? randomUUID() };
-  });
+function versioned(known: ReadonlyMap<string, string>, steps: readonly (Omit<DeployedStep, "version"> & { version?: string })[]): DeployedStep[] {
+  return steps.map(({ file: _file, ...s }) => ({ ...s, version: known.get(`${s.model}\u0000${s.sha256}`) ?? randomUUID() }));
+}
+
+/** Versions given to (model, sha256) pairs in the pipeline's kept history, newest last. */
+async function knownVersions(stores: DeploymentStores, pipeline: string): Promise<Map<string, string>> {
+  const known = new Map<string, string>();
+  try {
+    for await (const e of await stores.deployments.history({ key: pipeline })) {
+      if (e.operation !== "PUT" || e.length === 0) continue;
+      try {
+        for (const s of parseDeployedManifest(e.json<unknown>()).steps) known.set(`${s.model}\u0000${s.sha256}`, s.version);
+      } catch {
+        // an unreadable old entry names no versions
+      }
+    }
+  } catch {
+    // no history yet
+  }
+  return known;
 }
 
 /** The manifest currently deployed under `pipeline`, if any. */
@@ -107,7 +122,7 @@ export async function deployManifest(stores: DeploymentStores, manifest: Deploym
   const deployed: DeployedManifest = {
     ...manifest,
     pipeline_version: randomUUID(),
-    steps: versioned(previous, manifest.steps as (Omit<DeployedStep, "version"> & { version?: string })[]),
+    steps: versioned(await knownVersions(stores, manifest.pipeline), manifest.steps as (Omit<DeployedStep, "version"> & { version?: string })[]),
   };
   await stores.deployments.put(manifest.pipeline, JSON.stringify(deployed));
   return { manifest: deployed, changed: true };

@@ -75,7 +75,9 @@ export class PipelineRuntime {
         steps.push({ model: info, session, feeds: prev ? stepFeeds(prev, session, manifest.steps[i]!.inputs ?? {}, model.name) : new Map() });
       }
       const runtime = new PipelineRuntime(manifest, steps);
-      await runtime.#warmUp();
+      await runtime.#warmUp().catch((err: unknown) => {
+        throw new FerryError("bad_request", `pipeline ${manifest.pipeline}: the warm-up run failed: ${(err as Error).message}`, { cause: err });
+      });
       return runtime;
     } catch (err) {
       await Promise.all(steps.map((s) => s.session.release()));
@@ -183,9 +185,19 @@ function stepFeeds(prev: Step, session: ort.InferenceSession, bindings: Record<s
     if (out.isTensor && input.isTensor && out.type !== input.type) {
       throw new FerryError("bad_request", `model ${model}: input ${input.name} takes ${input.type}, ${prev.model.name} gives ${out.type}`);
     }
+    if (out.isTensor && input.isTensor && !shapesFit(out.shape, input.shape)) {
+      throw new FerryError("bad_request", `model ${model}: input ${input.name} takes shape [${input.shape.join(",")}], ${prev.model.name}'s ${out.name} has [${out.shape.join(",")}]`);
+    }
     feeds.set(input.name, from);
   }
   return feeds;
+}
+
+/** Whether a tensor of shape `given` can feed an input of shape `wanted` (unknown or symbolic dims fit anything). */
+function shapesFit(given: readonly (number | string)[], wanted: readonly (number | string)[]): boolean {
+  if (given.length === 0 || wanted.length === 0) return true;
+  if (given.length !== wanted.length) return false;
+  return given.every((d, i) => typeof d !== "number" || typeof wanted[i] !== "number" || d < 0 || (wanted[i] as number) < 0 || d === wanted[i]);
 }
 
 function toOutput(name: string, t: ort.Tensor): OutputTensor {

@@ -1,0 +1,169 @@
+import assert from "node:assert/strict";
+import { copyFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { Objm } from "@nats-io/obj";
+import { Buckets, type InferenceRecord } from "@ferry/contracts";
+import {
+  deployManifest, openStores, publishManifestFile, setCurrentPipeline, undeploy, type DeploymentStores,
+} from "@ferry/deployer";
+import { start as startGateway, type Gateway } from "@ferry/gateway";
+import { start as startInferer, type Inferer } from "@ferry/inferer";
+import { houseRef, models } from "./helpers/paths.js";
+import { PANDAS, houseRecords, post, quiet, startTestNats } from "./helpers/site.js";
+
+interface Pipelines { pipelines: { id: string; status: string; version?: string; detail?: string }[] }
+interface Models { models: { name: string; sha: string; status: string; version: string; detail?: string }[] }
+
+/** A folder with a manifest for pipeline `swap` whose model file is `file` (copied in). */
+async function manifestDir(dir: string, name: string, steps: { model: string; file: string; extra?: Buffer }[]): Promise<string> {
+  const entries = [];
+  for (const [i, s] of steps.entries()) {
+    const target = join(dir, `${name}-${i}.onnx`);
+    if (s.extra) await writeFile(target, Buffer.concat([await readFile(s.file), s.extra]));
+    else await copyFile(s.file, target);
+    entries.push({ model: s.model, file: `${name}-${i}.onnx` });
+  }
+  const path = join(dir, `${name}.json`);
+  await writeFile(path, JSON.stringify({ pipeline: "swap", steps: entries }));
+  return path;
+}
+
+const house = join(models, "house-price-estimator.onnx");
+// An unknown protobuf field appended: a different file (new sha, new version) with the same weights.
+const retrained = Buffer.from([0xa0, 0x06, 0x01]);
+
+describe("publishing pipeline versions to a serving site", () => {
+  let nats: Awaited<ReturnType<typeof startTestNats>>;
+  let nc: NatsConnection;
+  let stores: DeploymentStores;
+  let inferer: Inferer;
+  let gateway: Gateway;
+  let dir: string;
+  let cacheDir: string;
+  const pipelines = async (): Promise<Pipelines["pipelines"]> => ((await (await fetch(`${gateway.url}/pipelines`)).json()) as Pipelines).pipelines;
+  const swap = (): Promise<{ status: number; json: unknown }> => post(`${gateway.url}/pipelines/swap`, houseRecords([houseRef.rows[0]!]), { "Content-Type": PANDAS });
+  const until = async (what: string, check: () => Promise<boolean>): Promise<void> => {
+    for (let i = 0; i < 200; i++) {
+      if (await check()) return;
+      await sleep(50);
+    }
+    assert.fail(`timed out waiting for ${what}`);
+  };
+
+  before(async () => {
+    nats = await startTestNats();
+    nc = await connect({ servers: nats.url });
+    stores = await openStores(nc);
+    dir = await mkdtemp(join(tmpdir(), "ferry-deploy-"));
+    cacheDir = join(dir, "cache");
+    inferer = await startInferer({ natsUrl: nats.url, manifests: [], cacheDir, logger: quiet, logRecords: false });
+    gateway = await startGateway({ natsUrl: nats.url, port: 0, host: "127.0.0.1", logger: quiet });
+  });
+  after(async () => {
+    await gateway.stop();
+    await inferer.stop();
+    await nc.close();
+    await nats.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  let v1: string;
+  let v2: string;
+
+  it("publish v1 → served; publishing again without changes keeps the model version", async () => {
+    const r = await publishManifestFile(stores, await manifestDir(dir, "v1", [{ model: "house", file: house }]));
+    assert.deepEqual(r.uploaded, ["house"]);
+    v1 = r.manifest.steps[0]!.version;
+    await until("v1 to serve", async () => (await swap()).status === 200);
+    const [rec] = (await swap()).json as InferenceRecord[];
+    assert.equal(rec!.model_version, v1);
+    const again = await publishManifestFile(stores, await manifestDir(dir, "v1b", [{ model: "house", file: house }]));
+    assert.deepEqual(again.uploaded, [], "the model store has it already");
+    assert.equal(again.manifest.steps[0]!.version, v1, "same file, same model version");
+    assert.notEqual(again.manifest.pipeline_version, r.manifest.pipeline_version, "a fresh pipeline version per publish");
+  });
+
+  it("v2 published under continuous load: no failed request, v1 then only v2", async () => {
+    const seen: string[] = [];
+    let failures = 0;
+    let stop = false;
+    const load = Promise.all(Array.from({ length: 4 }, async () => {
+      while (!stop) {
+        const r = await swap();
+        if (r.status !== 200) failures++;
+        else seen.push((r.json as InferenceRecord[])[0]!.model_version);
+      }
+    }));
+    await sleep(200);
+    const r = await publishManifestFile(stores, await manifestDir(dir, "v2", [{ model: "house", file: house, extra: retrained }]));
+    v2 = r.manifest.steps[0]!.version;
+    assert.notEqual(v2, v1, "a new file gets a new model version");
+    await until("v2 to serve", async () => seen.at(-1) === v2);
+    const swappedAt = seen.length;
+    await sleep(300);
+    stop = true;
+    await load;
+    assert.equal(failures, 0);
+    assert.ok(seen.every((v) => v === v1 || v === v2));
+    assert.ok(seen.slice(swappedAt).every((v) => v === v2), "after the swap only v2");
+    assert.ok(seen.length - swappedAt > 0);
+  });
+
+  it("a bad v3 (corrupt file, wrong sha, mismatched steps) leaves v2 serving and reports Error with the reason", async () => {
+    const bad = join(dir, "corrupt.onnx");
+    await writeFile(bad, "not a model at all");
+    const cases: [string, () => Promise<unknown>, RegExp][] = [
+      ["corrupt file", () => publishManifestFile(stores, join(dir, "corrupt.json")), /failed to load/],
+      ["wrong sha", async () => {
+        // An object whose content is not what its name (the sha256) says.
+        const fake = "ab".repeat(32);
+        await stores.models.putBlob({ name: fake }, await readFile(house));
+        return deployManifest(stores, { pipeline: "swap", steps: [{ model: "house", sha256: fake }] });
+      }, /sha256/],
+      ["mismatched steps", () => publishManifestFile(stores, join(dir, "mismatch.json")), /takes|matches no output/],
+    ];
+    await writeFile(join(dir, "corrupt.json"), JSON.stringify({ pipeline: "swap", steps: [{ model: "house", file: "corrupt.onnx" }] }));
+    await manifestDir(dir, "mismatch", [{ model: "house", file: house }, { model: "classifier", file: join(models, "image-classifier.onnx") }]);
+    for (const [what, publish, reason] of cases) {
+      await publish();
+      await until(`${what} to be reported`, async () => (await pipelines()).find((p) => p.id === "swap")?.status === "Error");
+      const p = (await pipelines()).find((x) => x.id === "swap")!;
+      assert.match(p.detail ?? "", reason, what);
+      const r = await swap();
+      assert.equal(r.status, 200, `${what}: v2 keeps serving`);
+      assert.equal((r.json as InferenceRecord[])[0]!.model_version, v2);
+      const m = ((await (await fetch(`${gateway.url}/models`)).json()) as Models).models;
+      assert.ok(m.some((x) => x.status === "Error" && x.detail), `${what}: /models shows the failed version`);
+      assert.ok(m.some((x) => x.version === v2 && x.status === "Running"));
+    }
+    await publishManifestFile(stores, await manifestDir(dir, "v4", [{ model: "house", file: house, extra: retrained }]));
+    await until("a good manifest clears the error", async () => (await pipelines()).find((p) => p.id === "swap")?.status === "Running");
+  });
+
+  it("the current pipeline comes from the site bucket and switches in place", async () => {
+    await setCurrentPipeline(stores, "swap");
+    await until("/infer to serve swap", async () => {
+      const r = await post(`${gateway.url}/infer`, houseRecords([houseRef.rows[0]!]), { "Content-Type": PANDAS });
+      return r.status === 200 && (r.json as InferenceRecord[])[0]!.pipeline_name === "swap";
+    });
+  });
+
+  it("a restarted inferer serves from its cache when the model store is gone", async () => {
+    await inferer.stop();
+    await (await new Objm(nc).open(Buckets.models)).destroy();
+    inferer = await startInferer({ natsUrl: nats.url, manifests: [], cacheDir, logger: quiet, logRecords: false });
+    const r = await swap();
+    assert.equal(r.status, 200);
+    assert.equal((r.json as InferenceRecord[])[0]!.model_version, v2);
+  });
+
+  it("undeploy stops serving the pipeline", async () => {
+    await undeploy(stores, "swap");
+    await until("swap to be gone", async () => (await swap()).status === 404);
+    assert.equal((await pipelines()).some((p) => p.id === "swap"), false);
+  });
+});
