@@ -1,19 +1,15 @@
 import assert from "node:assert/strict";
-import { copyFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { copyFile, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Objm } from "@nats-io/obj";
 import { Buckets, type InferenceRecord } from "@ferry/contracts";
-import {
-  deployManifest, openStores, publishManifestFile, setCurrentPipeline, undeploy, type DeploymentStores,
-} from "@ferry/deployer";
-import { start as startGateway, type Gateway } from "@ferry/gateway";
+import { deployManifest, publishManifestFile, setCurrentPipeline, undeploy, type DeploymentStores } from "@ferry/deployer";
+import type { Gateway } from "@ferry/gateway";
 import { start as startInferer, type Inferer } from "@ferry/inferer";
 import { houseRef, models } from "./helpers/paths.js";
-import { PANDAS, houseRecords, post, quiet, startTestNats } from "./helpers/site.js";
+import { PANDAS, houseRecords, post, quiet, startDeploySite, until, type DeploySite } from "./helpers/site.js";
 
 interface Pipelines { pipelines: { id: string; status: string; version?: string; detail?: string }[] }
 interface Models { models: { name: string; sha: string; status: string; version: string; detail?: string }[] }
@@ -37,38 +33,21 @@ const house = join(models, "house-price-estimator.onnx");
 const retrained = Buffer.from([0xa0, 0x06, 0x01]);
 
 describe("publishing pipeline versions to a serving site", () => {
-  let nats: Awaited<ReturnType<typeof startTestNats>>;
-  let nc: NatsConnection;
+  let site: DeploySite;
   let stores: DeploymentStores;
-  let inferer: Inferer;
   let gateway: Gateway;
   let dir: string;
-  let cacheDir: string;
+  let restarted: Inferer | undefined;
   const pipelines = async (): Promise<Pipelines["pipelines"]> => ((await (await fetch(`${gateway.url}/pipelines`)).json()) as Pipelines).pipelines;
   const swap = (): Promise<{ status: number; json: unknown }> => post(`${gateway.url}/pipelines/swap`, houseRecords([houseRef.rows[0]!]), { "Content-Type": PANDAS });
-  const until = async (what: string, check: () => Promise<boolean>): Promise<void> => {
-    for (let i = 0; i < 200; i++) {
-      if (await check()) return;
-      await sleep(50);
-    }
-    assert.fail(`timed out waiting for ${what}`);
-  };
 
   before(async () => {
-    nats = await startTestNats();
-    nc = await connect({ servers: nats.url });
-    stores = await openStores(nc);
-    dir = await mkdtemp(join(tmpdir(), "ferry-deploy-"));
-    cacheDir = join(dir, "cache");
-    inferer = await startInferer({ natsUrl: nats.url, manifests: [], cacheDir, logger: quiet, logRecords: false });
-    gateway = await startGateway({ natsUrl: nats.url, port: 0, host: "127.0.0.1", logger: quiet });
+    site = await startDeploySite({ logRecords: false });
+    ({ stores, gateway, dir } = site);
   });
   after(async () => {
-    await gateway.stop();
-    await inferer.stop();
-    await nc.close();
-    await nats.stop();
-    await rm(dir, { recursive: true, force: true });
+    await restarted?.stop();
+    await site.stop();
   });
 
   let v1: string;
@@ -153,9 +132,9 @@ describe("publishing pipeline versions to a serving site", () => {
   });
 
   it("a restarted inferer serves from its cache when the model store is gone", async () => {
-    await inferer.stop();
-    await (await new Objm(nc).open(Buckets.models)).destroy();
-    inferer = await startInferer({ natsUrl: nats.url, manifests: [], cacheDir, logger: quiet, logRecords: false });
+    await site.inferer.stop();
+    await (await new Objm(site.nc).open(Buckets.models)).destroy();
+    restarted = await startInferer({ natsUrl: site.nats.url, manifests: [], cacheDir: join(dir, "cache"), logger: quiet, logRecords: false });
     const r = await swap();
     assert.equal(r.status, 200);
     assert.equal((r.json as InferenceRecord[])[0]!.model_version, v2);

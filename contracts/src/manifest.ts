@@ -1,9 +1,21 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { FerryError } from "./errors.js";
+import { compileExpression } from "./expressions.js";
 
 const Uuid = Type.String({ pattern: "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$" });
 const Name = Type.String({ pattern: "^[A-Za-z0-9_-]{1,128}$", description: "a NATS subject token: letters, digits, _ and -" });
+
+/** A model named by file (a manifest on disk) or by sha256 (deployed). */
+const ModelRef = {
+  model: Name,
+  version: Type.Optional(Uuid),
+  file: Type.Optional(Type.String({ minLength: 1, description: "path of the .onnx file, relative to the manifest; deployed manifests name models by sha256 instead" })),
+  sha256: Type.Optional(Type.String({ pattern: "^[0-9a-f]{64}$", description: "the model file's sha256: checked against the file, and its name in the object store" })),
+};
+
+/** A shadow (challenger) model: runs on the step's input; its outputs are reported, never returned as the result. */
+export const ShadowSchema = Type.Object(ModelRef, { additionalProperties: false });
 
 /** JSON schema of one pipeline step. */
 export const PipelineStepSchema = Type.Object({
@@ -14,6 +26,7 @@ export const PipelineStepSchema = Type.Object({
   inputs: Type.Optional(Type.Record(Type.String(), Type.String(), {
     description: "model input name → column (first step) or previous step's output name; default: same name",
   })),
+  shadows: Type.Optional(Type.Array(ShadowSchema, { description: "challenger models run on the same input; outputs under shadow_data" })),
 }, { additionalProperties: false });
 
 /** JSON schema of a deployment manifest: what an inferer needs to serve one pipeline version. */
@@ -21,6 +34,9 @@ export const DeploymentManifestSchema = Type.Object({
   pipeline: Name,
   pipeline_version: Type.Optional(Uuid),
   steps: Type.Array(PipelineStepSchema, { minItems: 1 }),
+  validations: Type.Optional(Type.Record(Type.String({ pattern: "^[A-Za-z_][A-Za-z0-9_]{0,63}$" }), Type.String({ minLength: 1, maxLength: 1000 }), {
+    description: "name → boolean expression over the last step's outputs; true marks the record as an anomaly",
+  })),
   partition: Type.Optional(Type.String()),
 }, { additionalProperties: false });
 
@@ -29,16 +45,27 @@ export type PipelineStep = Static<typeof PipelineStepSchema>;
 /** A deployment manifest. */
 export type DeploymentManifest = Static<typeof DeploymentManifestSchema>;
 
-/** A step as deployed: its model named by sha256 (the object store's key), with a version. */
-export type DeployedStep = PipelineStep & { version: string; sha256: string };
+/** A shadow model as declared. */
+export type Shadow = Static<typeof ShadowSchema>;
+/** A model as deployed: named by sha256 (the object store's key), with a version. */
+export type DeployedShadow = Shadow & { version: string; sha256: string };
+/** A step as deployed: its models named by sha256, with versions. */
+export type DeployedStep = Omit<PipelineStep, "shadows"> & { version: string; sha256: string; shadows?: DeployedShadow[] };
 /** A manifest as stored in the deployments bucket. */
 export type DeployedManifest = Omit<DeploymentManifest, "steps" | "pipeline_version"> & { pipeline_version: string; steps: DeployedStep[] };
 
 /** Checks a parsed manifest; throws FerryError `bad_request` listing what is wrong. */
 export function parseManifest(value: unknown, source = "manifest"): DeploymentManifest {
   if (Value.Check(DeploymentManifestSchema, value)) {
-    const noModel = value.steps.findIndex((s) => !s.file && !s.sha256);
-    if (noModel >= 0) throw new FerryError("bad_request", `${source}: step ${noModel} (${value.steps[noModel]!.model}) names neither a file nor a sha256`);
+    const noModel = value.steps.flatMap((s) => [s, ...(s.shadows ?? [])]).find((s) => !s.file && !s.sha256);
+    if (noModel) throw new FerryError("bad_request", `${source}: model ${noModel.model} names neither a file nor a sha256`);
+    for (const [name, source_] of Object.entries(value.validations ?? {})) {
+      try {
+        compileExpression(source_);
+      } catch (err) {
+        throw new FerryError("bad_request", `${source}: validation ${name}: ${(err as Error).message}`, { cause: err });
+      }
+    }
     return value;
   }
   const problems = [...Value.Errors(DeploymentManifestSchema, value)].slice(0, 5)
@@ -49,7 +76,7 @@ export function parseManifest(value: unknown, source = "manifest"): DeploymentMa
 /** Checks a manifest read from the deployments bucket: every step has a version and a sha256. */
 export function parseDeployedManifest(value: unknown, source = "deployed manifest"): DeployedManifest {
   const m = parseManifest(value, source);
-  if (!m.pipeline_version || m.steps.some((s) => !s.version || !s.sha256)) {
+  if (!m.pipeline_version || m.steps.flatMap((s) => [s, ...(s.shadows ?? [])]).some((s) => !s.version || !s.sha256)) {
     throw new FerryError("bad_request", `${source}: a deployed manifest needs pipeline_version and, per step, version and sha256`);
   }
   return m as DeployedManifest;

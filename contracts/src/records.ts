@@ -28,6 +28,10 @@ export interface RecordsView {
   readonly rowCount: number;
   /** Row `i` (of this request) as JSON text for `original_data`, or null when too large to echo. */
   originalData(i: number): string | null;
+  /** Indices of the validations row `i` triggered. */
+  checkFailures?(i: number): readonly number[];
+  /** Shadow models' results for the whole run (reported under `shadow_data`; failed ones are left out). */
+  readonly shadows?: readonly { readonly model: string; readonly outputs?: readonly OutputTensor[]; readonly error?: string }[];
 }
 
 /** One record of the pandas-records reply, as the spec documents it. */
@@ -69,21 +73,33 @@ function jsonValues(t: OutputTensor, start: number, end: number): string {
   return parts.join(",");
 }
 
+/** A row's `outputs` list: `{"Float":{"data":[…],"dim":[1,…],"v":1}}` per tensor. */
+function outputsJson(tensors: readonly OutputTensor[], runRows: number, row: number): string {
+  let out = "";
+  for (let k = 0; k < tensors.length; k++) {
+    const t = tensors[k]!;
+    const s = rowSlice(t, runRows, row);
+    out += `${k > 0 ? "," : ""}{${JSON.stringify(OutputTypeKeys[t.type])}:{"data":[${jsonValues(t, s.start, s.end)}],"dim":[${s.dim.join(",")}],"v":1}}`;
+  }
+  return `[${out}]`;
+}
+
+/** A row's `shadow_data`: model name → its outputs list. */
+function shadowJson(view: RecordsView, row: number): string {
+  if (!view.shadows || view.shadows.length === 0) return "{}";
+  const parts = view.shadows.filter((s) => s.outputs).map((s) => `${JSON.stringify(s.model)}:${outputsJson(s.outputs!, view.runRows, row)}`);
+  return `{${parts.join(",")}}`;
+}
+
 /** Encodes the view's rows as a pandas-records JSON array (keys in the spec's order). */
 export function encodeRecordsJson(view: RecordsView): string {
-  const head = `{"check_failures":[],"elapsed":[${view.elapsed.join(",")}],"model_name":${JSON.stringify(view.modelName)},"model_version":${JSON.stringify(view.modelVersion)},"original_data":`;
-  const tail = `,"pipeline_name":${JSON.stringify(view.pipelineName)},"shadow_data":{},"time":${view.time}}`;
-  const keys = view.outputs.map((t) => `{${JSON.stringify(OutputTypeKeys[t.type])}:{"data":[`);
+  const head = `"elapsed":[${view.elapsed.join(",")}],"model_name":${JSON.stringify(view.modelName)},"model_version":${JSON.stringify(view.modelVersion)},"original_data":`;
+  const tail = `,"pipeline_name":${JSON.stringify(view.pipelineName)},"shadow_data":`;
   const records = new Array<string>(view.rowCount);
   for (let i = 0; i < view.rowCount; i++) {
     const row = view.rowStart + i;
-    let outputs = "";
-    for (let k = 0; k < view.outputs.length; k++) {
-      const t = view.outputs[k]!;
-      const s = rowSlice(t, view.runRows, row);
-      outputs += `${k > 0 ? "," : ""}${keys[k]}${jsonValues(t, s.start, s.end)}],"dim":[${s.dim.join(",")}],"v":1}}`;
-    }
-    records[i] = `${head}${view.originalData(i) ?? "null"},"outputs":[${outputs}]${tail}`;
+    const checks = view.checkFailures?.(i) ?? [];
+    records[i] = `{"check_failures":[${checks.join(",")}],${head}${view.originalData(i) ?? "null"},"outputs":${outputsJson(view.outputs, view.runRows, row)}${tail}${shadowJson(view, row)},"time":${view.time}}`;
   }
   return `[${records.join(",")}]`;
 }
@@ -127,9 +143,9 @@ export function encodeRecordsArrow(view: RecordsView): Uint8Array {
     model_name: vectorFromArray(repeat(view.modelName), new Utf8()),
     model_version: vectorFromArray(repeat(view.modelVersion), new Utf8()),
     elapsed: vectorFromArray(repeat(view.elapsed.map((e) => BigInt(e))), listOf(new Int64())),
-    check_failures: vectorFromArray(repeat([] as number[]), listOf(new Int32())),
+    check_failures: vectorFromArray(Array.from({ length: n }, (_, i) => [...(view.checkFailures?.(i) ?? [])]), listOf(new Int32())),
     original_data: vectorFromArray(Array.from({ length: n }, (_, i) => view.originalData(i)), new Utf8()),
-    shadow_data: vectorFromArray(repeat("{}"), new Utf8()),
+    shadow_data: vectorFromArray(Array.from({ length: n }, (_, i) => shadowJson(view, view.rowStart + i)), new Utf8()),
   };
   for (const t of view.outputs) {
     columns[`out.${t.name}`] = vectorFromArray(outputRows(t, view), listOf(arrowTypes[t.type]()));
@@ -144,6 +160,8 @@ export interface LogContext {
   readonly lastModelSha: string;
   /** Row `i`'s `in` object as JSON text, and the columns left out of it (see keptInputs). */
   input(i: number): { json: string; dropped: readonly string[] };
+  /** Row `i`'s validation flags by name (all false or absent when there are none). */
+  anomalies?(i: number): Readonly<Record<string, boolean>>;
 }
 
 function countValues(value: unknown): number {
@@ -174,17 +192,25 @@ export function encodeLogRecords(view: RecordsView, log: LogContext): string[] {
   const lastModel = JSON.stringify(JSON.stringify({ model_name: view.modelName, model_sha: log.lastModelSha }));
   const metadataTail = `"pipeline_version":${JSON.stringify(log.pipelineVersion)},"elapsed":[${view.elapsed.join(",")}]`;
   const partition = JSON.stringify(log.partition);
-  const names = view.outputs.map((t) => JSON.stringify(t.name));
+  const shadows = (view.shadows ?? []).filter((s) => s.outputs);
   const out = new Array<string>(view.rowCount);
   for (let i = 0; i < view.rowCount; i++) {
     const row = view.rowStart + i;
-    let outs = "";
-    view.outputs.forEach((t, k) => {
-      const s = rowSlice(t, view.runRows, row);
-      outs += `${k > 0 ? "," : ""}${names[k]}:[${jsonValues(t, s.start, s.end)}]`;
-    });
     const input = log.input(i);
-    out[i] = `{"time":${view.time},"in":${input.json},"out":{${outs}},"anomaly":{"count":0},"metadata":{"last_model":${lastModel},${metadataTail},"dropped":${JSON.stringify(input.dropped)},"partition":${partition}}}`;
+    const shadowOut = shadows.map((s) => `,${JSON.stringify(`out_${s.model}`)}:${valuesByName(s.outputs!, view.runRows, row)}`).join("");
+    const flags = log.anomalies?.(i) ?? {};
+    const count = Object.values(flags).filter(Boolean).length;
+    const anomaly = JSON.stringify({ count, ...flags });
+    out[i] = `{"time":${view.time},"in":${input.json},"out":${valuesByName(view.outputs, view.runRows, row)}${shadowOut},"anomaly":${anomaly},"metadata":{"last_model":${lastModel},${metadataTail},"dropped":${JSON.stringify(input.dropped)},"partition":${partition}}}`;
   }
   return out;
+}
+
+/** A row's outputs as `{"name": [values]}`. */
+function valuesByName(tensors: readonly OutputTensor[], runRows: number, row: number): string {
+  const parts = tensors.map((t) => {
+    const s = rowSlice(t, runRows, row);
+    return `${JSON.stringify(t.name)}:[${jsonValues(t, s.start, s.end)}]`;
+  });
+  return `{${parts.join(",")}}`;
 }

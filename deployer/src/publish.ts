@@ -5,6 +5,7 @@ import { dirname, resolve } from "node:path";
 import { Readable } from "node:stream";
 import {
   FerryError, SiteKeys, parseDeployedManifest, parseManifest, type DeployedManifest, type DeployedStep, type DeploymentManifest,
+  type PipelineStep,
 } from "@ferry/contracts";
 import type { DeploymentStores } from "./stores.js";
 
@@ -36,8 +37,10 @@ export async function uploadModel(stores: DeploymentStores, model: string, path:
 }
 
 /** Reuses a model's version while its file is unchanged; a new file gets a new version. */
-function versioned(known: ReadonlyMap<string, string>, steps: readonly (Omit<DeployedStep, "version"> & { version?: string })[]): DeployedStep[] {
-  return steps.map(({ file: _file, ...s }) => ({ ...s, version: known.get(`${s.model}\u0000${s.sha256}`) ?? randomUUID() }));
+function versioned(known: ReadonlyMap<string, string>, steps: readonly PipelineStep[]): DeployedStep[] {
+  const one = <T extends { model: string; sha256?: string; file?: string }>({ file: _file, ...m }: T): Omit<T, "file"> & { version: string; sha256: string } =>
+    ({ ...m, sha256: m.sha256!, version: known.get(`${m.model}\u0000${m.sha256}`) ?? randomUUID() });
+  return steps.map(({ shadows, ...s }) => ({ ...one(s), ...(shadows ? { shadows: shadows.map(one) } : {}) }));
 }
 
 /** Versions given to (model, sha256) pairs in the pipeline's kept history, newest last. */
@@ -47,7 +50,7 @@ async function knownVersions(stores: DeploymentStores, pipeline: string): Promis
     for await (const e of await stores.deployments.history({ key: pipeline })) {
       if (e.operation !== "PUT" || e.length === 0) continue;
       try {
-        for (const s of parseDeployedManifest(e.json<unknown>()).steps) known.set(`${s.model}\u0000${s.sha256}`, s.version);
+        for (const s of parseDeployedManifest(e.json<unknown>()).steps.flatMap((x) => [x, ...(x.shadows ?? [])])) known.set(`${s.model}\u0000${s.sha256}`, s.version);
       } catch {
         // an unreadable old entry names no versions
       }
@@ -88,17 +91,18 @@ export async function publishManifestFile(stores: DeploymentStores, path: string
   const manifest = parseManifest(JSON.parse(await readFile(path, "utf8")) as unknown, path);
   const baseDir = dirname(resolve(path));
   const uploaded: string[] = [];
+  const stored = async <T extends { model: string; file?: string; sha256?: string }>(ref: T): Promise<T & { sha256: string }> => {
+    if (!ref.file) return { ...ref, sha256: ref.sha256! };
+    const file = resolve(baseDir, ref.file);
+    const sha = await fileSha256(file);
+    if (ref.sha256 && ref.sha256 !== sha) throw new FerryError("bad_request", `model ${ref.model}: sha256 of ${file} is ${sha}, manifest says ${ref.sha256}`);
+    if (await uploadModel(stores, ref.model, file, sha, options.progress)) uploaded.push(ref.model);
+    return { ...ref, sha256: sha };
+  };
   const steps = [];
   for (const step of manifest.steps) {
-    if (!step.file) {
-      steps.push({ ...step, sha256: step.sha256! });
-      continue;
-    }
-    const file = resolve(baseDir, step.file);
-    const sha = await fileSha256(file);
-    if (step.sha256 && step.sha256 !== sha) throw new FerryError("bad_request", `model ${step.model}: sha256 of ${file} is ${sha}, manifest says ${step.sha256}`);
-    if (await uploadModel(stores, step.model, file, sha, options.progress)) uploaded.push(step.model);
-    steps.push({ ...step, sha256: sha });
+    const shadows = step.shadows ? await Promise.all(step.shadows.map(stored)) : undefined;
+    steps.push({ ...(await stored(step)), ...(shadows ? { shadows } : {}) });
   }
   const result = await deployManifest(stores, { ...manifest, steps }, options.onlyIfChanged ?? false);
   return { ...result, uploaded };
@@ -109,20 +113,22 @@ export async function publishManifestFile(stores: DeploymentStores, path: string
  * hub sends over `ferry.deploy`).
  */
 export async function deployManifest(stores: DeploymentStores, manifest: DeploymentManifest, onlyIfChanged = false): Promise<{ manifest: DeployedManifest; changed: boolean }> {
-  for (const step of manifest.steps) {
+  for (const step of manifest.steps.flatMap((s) => [s, ...(s.shadows ?? [])])) {
     if (!step.sha256) throw new FerryError("bad_request", `model ${step.model}: a deployed step needs its sha256`);
     const info = await stores.models.info(step.sha256);
     if (!info || info.deleted) throw new FerryError("bad_request", `model ${step.model}: object ${step.sha256} is not in the model store`);
   }
   const previous = await deployedManifest(stores, manifest.pipeline).catch(() => undefined);
-  const same = previous && previous.steps.length === manifest.steps.length
-    && previous.steps.every((p, i) => p.model === manifest.steps[i]!.model && p.sha256 === manifest.steps[i]!.sha256
-      && JSON.stringify(p.inputs ?? {}) === JSON.stringify(manifest.steps[i]!.inputs ?? {}));
+  const shape = (m: DeploymentManifest): string => JSON.stringify({
+    steps: m.steps.map((s) => ({ model: s.model, sha256: s.sha256, inputs: s.inputs ?? {}, shadows: (s.shadows ?? []).map((x) => [x.model, x.sha256]) })),
+    validations: m.validations ?? {},
+  });
+  const same = previous !== undefined && shape(previous) === shape(manifest);
   if (onlyIfChanged && same) return { manifest: previous, changed: false };
   const deployed: DeployedManifest = {
     ...manifest,
     pipeline_version: randomUUID(),
-    steps: versioned(await knownVersions(stores, manifest.pipeline), manifest.steps as (Omit<DeployedStep, "version"> & { version?: string })[]),
+    steps: versioned(await knownVersions(stores, manifest.pipeline), manifest.steps),
   };
   await stores.deployments.put(manifest.pipeline, JSON.stringify(deployed));
   return { manifest: deployed, changed: true };

@@ -66,6 +66,42 @@ export async function inferParts(runtime: PipelineRuntime, parts: readonly Envel
   return replies;
 }
 
+/**
+ * The validations of each row of a run, evaluated once for both the reply (`check_failures`) and the
+ * log (`anomaly`). A validation that is true marks the record (Wallaroo's anomaly semantics); one that
+ * cannot be evaluated on a row counts as true, so a broken check is seen rather than hidden.
+ */
+function validationsOf(runtime: PipelineRuntime, result: RunResult, rows: number): { failures(row: number): number[]; flags(row: number): Record<string, boolean> } {
+  const none = { failures: (): number[] => [], flags: (): Record<string, boolean> => ({}) };
+  if (runtime.validations.length === 0) return none;
+  const memo = new Map<number, boolean[]>();
+  const evaluate = (row: number): boolean[] => {
+    let got = memo.get(row);
+    if (!got) {
+      const scope: Record<string, ArrayLike<number | bigint>> = {};
+      for (const t of result.outputs) {
+        if (t.type === "string" || Array.isArray(t.data)) continue;
+        const size = t.dims[0] === rows ? t.data.length / rows : t.data.length;
+        const from = t.dims[0] === rows ? row * size : 0;
+        scope[t.name] = (t.data as Float32Array).subarray(from, from + size);
+      }
+      got = runtime.validations.map((v) => {
+        try {
+          return v.expression.evaluate(scope);
+        } catch {
+          return true;
+        }
+      });
+      memo.set(row, got);
+    }
+    return got;
+  };
+  return {
+    failures: (row) => evaluate(row).flatMap((hit, i) => (hit ? [i] : [])),
+    flags: (row) => Object.fromEntries(runtime.validations.map((v, i) => [v.name, evaluate(row)[i]!])),
+  };
+}
+
 /** Row sizes and JSON text, computed once for both the reply's `original_data` and the log's `in`. */
 function rowCache(table: InputTable): { size(i: number): number; json(i: number): string } {
   const sizes = new Map<number, number>();
@@ -95,8 +131,10 @@ async function runGroup(runtime: PipelineRuntime, requests: readonly BoundReques
   const time = Date.now();
   const last = runtime.lastModel;
   let rowStart = 0;
+  const checks = validationsOf(runtime, result, rows);
   return requests.map((r) => {
     const cache = rowCache(r.table);
+    const start = rowStart;
     const view: RecordsView = {
       pipelineName: runtime.name,
       modelName: last.name,
@@ -108,6 +146,8 @@ async function runGroup(runtime: PipelineRuntime, requests: readonly BoundReques
       rowStart,
       rowCount: r.table.rowCount,
       originalData: (i) => (cache.size(i) <= options.originalDataMaxValues ? cache.json(i) : null),
+      checkFailures: (i) => checks.failures(start + i),
+      shadows: result.shadows,
     };
     rowStart += r.table.rowCount;
     const body = r.output === "arrow-file" ? encodeRecordsArrow(view) : encoder.encode(encodeRecordsJson(view));
@@ -119,6 +159,7 @@ async function runGroup(runtime: PipelineRuntime, requests: readonly BoundReques
         const kept = keptInputs(r.table.row(i), log.dropBytes);
         return { json: JSON.stringify(kept.in), dropped: kept.dropped };
       },
+      anomalies: (i) => checks.flags(start + i),
     }));
     return { status: 200, contentType: contentTypeOf(r.output), body, ...(logs ? { logs } : {}) };
   });

@@ -34,8 +34,11 @@ export function sha256(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
-/** Where a step's model file is: the manifest's `file` relative to its folder, or a cache path by sha256. */
-export type ModelLocator = (step: PipelineStep) => Promise<string>;
+/** A model as a manifest names it (a step, or one of its shadows). */
+export type ModelRef = Pick<PipelineStep, "model" | "version" | "file" | "sha256">;
+
+/** Where a model file is: the manifest's `file` relative to its folder, or a cache path by sha256. */
+export type ModelLocator = (ref: ModelRef) => Promise<string>;
 
 /** Locates models named by `file`, relative to `baseDir` (a manifest read from disk). */
 export function filesBeside(baseDir: string): ModelLocator {
@@ -53,7 +56,12 @@ export function uuidFromHash(hex: string): string {
 
 /** Reads each step's model file and computes its sha256 (checked against the manifest's when given). */
 export async function loadModels(manifest: DeploymentManifest, locate: ModelLocator): Promise<LoadedModel[]> {
-  return Promise.all(manifest.steps.map(async (step) => {
+  return Promise.all(manifest.steps.map((step) => loadModel(step, locate)));
+}
+
+/** Reads one model file and computes its sha256 (checked against the manifest's when given). */
+export async function loadModel(step: ModelRef, locate: ModelLocator): Promise<LoadedModel> {
+  {
     const path = await locate(step);
     let bytes: Uint8Array;
     try {
@@ -66,5 +74,5 @@ export async function loadModels(manifest: DeploymentManifest, locate: ModelLoca
       throw new FerryError("bad_request", `model ${step.model}: sha256 of ${path} is ${sha}, manifest says ${step.sha256}`);
     }
     return { name: step.model, version: step.version ?? uuidFromHash(sha), sha, path, bytes };
-  }));
+  }
 }

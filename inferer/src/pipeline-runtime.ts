@@ -1,8 +1,9 @@
 import ort from "onnxruntime-node";
 import {
-  FerryError, isNumericInputType, type DeploymentManifest, type NumericInputType, type OutputTensor, type TensorElementType,
+  FerryError, compileExpression, isNumericInputType, type CompiledExpression, type DeploymentManifest, type NumericInputType,
+  type OutputTensor, type TensorElementType,
 } from "@ferry/contracts";
-import { loadModels, uuidFromHash, type LoadedModel, type ModelLocator } from "./manifest-loader.js";
+import { loadModel, loadModels, uuidFromHash, type LoadedModel, type ModelLocator, type ModelRef } from "./manifest-loader.js";
 import { TypedArrays, concatArrays } from "./tensor-arrays.js";
 
 /** A model input as the first step declares it, and the request column bound to it. */
@@ -16,11 +17,29 @@ export interface InputSpec {
   readonly column: string;
 }
 
-interface Step {
+interface Model {
   readonly model: Omit<LoadedModel, "bytes">;
   readonly session: ort.InferenceSession;
+}
+
+interface Step extends Model {
   /** model input → name of the previous step's output that feeds it (unused for the first step). */
   readonly feeds: ReadonlyMap<string, string>;
+  /** Challenger models run on the same feeds; their results are reported, never passed on. */
+  readonly shadows: readonly Model[];
+}
+
+/** What a shadow model gave for a run: its outputs, or why it failed (a shadow never fails a request). */
+export interface ShadowResult {
+  readonly model: string;
+  readonly outputs?: OutputTensor[];
+  readonly error?: string;
+}
+
+/** A named validation, compiled once. */
+export interface Validation {
+  readonly name: string;
+  readonly expression: CompiledExpression;
 }
 
 /** Session options: onnxruntime threads per session. */
@@ -33,6 +52,7 @@ export interface RunResult {
   readonly outputs: OutputTensor[];
   /** ns spent in each step. */
   readonly stepNs: number[];
+  readonly shadows: ShadowResult[];
 }
 
 /** One loaded version of a pipeline: its sessions, in step order. */
@@ -42,6 +62,8 @@ export class PipelineRuntime {
   readonly inputs: readonly InputSpec[];
   /** Fixed batch size of the first step (e.g. 1 for a model exported with batch 1), else undefined. */
   readonly fixedBatch: number | undefined;
+  /** The manifest's validations, in order (a record's `check_failures` are indices into this). */
+  readonly validations: readonly Validation[];
   readonly #steps: Step[];
   #active = 0;
   #drained: (() => void) | undefined;
@@ -55,24 +77,41 @@ export class PipelineRuntime {
     this.inputs = first.session.inputMetadata.map((m) => inputSpec(m, bindings[m.name] ?? m.name, first.model.name));
     const batch = this.inputs[0]?.dims[0];
     this.fixedBatch = typeof batch === "number" && batch > 0 ? batch : undefined;
+    const outputs = steps[steps.length - 1]!.session.outputNames;
+    this.validations = Object.entries(manifest.validations ?? {}).map(([name, source]) => {
+      try {
+        return { name, expression: compileExpression(source, outputs) };
+      } catch (err) {
+        throw new FerryError("bad_request", `validation ${name}: ${(err as Error).message} (outputs: ${outputs.join(", ")})`, { cause: err });
+      }
+    });
   }
 
   /** Loads every step's model, checks that steps connect, and warms the sessions up with one run. */
   static async create(manifest: DeploymentManifest, locate: ModelLocator, options: RuntimeOptions = {}): Promise<PipelineRuntime> {
     const models = await loadModels(manifest, locate);
     const steps: Step[] = [];
+    const opened: ort.InferenceSession[] = [];
+    const open = async (ref: ModelRef, loaded?: LoadedModel): Promise<Model> => {
+      const model = loaded ?? await loadModel(ref, locate);
+      const session = await ort.InferenceSession.create(model.bytes, {
+        intraOpNumThreads: options.intraOpThreads ?? 1,
+        interOpNumThreads: 1,
+        graphOptimizationLevel: "all",
+      }).catch((err: unknown) => {
+        throw new FerryError("bad_request", `model ${model.name} (${model.path}) failed to load: ${(err as Error).message}`, { cause: err });
+      });
+      opened.push(session);
+      const { bytes: _bytes, ...info } = model;
+      return { model: info, session };
+    };
     try {
-      for (const [i, model] of models.entries()) {
-        const session = await ort.InferenceSession.create(model.bytes, {
-          intraOpNumThreads: options.intraOpThreads ?? 1,
-          interOpNumThreads: 1,
-          graphOptimizationLevel: "all",
-        }).catch((err: unknown) => {
-          throw new FerryError("bad_request", `model ${model.name} (${model.path}) failed to load: ${(err as Error).message}`, { cause: err });
-        });
-        const { bytes: _bytes, ...info } = model;
+      for (const [i, loaded] of models.entries()) {
+        const spec = manifest.steps[i]!;
+        const main = await open(spec, loaded);
+        const shadows = await Promise.all((spec.shadows ?? []).map((ref) => open(ref)));
         const prev = steps[i - 1];
-        steps.push({ model: info, session, feeds: prev ? stepFeeds(prev, session, manifest.steps[i]!.inputs ?? {}, model.name) : new Map() });
+        steps.push({ ...main, shadows, feeds: prev ? stepFeeds(prev, main.session, spec.inputs ?? {}, loaded.name) : new Map() });
       }
       const runtime = new PipelineRuntime(manifest, steps);
       await runtime.#warmUp().catch((err: unknown) => {
@@ -80,14 +119,14 @@ export class PipelineRuntime {
       });
       return runtime;
     } catch (err) {
-      await Promise.all(steps.map((s) => s.session.release()));
+      await Promise.all(opened.map((s) => s.release()));
       throw err;
     }
   }
 
-  /** The models in step order, as `/models` reports them. */
+  /** The models in step order, shadows after their step, as `/models` reports them. */
   get models(): readonly Omit<LoadedModel, "bytes">[] {
-    return this.#steps.map((s) => s.model);
+    return this.#steps.flatMap((s) => [s.model, ...s.shadows.map((x) => x.model)]);
   }
 
   /** The model whose outputs the pipeline returns. */
@@ -107,6 +146,7 @@ export class PipelineRuntime {
 
   async #runOnce(feeds: Record<string, ort.Tensor>): Promise<RunResult> {
     const stepNs: number[] = [];
+    const shadows: ShadowResult[] = [];
     let current: Record<string, ort.Tensor> = feeds;
     let outputs: ort.InferenceSession.OnnxValueMapType = {};
     for (const step of this.#steps) {
@@ -118,8 +158,9 @@ export class PipelineRuntime {
       }
       outputs = await step.session.run(current);
       stepNs.push(Number(process.hrtime.bigint() - t0));
+      for (const shadow of step.shadows) shadows.push(await runShadow(shadow, current));
     }
-    return { outputs: this.#steps[this.#steps.length - 1]!.session.outputNames.map((name) => toOutput(name, outputs[name] as ort.Tensor)), stepNs };
+    return { outputs: tensorsOf(this.#steps[this.#steps.length - 1]!.session, outputs), stepNs, shadows };
   }
 
   async #warmUp(): Promise<void> {
@@ -200,6 +241,25 @@ function shapesFit(given: readonly (number | string)[], wanted: readonly (number
   return given.every((d, i) => typeof d !== "number" || typeof wanted[i] !== "number" || d < 0 || (wanted[i] as number) < 0 || d === wanted[i]);
 }
 
+function tensorsOf(session: ort.InferenceSession, outputs: ort.InferenceSession.OnnxValueMapType): OutputTensor[] {
+  return session.outputNames.map((name) => toOutput(name, outputs[name] as ort.Tensor));
+}
+
+/** Runs a shadow model; its failure is reported, never thrown. */
+async function runShadow(shadow: Model, feeds: Record<string, ort.Tensor>): Promise<ShadowResult> {
+  try {
+    const wanted: Record<string, ort.Tensor> = {};
+    for (const name of shadow.session.inputNames) {
+      const t = feeds[name] ?? (shadow.session.inputNames.length === 1 && Object.keys(feeds).length === 1 ? Object.values(feeds)[0] : undefined);
+      if (!t) throw new Error(`no input ${name} for it among ${Object.keys(feeds).join(", ")}`);
+      wanted[name] = t;
+    }
+    return { model: shadow.model.name, outputs: tensorsOf(shadow.session, await shadow.session.run(wanted)) };
+  } catch (err) {
+    return { model: shadow.model.name, error: (err as Error).message };
+  }
+}
+
 function toOutput(name: string, t: ort.Tensor): OutputTensor {
   return { name, type: t.type as TensorElementType, dims: t.dims, data: t.data as OutputTensor["data"] };
 }
@@ -214,14 +274,25 @@ function sliceFeeds(feeds: Record<string, ort.Tensor>, start: number, count: num
   return out;
 }
 
-function mergeResults(results: RunResult[]): RunResult {
-  const first = results[0]!;
-  const outputs = first.outputs.map((o, k) => {
-    const parts = results.map((r) => r.outputs[k]!);
+function mergeTensors(chunks: readonly OutputTensor[][]): OutputTensor[] {
+  return chunks[0]!.map((o, k) => {
+    const parts = chunks.map((c) => c[k]!);
     const data = o.type === "string"
       ? parts.flatMap((p) => [...(p.data as string[])])
       : concatArrays(parts.map((p) => p.data as Float32Array));
     return { ...o, dims: [parts.reduce((n, p) => n + (p.dims[0] ?? 1), 0), ...o.dims.slice(1)], data };
   });
-  return { outputs, stepNs: first.stepNs.map((_, s) => results.reduce((n, r) => n + r.stepNs[s]!, 0)) };
+}
+
+function mergeResults(results: RunResult[]): RunResult {
+  const first = results[0]!;
+  const shadows = first.shadows.map((s, k): ShadowResult => {
+    const failed = results.find((r) => r.shadows[k]!.error);
+    return failed ? failed.shadows[k]! : { model: s.model, outputs: mergeTensors(results.map((r) => r.shadows[k]!.outputs!)) };
+  });
+  return {
+    outputs: mergeTensors(results.map((r) => r.outputs)),
+    stepNs: first.stepNs.map((_, s) => results.reduce((n, r) => n + r.stepNs[s]!, 0)),
+    shadows,
+  };
 }

@@ -7,6 +7,7 @@ import { start as startGateway, type Gateway, type GatewayOptions } from "@ferry
 import { start as startInferer, type Inferer, type InfererOptions } from "@ferry/inferer";
 import { start as startLogger, type LogService, type LoggerOptions } from "@ferry/logger";
 import { pino } from "pino";
+import { openStores, type DeploymentStores } from "@ferry/deployer";
 import { manifests } from "./paths.js";
 
 /** Silent logger for services under test (set FERRY_TEST_LOG=debug to see them). */
@@ -89,4 +90,47 @@ export async function post(url: string, body: string | Uint8Array, headers: Reco
 /** Relative difference, safe at zero. */
 export function relDiff(a: number, b: number): number {
   return Math.abs(a - b) / Math.max(Math.abs(b), 1e-12);
+}
+
+/** A site that serves what is deployed: nats-server, deployment stores, an inferer watching them, a gateway. */
+export interface DeploySite {
+  nats: NatsServer;
+  nc: NatsConnection;
+  stores: DeploymentStores;
+  inferer: Inferer;
+  gateway: Gateway;
+  /** A temp folder for manifests and the inferer's cache, removed on stop. */
+  dir: string;
+  stop(): Promise<void>;
+}
+
+/** Starts a DeploySite on loopback. */
+export async function startDeploySite(inferer: Partial<InfererOptions> = {}): Promise<DeploySite> {
+  const nats = await startTestNats();
+  const nc = await connect({ servers: nats.url });
+  const stores = await openStores(nc);
+  const dir = await mkdtemp(join(tmpdir(), "ferry-deploy-"));
+  const logger = await startLogger({ natsUrl: nats.url, logger: quiet });
+  const inf = await startInferer({ natsUrl: nats.url, manifests: [], cacheDir: join(dir, "cache"), logger: quiet, ...inferer });
+  const gateway = await startGateway({ natsUrl: nats.url, port: 0, host: "127.0.0.1", logger: quiet });
+  return {
+    nats, nc, stores, inferer: inf, gateway, dir,
+    stop: async () => {
+      await gateway.stop();
+      await inf.stop();
+      await logger.stop();
+      await nc.close();
+      await nats.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `check` until it holds (publishing and swapping are asynchronous). */
+export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
