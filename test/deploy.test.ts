@@ -56,7 +56,7 @@ describe("publishing pipeline versions to a serving site", () => {
   it("publish v1 → served; publishing again without changes keeps the model version", async () => {
     const r = await publishManifestFile(stores, await manifestDir(dir, "v1", [{ model: "house", file: house }]));
     assert.deepEqual(r.uploaded, ["house"]);
-    v1 = r.manifest.steps[0]!.version;
+    v1 = r.manifest.steps[0]!.version!;
     await until("v1 to serve", async () => (await swap()).status === 200);
     const [rec] = (await swap()).json as InferenceRecord[];
     assert.equal(rec!.model_version, v1);
@@ -79,7 +79,7 @@ describe("publishing pipeline versions to a serving site", () => {
     }));
     await sleep(200);
     const r = await publishManifestFile(stores, await manifestDir(dir, "v2", [{ model: "house", file: house, extra: retrained }]));
-    v2 = r.manifest.steps[0]!.version;
+    v2 = r.manifest.steps[0]!.version!;
     assert.notEqual(v2, v1, "a new file gets a new model version");
     await until("v2 to serve", async () => seen.at(-1) === v2);
     const swappedAt = seen.length;

@@ -17,6 +17,20 @@ const ModelRef = {
 /** A shadow (challenger) model: runs on the step's input; its outputs are reported, never returned as the result. */
 export const ShadowSchema = Type.Object(ModelRef, { additionalProperties: false });
 
+/** One arm of an A/B split: a model and its share of the traffic. */
+export const SplitArmSchema = Type.Object({ ...ModelRef, weight: Type.Number({ exclusiveMinimum: 0, default: 1 }) }, { additionalProperties: false });
+
+/**
+ * An A/B split (Wallaroo's `add_random_split`): each request goes to one arm, at random by weight, or by a
+ * hash of a key (a column's value in the request's first row, or its `Ferry-Split-Key` header) so that
+ * one session always lands on the same model.
+ */
+export const SplitSchema = Type.Object({
+  arms: Type.Array(SplitArmSchema, { minItems: 2 }),
+  key_column: Type.Optional(Type.String({ minLength: 1 })),
+  key_header: Type.Optional(Type.Boolean({ description: "route by the request's Ferry-Split-Key header" })),
+}, { additionalProperties: false });
+
 /** JSON schema of one pipeline step. */
 export const PipelineStepSchema = Type.Object({
   model: Name,
@@ -27,6 +41,7 @@ export const PipelineStepSchema = Type.Object({
     description: "model input name → column (first step) or previous step's output name; default: same name",
   })),
   shadows: Type.Optional(Type.Array(ShadowSchema, { description: "challenger models run on the same input; outputs under shadow_data" })),
+  split: Type.Optional(SplitSchema),
 }, { additionalProperties: false });
 
 /** JSON schema of a deployment manifest: what an inferer needs to serve one pipeline version. */
@@ -47,17 +62,29 @@ export type DeploymentManifest = Static<typeof DeploymentManifestSchema>;
 
 /** A shadow model as declared. */
 export type Shadow = Static<typeof ShadowSchema>;
+/** An A/B split as declared. */
+export type Split = Static<typeof SplitSchema>;
 /** A model as deployed: named by sha256 (the object store's key), with a version. */
 export type DeployedShadow = Shadow & { version: string; sha256: string };
 /** A step as deployed: its models named by sha256, with versions. */
-export type DeployedStep = Omit<PipelineStep, "shadows"> & { version: string; sha256: string; shadows?: DeployedShadow[] };
+export type DeployedStep = Omit<PipelineStep, "shadows" | "split"> & {
+  /** The step's model (absent on a split step, whose arms name the models). */
+  version?: string; sha256?: string; shadows?: DeployedShadow[];
+  split?: Omit<Split, "arms"> & { arms: (DeployedShadow & { weight: number })[] };
+};
+
+/** Every model a step names: itself (unless it is a split), its split's arms, its shadows. */
+export function modelsOfStep<T extends { model: string; file?: string; sha256?: string; shadows?: readonly unknown[]; split?: { arms: readonly unknown[] } }>(step: T): { model: string; file?: string; sha256?: string; version?: string }[] {
+  const refs = [...((step.split?.arms ?? []) as { model: string }[]), ...((step.shadows ?? []) as { model: string }[])];
+  return step.split ? refs : [step, ...refs];
+}
 /** A manifest as stored in the deployments bucket. */
 export type DeployedManifest = Omit<DeploymentManifest, "steps" | "pipeline_version"> & { pipeline_version: string; steps: DeployedStep[] };
 
 /** Checks a parsed manifest; throws FerryError `bad_request` listing what is wrong. */
 export function parseManifest(value: unknown, source = "manifest"): DeploymentManifest {
   if (Value.Check(DeploymentManifestSchema, value)) {
-    const noModel = value.steps.flatMap((s) => [s, ...(s.shadows ?? [])]).find((s) => !s.file && !s.sha256);
+    const noModel = value.steps.flatMap((s) => modelsOfStep(s)).find((s) => !s.file && !s.sha256);
     if (noModel) throw new FerryError("bad_request", `${source}: model ${noModel.model} names neither a file nor a sha256`);
     for (const [name, source_] of Object.entries(value.validations ?? {})) {
       try {
@@ -76,7 +103,7 @@ export function parseManifest(value: unknown, source = "manifest"): DeploymentMa
 /** Checks a manifest read from the deployments bucket: every step has a version and a sha256. */
 export function parseDeployedManifest(value: unknown, source = "deployed manifest"): DeployedManifest {
   const m = parseManifest(value, source);
-  if (!m.pipeline_version || m.steps.flatMap((s) => [s, ...(s.shadows ?? [])]).some((s) => !s.version || !s.sha256)) {
+  if (!m.pipeline_version || m.steps.flatMap((s) => modelsOfStep(s)).some((s) => !s.version || !s.sha256)) {
     throw new FerryError("bad_request", `${source}: a deployed manifest needs pipeline_version and, per step, version and sha256`);
   }
   return m as DeployedManifest;

@@ -162,6 +162,8 @@ export interface LogContext {
   input(i: number): { json: string; dropped: readonly string[] };
   /** Row `i`'s validation flags by name (all false or absent when there are none). */
   anomalies?(i: number): Readonly<Record<string, boolean>>;
+  /** With an A/B split: JSON text (a JSON string) naming the model that answered, for `out._model_split`. */
+  readonly modelSplit?: string;
 }
 
 function countValues(value: unknown): number {
@@ -201,7 +203,9 @@ export function encodeLogRecords(view: RecordsView, log: LogContext): string[] {
     const flags = log.anomalies?.(i) ?? {};
     const count = Object.values(flags).filter(Boolean).length;
     const anomaly = JSON.stringify({ count, ...flags });
-    out[i] = `{"time":${view.time},"in":${input.json},"out":${valuesByName(view.outputs, view.runRows, row)}${shadowOut},"anomaly":${anomaly},"metadata":{"last_model":${lastModel},${metadataTail},"dropped":${JSON.stringify(input.dropped)},"partition":${partition}}}`;
+    const outs = valuesByName(view.outputs, view.runRows, row);
+    const outJson = log.modelSplit ? `${outs.slice(0, -1)}${outs.length > 2 ? "," : ""}"_model_split":[${log.modelSplit}]}` : outs;
+    out[i] = `{"time":${view.time},"in":${input.json},"out":${outJson}${shadowOut},"anomaly":${anomaly},"metadata":{"last_model":${lastModel},${metadataTail},"dropped":${JSON.stringify(input.dropped)},"partition":${partition}}}`;
   }
   return out;
 }

@@ -4,7 +4,7 @@ import { readFile, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { Readable } from "node:stream";
 import {
-  FerryError, SiteKeys, parseDeployedManifest, parseManifest, type DeployedManifest, type DeployedStep, type DeploymentManifest,
+  FerryError, SiteKeys, modelsOfStep, parseDeployedManifest, parseManifest, type DeployedManifest, type DeployedStep, type DeploymentManifest,
   type PipelineStep,
 } from "@ferry/contracts";
 import type { DeploymentStores } from "./stores.js";
@@ -40,7 +40,11 @@ export async function uploadModel(stores: DeploymentStores, model: string, path:
 function versioned(known: ReadonlyMap<string, string>, steps: readonly PipelineStep[]): DeployedStep[] {
   const one = <T extends { model: string; sha256?: string; file?: string }>({ file: _file, ...m }: T): Omit<T, "file"> & { version: string; sha256: string } =>
     ({ ...m, sha256: m.sha256!, version: known.get(`${m.model}\u0000${m.sha256}`) ?? randomUUID() });
-  return steps.map(({ shadows, ...s }) => ({ ...one(s), ...(shadows ? { shadows: shadows.map(one) } : {}) }));
+  return steps.map(({ shadows, split, ...s }) => ({
+    ...(split ? s : one(s)),
+    ...(shadows ? { shadows: shadows.map(one) } : {}),
+    ...(split ? { split: { ...split, arms: split.arms.map((a) => ({ ...one(a), weight: a.weight })) } } : {}),
+  }));
 }
 
 /** Versions given to (model, sha256) pairs in the pipeline's kept history, newest last. */
@@ -50,7 +54,7 @@ async function knownVersions(stores: DeploymentStores, pipeline: string): Promis
     for await (const e of await stores.deployments.history({ key: pipeline })) {
       if (e.operation !== "PUT" || e.length === 0) continue;
       try {
-        for (const s of parseDeployedManifest(e.json<unknown>()).steps.flatMap((x) => [x, ...(x.shadows ?? [])])) known.set(`${s.model}\u0000${s.sha256}`, s.version);
+        for (const s of parseDeployedManifest(e.json<unknown>()).steps.flatMap((x) => modelsOfStep(x))) known.set(`${s.model}\u0000${s.sha256}`, s.version!);
       } catch {
         // an unreadable old entry names no versions
       }
@@ -102,7 +106,9 @@ export async function publishManifestFile(stores: DeploymentStores, path: string
   const steps = [];
   for (const step of manifest.steps) {
     const shadows = step.shadows ? await Promise.all(step.shadows.map(stored)) : undefined;
-    steps.push({ ...(await stored(step)), ...(shadows ? { shadows } : {}) });
+    const split = step.split ? { ...step.split, arms: await Promise.all(step.split.arms.map(stored)) } : undefined;
+    const own = split ? step : await stored(step);
+    steps.push({ ...own, ...(shadows ? { shadows } : {}), ...(split ? { split } : {}) });
   }
   const result = await deployManifest(stores, { ...manifest, steps }, options.onlyIfChanged ?? false);
   return { ...result, uploaded };
@@ -113,14 +119,17 @@ export async function publishManifestFile(stores: DeploymentStores, path: string
  * hub sends over `ferry.deploy`).
  */
 export async function deployManifest(stores: DeploymentStores, manifest: DeploymentManifest, onlyIfChanged = false): Promise<{ manifest: DeployedManifest; changed: boolean }> {
-  for (const step of manifest.steps.flatMap((s) => [s, ...(s.shadows ?? [])])) {
+  for (const step of manifest.steps.flatMap((s) => modelsOfStep(s))) {
     if (!step.sha256) throw new FerryError("bad_request", `model ${step.model}: a deployed step needs its sha256`);
     const info = await stores.models.info(step.sha256);
     if (!info || info.deleted) throw new FerryError("bad_request", `model ${step.model}: object ${step.sha256} is not in the model store`);
   }
   const previous = await deployedManifest(stores, manifest.pipeline).catch(() => undefined);
   const shape = (m: DeploymentManifest): string => JSON.stringify({
-    steps: m.steps.map((s) => ({ model: s.model, sha256: s.sha256, inputs: s.inputs ?? {}, shadows: (s.shadows ?? []).map((x) => [x.model, x.sha256]) })),
+    steps: m.steps.map((s) => ({
+      model: s.model, sha256: s.sha256, inputs: s.inputs ?? {}, shadows: (s.shadows ?? []).map((x) => [x.model, x.sha256]),
+      split: s.split ? { ...s.split, arms: s.split.arms.map((a) => [a.model, a.sha256, a.weight]) } : null,
+    })),
     validations: m.validations ?? {},
   });
   const same = previous !== undefined && shape(previous) === shape(manifest);

@@ -114,6 +114,8 @@ function forwardedHeaders(req: FastifyRequest): Record<string, string> {
   const ct = req.headers["content-type"];
   const accept = req.headers.accept;
   const id = req.headers["ferry-request-id"];
+  const split = req.headers["ferry-split-key"];
+  if (typeof split === "string") h[Headers.splitKey] = split;
   if (ct) h[Headers.contentType] = ct;
   if (accept) h[Headers.accept] = accept;
   if (typeof id === "string") h[Headers.requestId] = id;

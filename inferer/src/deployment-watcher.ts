@@ -1,7 +1,7 @@
 import { Kvm, type KvWatchEntry } from "@nats-io/kv";
 import { Objm, type ObjectStore } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { Buckets, SiteKeys, parseDeployedManifest, type DeployedManifest } from "@ferry/contracts";
+import { Buckets, SiteKeys, modelsOfStep, parseDeployedManifest, type DeployedManifest } from "@ferry/contracts";
 import type { Logger } from "pino";
 import { ModelCache } from "./model-cache.js";
 import { PipelineRuntime, type RuntimeOptions } from "./pipeline-runtime.js";
@@ -31,7 +31,7 @@ export async function watchDeployments(nc: NatsConnection, set: PipelineSet, cac
       const rt = await PipelineRuntime.create(m, (step) => cache.model(step.sha256!, step.model, models), runtime);
       await cache.saveManifest(m);
       return rt;
-    }, { version: m.pipeline_version, models: m.steps.map((s) => ({ name: s.model, sha: s.sha256, version: s.version })) });
+    }, { version: m.pipeline_version, models: m.steps.flatMap((s) => modelsOfStep(s)).map((s) => ({ name: s.model, sha: s.sha256 ?? "", version: s.version ?? "" })) });
   };
   await Promise.all((await cache.manifests()).map(apply));
 

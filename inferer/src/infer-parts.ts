@@ -50,7 +50,7 @@ export async function inferParts(runtime: PipelineRuntime, parts: readonly Envel
       replies[index] = errorReply(b.reason);
       return;
     }
-    const key = b.value.widths.join(",");
+    const key = `${b.value.widths.join(",")}/${b.value.arms.join(",")}`;
     let group = groups.get(key);
     if (!group) groups.set(key, (group = []));
     group.push({ index, bound: b.value });
@@ -124,12 +124,13 @@ async function runGroup(runtime: PipelineRuntime, requests: readonly BoundReques
   let result: RunResult;
   if (options.counters) options.counters.runs++;
   try {
-    result = await runtime.run(feeds, rows);
+    result = await runtime.run(feeds, rows, requests[0]!.arms);
   } catch (err) {
     throw err instanceof FerryError ? err : new FerryError("inference_failed", `pipeline ${runtime.name}: ${(err as Error).message}`, { cause: err });
   }
   const time = Date.now();
-  const last = runtime.lastModel;
+  const last = result.lastModel;
+  const split = runtime.splits ? JSON.stringify(JSON.stringify({ name: last.name, version: last.version, sha: last.sha })) : undefined;
   let rowStart = 0;
   const checks = validationsOf(runtime, result, rows);
   return requests.map((r) => {
@@ -160,6 +161,7 @@ async function runGroup(runtime: PipelineRuntime, requests: readonly BoundReques
         return { json: JSON.stringify(kept.in), dropped: kept.dropped };
       },
       anomalies: (i) => checks.flags(start + i),
+      ...(split ? { modelSplit: split } : {}),
     }));
     return { status: 200, contentType: contentTypeOf(r.output), body, ...(logs ? { logs } : {}) };
   });

@@ -175,10 +175,10 @@ async function answer(nc: NatsConnection, entry: Entry, msg: Msg, options: Infer
 
 function partHeaders(msg: Msg): Record<string, string> {
   const h: Record<string, string> = {};
-  const contentType = msg.headers?.get(Headers.contentType);
-  const accept = msg.headers?.get(Headers.accept);
-  if (contentType) h[Headers.contentType] = contentType;
-  if (accept) h[Headers.accept] = accept;
+  for (const name of [Headers.contentType, Headers.accept, Headers.splitKey, Headers.requestId]) {
+    const value = msg.headers?.get(name);
+    if (value) h[name] = value;
+  }
   return h;
 }
 

@@ -3,7 +3,7 @@ import {
   FerryError, compileExpression, isNumericInputType, type CompiledExpression, type DeploymentManifest, type NumericInputType,
   type OutputTensor, type TensorElementType,
 } from "@ferry/contracts";
-import { loadModel, loadModels, uuidFromHash, type LoadedModel, type ModelLocator, type ModelRef } from "./manifest-loader.js";
+import { loadModel, uuidFromHash, type LoadedModel, type ModelLocator, type ModelRef } from "./manifest-loader.js";
 import { TypedArrays, concatArrays } from "./tensor-arrays.js";
 
 /** A model input as the first step declares it, and the request column bound to it. */
@@ -27,6 +27,9 @@ interface Step extends Model {
   readonly feeds: ReadonlyMap<string, string>;
   /** Challenger models run on the same feeds; their results are reported, never passed on. */
   readonly shadows: readonly Model[];
+  /** A/B split arms (the step's own model is arm 0), empty without a split. */
+  readonly arms: readonly (Model & { weight: number })[];
+  readonly split?: { keyColumn?: string; keyHeader?: boolean };
 }
 
 /** What a shadow model gave for a run: its outputs, or why it failed (a shadow never fails a request). */
@@ -53,6 +56,8 @@ export interface RunResult {
   /** ns spent in each step. */
   readonly stepNs: number[];
   readonly shadows: ShadowResult[];
+  /** The model that produced the outputs (with a split, the arm that answered). */
+  readonly lastModel: Omit<LoadedModel, "bytes">;
 }
 
 /** One loaded version of a pipeline: its sessions, in step order. */
@@ -89,7 +94,6 @@ export class PipelineRuntime {
 
   /** Loads every step's model, checks that steps connect, and warms the sessions up with one run. */
   static async create(manifest: DeploymentManifest, locate: ModelLocator, options: RuntimeOptions = {}): Promise<PipelineRuntime> {
-    const models = await loadModels(manifest, locate);
     const steps: Step[] = [];
     const opened: ort.InferenceSession[] = [];
     const open = async (ref: ModelRef, loaded?: LoadedModel): Promise<Model> => {
@@ -106,12 +110,21 @@ export class PipelineRuntime {
       return { model: info, session };
     };
     try {
-      for (const [i, loaded] of models.entries()) {
-        const spec = manifest.steps[i]!;
-        const main = await open(spec, loaded);
+      for (const [i, spec] of manifest.steps.entries()) {
+        const arms = spec.split ? await Promise.all(spec.split.arms.map(async (a) => ({ ...(await open(a)), weight: a.weight }))) : [];
+        const main = arms[0] ?? await open(spec);
+        for (const arm of arms.slice(1)) {
+          if (arm.session.inputNames.join() !== main.session.inputNames.join() || arm.session.outputNames.join() !== main.session.outputNames.join()) {
+            throw new FerryError("bad_request", `split arm ${arm.model.name} must have the inputs and outputs of ${main.model.name}`);
+          }
+        }
         const shadows = await Promise.all((spec.shadows ?? []).map((ref) => open(ref)));
         const prev = steps[i - 1];
-        steps.push({ ...main, shadows, feeds: prev ? stepFeeds(prev, main.session, spec.inputs ?? {}, loaded.name) : new Map() });
+        steps.push({
+          ...main, shadows, arms,
+          ...(spec.split ? { split: { keyColumn: spec.split.key_column, keyHeader: spec.split.key_header } } : {}),
+          feeds: prev ? stepFeeds(prev, main.session, spec.inputs ?? {}, main.model.name) : new Map(),
+        });
       }
       const runtime = new PipelineRuntime(manifest, steps);
       await runtime.#warmUp().catch((err: unknown) => {
@@ -124,9 +137,34 @@ export class PipelineRuntime {
     }
   }
 
-  /** The models in step order, shadows after their step, as `/models` reports them. */
+  /** The models in step order, split arms and shadows after their step, as `/models` reports them. */
   get models(): readonly Omit<LoadedModel, "bytes">[] {
-    return this.#steps.flatMap((s) => [s.model, ...s.shadows.map((x) => x.model)]);
+    return this.#steps.flatMap((s) => [...(s.arms.length > 0 ? s.arms : [s]).map((x) => x.model), ...s.shadows.map((x) => x.model)]);
+  }
+
+  /** Whether a step splits traffic (A/B). */
+  get splits(): boolean {
+    return this.#steps.some((s) => s.arms.length > 0);
+  }
+
+  /**
+   * Picks an arm for each split step: by weight at random, or by a hash of the key (the request's
+   * Ferry-Split-Key header, or the key column's value) so that the same key always gets the same arm.
+   */
+  route(header: string | undefined, column: (name: string) => unknown): number[] {
+    return this.#steps.map((s) => {
+      if (s.arms.length === 0) return 0;
+      let key: string | undefined;
+      if (s.split?.keyHeader) key = header;
+      else if (s.split?.keyColumn) key = JSON.stringify(column(s.split.keyColumn) ?? null);
+      const total = s.arms.reduce((n, a) => n + a.weight, 0);
+      let point = (key === undefined ? Math.random() : hashUnit(key)) * total;
+      for (const [i, a] of s.arms.entries()) {
+        point -= a.weight;
+        if (point < 0) return i;
+      }
+      return s.arms.length - 1;
+    });
   }
 
   /** The model whose outputs the pipeline returns. */
@@ -135,32 +173,34 @@ export class PipelineRuntime {
   }
 
   /** Runs all steps on `rows` rows; models with a fixed batch size run in chunks of it. */
-  async run(feeds: Record<string, ort.Tensor>, rows: number): Promise<RunResult> {
+  async run(feeds: Record<string, ort.Tensor>, rows: number, arms: readonly number[] = []): Promise<RunResult> {
     const chunk = this.fixedBatch;
-    if (chunk === undefined || chunk === rows) return this.#runOnce(feeds);
+    if (chunk === undefined || chunk === rows) return this.#runOnce(feeds, arms);
     if (rows % chunk !== 0) throw new FerryError("bad_shape", `this pipeline's model takes batches of ${chunk} rows; got ${rows}`);
     const results: RunResult[] = [];
-    for (let start = 0; start < rows; start += chunk) results.push(await this.#runOnce(sliceFeeds(feeds, start, chunk, rows)));
+    for (let start = 0; start < rows; start += chunk) results.push(await this.#runOnce(sliceFeeds(feeds, start, chunk, rows), arms));
     return mergeResults(results);
   }
 
-  async #runOnce(feeds: Record<string, ort.Tensor>): Promise<RunResult> {
+  async #runOnce(feeds: Record<string, ort.Tensor>, arms: readonly number[]): Promise<RunResult> {
     const stepNs: number[] = [];
     const shadows: ShadowResult[] = [];
     let current: Record<string, ort.Tensor> = feeds;
     let outputs: ort.InferenceSession.OnnxValueMapType = {};
-    for (const step of this.#steps) {
+    let last: Model = this.#steps[0]!;
+    for (const [i, step] of this.#steps.entries()) {
       const t0 = process.hrtime.bigint();
+      last = step.arms[arms[i] ?? 0] ?? step;
       if (step.feeds.size > 0) {
         const next: Record<string, ort.Tensor> = {};
         for (const [input, from] of step.feeds) next[input] = outputs[from] as ort.Tensor;
         current = next;
       }
-      outputs = await step.session.run(current);
+      outputs = await last.session.run(current);
       stepNs.push(Number(process.hrtime.bigint() - t0));
       for (const shadow of step.shadows) shadows.push(await runShadow(shadow, current));
     }
-    return { outputs: tensorsOf(this.#steps[this.#steps.length - 1]!.session, outputs), stepNs, shadows };
+    return { outputs: tensorsOf(last.session, outputs), stepNs, shadows, lastModel: last.model };
   }
 
   async #warmUp(): Promise<void> {
@@ -170,7 +210,8 @@ export class PipelineRuntime {
     for (const input of this.inputs) {
       feeds[input.name] = new ort.Tensor(input.type, new TypedArrays[input.type](rows * input.width!), this.tensorDims(input, rows, input.width!));
     }
-    await this.run(feeds, rows);
+    const widest = Math.max(1, ...this.#steps.map((s) => s.arms.length));
+    for (let arm = 0; arm < widest; arm++) await this.run(feeds, rows, this.#steps.map((s) => Math.min(arm, Math.max(0, s.arms.length - 1))));
   }
 
   /** Dims of the tensor for `rows` rows of `width` values each. */
@@ -200,7 +241,7 @@ export class PipelineRuntime {
 
   /** Releases the sessions. */
   async release(): Promise<void> {
-    await Promise.all(this.#steps.map((s) => s.session.release()));
+    await Promise.all(this.#steps.flatMap((s) => [s, ...s.arms.slice(1), ...s.shadows]).map((m) => m.session.release()));
   }
 }
 
@@ -239,6 +280,16 @@ function shapesFit(given: readonly (number | string)[], wanted: readonly (number
   if (given.length === 0 || wanted.length === 0) return true;
   if (given.length !== wanted.length) return false;
   return given.every((d, i) => typeof d !== "number" || typeof wanted[i] !== "number" || d < 0 || (wanted[i] as number) < 0 || d === wanted[i]);
+}
+
+/** A string's FNV-1a hash as a number in [0, 1). */
+function hashUnit(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h / 0x100000000;
 }
 
 function tensorsOf(session: ort.InferenceSession, outputs: ort.InferenceSession.OnnxValueMapType): OutputTensor[] {
@@ -294,5 +345,6 @@ function mergeResults(results: RunResult[]): RunResult {
     outputs: mergeTensors(results.map((r) => r.outputs)),
     stepNs: first.stepNs.map((_, s) => results.reduce((n, r) => n + r.stepNs[s]!, 0)),
     shadows,
+    lastModel: first.lastModel,
   };
 }

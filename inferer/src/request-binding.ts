@@ -3,6 +3,7 @@ import {
   type EnvelopePart, type InputColumn, type InputTable, type OutputFormat,
 } from "@ferry/contracts";
 import type { ArrowDecoder } from "./arrow-decoder.js";
+
 import type { InputSpec, PipelineRuntime } from "./pipeline-runtime.js";
 
 /** A request part decoded and checked against the pipeline's inputs, ready to be merged into a run. */
@@ -15,6 +16,8 @@ export interface BoundRequest {
   readonly output: OutputFormat;
   /** ns spent decoding and binding. */
   readonly decodeNs: number;
+  /** The arm each split step takes for this request (empty without splits). */
+  readonly arms: readonly number[];
 }
 
 /** Decodes a request part and binds its columns to the pipeline inputs; rejects with a FerryError (4xx). */
@@ -37,7 +40,8 @@ export async function bindRequest(runtime: PipelineRuntime, part: EnvelopePart, 
     widths.push(checkWidth(runtime, spec, column));
     columns.push(column);
   }
-  return { table, columns, widths, output, decodeNs: Number(process.hrtime.bigint() - t0) };
+  const arms = runtime.splits ? runtime.route(part.headers[Headers.splitKey], (name) => (table.columnNames.includes(name) ? table.row(0)[name] : undefined)) : [];
+  return { table, columns, widths, output, arms, decodeNs: Number(process.hrtime.bigint() - t0) };
 }
 
 function columnName(runtime: PipelineRuntime, spec: InputSpec, table: InputTable): string {
