@@ -5,7 +5,10 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Objm } from "@nats-io/obj";
 import { Buckets, type InferenceRecord } from "@ferry/contracts";
-import { deployManifest, publishManifestFile, setCurrentPipeline, undeploy, type DeploymentStores } from "@ferry/deployer";
+import { createHash } from "node:crypto";
+import {
+  deployManifest, publishManifestFile, setCurrentPipeline, start as startDeployer, undeploy, uploadModel, type DeploymentStores,
+} from "@ferry/deployer";
 import type { Gateway } from "@ferry/gateway";
 import { start as startInferer, type Inferer } from "@ferry/inferer";
 import { houseRef, models } from "./helpers/paths.js";
@@ -144,5 +147,36 @@ describe("publishing pipeline versions to a serving site", () => {
     await undeploy(stores, "swap");
     await until("swap to be gone", async () => (await swap()).status === 404);
     assert.equal((await pipelines()).some((p) => p.id === "swap"), false);
+  });
+});
+
+describe("deployment over NATS request/reply (for the Ops hub)", () => {
+  it("ferry.deploy, ferry.current and ferry.undeploy work and answer errors as Ferry-Status + JSON", async () => {
+    const site = await startDeploySite({ logRecords: false });
+    const deployer = await startDeployer({ natsUrl: site.nats.url, logger: quiet });
+    try {
+      const sha = createHash("sha256").update(await readFile(house)).digest("hex");
+      await uploadModel(site.stores, "house", house, sha);
+      const ask = async (subject: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> => {
+        const m = await site.nc.request(subject, typeof body === "string" ? body : JSON.stringify(body), { timeout: 5000 });
+        return { status: Number(m.headers?.get("Ferry-Status")), json: m.json<Record<string, unknown>>() };
+      };
+      const deployed = await ask("ferry.deploy", { pipeline: "remote", steps: [{ model: "house", sha256: sha }] });
+      assert.equal(deployed.status, 200, JSON.stringify(deployed.json));
+      assert.match(String(deployed.json.pipeline_version), /^[0-9a-f-]{36}$/);
+      await until("remote to serve", async () => (await post(`${site.gateway.url}/pipelines/remote`, houseRecords([houseRef.rows[0]!]), { "Content-Type": PANDAS })).status === 200);
+      assert.equal((await ask("ferry.current", { pipeline: "remote" })).status, 200);
+      await until("/infer to serve remote", async () => (await post(`${site.gateway.url}/infer`, houseRecords([houseRef.rows[0]!]), { "Content-Type": PANDAS })).status === 200);
+      const missing = await ask("ferry.deploy", { pipeline: "nope", steps: [{ model: "x", sha256: "0".repeat(64) }] });
+      assert.equal(missing.status, 400);
+      assert.match(String(missing.json.error), /not in the model store/);
+      assert.equal((await ask("ferry.deploy", "{not json")).status, 400);
+      assert.equal((await ask("ferry.undeploy", { pipeline: "never-deployed" })).status, 404);
+      assert.equal((await ask("ferry.undeploy", { pipeline: "remote" })).status, 200);
+      await until("remote to be gone", async () => (await post(`${site.gateway.url}/pipelines/remote`, houseRecords([houseRef.rows[0]!]), { "Content-Type": PANDAS })).status === 404);
+    } finally {
+      await deployer.stop();
+      await site.stop();
+    }
   });
 });
