@@ -1,0 +1,113 @@
+// Helpers of bench/swap.ts: the temp manifests and model copy it alternates between, and a one-process
+// Ferry whose spawned nats-server URL the bench knows (so it can publish deployments itself).
+import { createHash } from "node:crypto";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { paths, repoRoot } from "./config.js";
+import { Cleanup, childPids, commandLine, exited, freePort, spawnChild, type Child, type Proc } from "./procs.js";
+
+/** The bytes appended to the copy: protobuf field 20, varint, value 1 (an unknown ModelProto field). */
+export const unknownFieldBytes = Buffer.from([0xa0, 0x06, 0x01]);
+
+/** One of the two manifests the bench alternates between. */
+export interface SwapManifest {
+  label: string;
+  path: string;
+  modelFile: string;
+  sha256: string;
+}
+
+/** Temp files of the bench: manifest A (the repo's model), manifest B (the copy with 3 bytes more). */
+export interface SwapFiles {
+  dir: string;
+  a: SwapManifest;
+  b: SwapManifest;
+}
+
+async function sha256Of(path: string): Promise<string> {
+  return createHash("sha256").update(await readFile(path)).digest("hex");
+}
+
+/** Writes both manifests (pipeline `pipeline`, one step, model house-price-estimator) into a temp dir. */
+export async function writeSwapFiles(pipeline: string, cleanup: Cleanup): Promise<SwapFiles> {
+  const dir = await mkdtemp(join(tmpdir(), "ferry-bench-swap-"));
+  cleanup.defer(() => rm(dir, { recursive: true, force: true }));
+  const copy = join(dir, "house-price-estimator-b.onnx");
+  await writeFile(copy, Buffer.concat([await readFile(paths.houseModel), unknownFieldBytes]));
+  const manifest = async (label: string, modelFile: string): Promise<SwapManifest> => {
+    const path = join(dir, `swap-${label}.json`);
+    const body = { pipeline, steps: [{ model: "house-price-estimator", file: modelFile }] };
+    await writeFile(path, `${JSON.stringify(body, null, 2)}\n`);
+    return { label, path, modelFile, sha256: await sha256Of(modelFile) };
+  };
+  const files = { dir, a: await manifest("A", paths.houseModel), b: await manifest("B", copy) };
+  if (files.a.sha256 === files.b.sha256) throw new Error("the two model files have the same sha256");
+  return files;
+}
+
+/** A Ferry under test, with the URL of the nats-server it spawned. */
+export interface SwapFerry {
+  url: string;
+  natsUrl: string;
+  procs: Proc[];
+  child: Child;
+  /** Idempotent: stops Ferry (and its nats-server) and removes its data dir. */
+  stop(): Promise<void>;
+}
+
+const readyTimeoutMs = 30_000;
+
+/** Polls GET /pipelines until `pipeline` is Running; fails fast when the child exits. */
+async function waitForPipeline(url: string, pipeline: string, child: Child): Promise<void> {
+  const deadline = Date.now() + readyTimeoutMs;
+  let last = "";
+  while (Date.now() < deadline) {
+    if (exited(child)) throw new Error(`${child.label} exited before it was ready:\n${child.output()}`);
+    try {
+      const body = (await (await fetch(`${url}/pipelines`)).json()) as { pipelines?: { id: string; status: string }[] };
+      last = JSON.stringify(body);
+      if (body.pipelines?.some((p) => p.id === pipeline && p.status === "Running")) return;
+    } catch (err) {
+      last = String(err); // not listening yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`${url}/pipelines did not report ${pipeline} Running within ${readyTimeoutMs} ms: ${last}\n${child.output()}`);
+}
+
+/**
+ * `ferry start` (gateway, inferer, logger and deployer in one process, spawning its own nats-server) on
+ * loopback ports and a temp data dir, serving `manifest`.
+ */
+export async function startSwapFerry(manifest: string, pipeline: string): Promise<SwapFerry> {
+  const cleanup = new Cleanup();
+  try {
+    const data = await mkdtemp(join(tmpdir(), "ferry-bench-swap-data-"));
+    cleanup.defer(() => rm(data, { recursive: true, force: true }));
+    const spawned: { natsPid?: number } = {};
+    // A CLI killed after its grace period would leave its nats-server behind.
+    cleanup.defer(() => {
+      const pid = spawned.natsPid;
+      if (pid !== undefined && commandLine(pid).includes("nats-server")) process.kill(pid, "SIGKILL");
+      return Promise.resolve();
+    });
+    const port = await freePort();
+    const natsPort = await freePort();
+    const child = spawnChild("ferry (one process)", process.execPath, [
+      paths.cliMain, "start", "--host", "127.0.0.1", "--port", String(port), "--nats-host", "127.0.0.1",
+      "--nats-port", String(natsPort), "--data", data, "--log-level", "warn", "--pipeline", manifest,
+    ], repoRoot);
+    cleanup.defer(() => child.stop());
+    const url = `http://127.0.0.1:${port}`;
+    await waitForPipeline(url, pipeline, child);
+    spawned.natsPid = (await childPids(child.pid)).find((pid) => commandLine(pid).includes("nats-server"));
+    const procs: Proc[] = [child];
+    if (spawned.natsPid !== undefined) procs.push({ label: "nats-server", pid: spawned.natsPid, node: false });
+    return { url, natsUrl: `nats://127.0.0.1:${natsPort}`, procs, child, stop: () => cleanup.run() };
+  } catch (err) {
+    await cleanup.run();
+    throw err;
+  }
+}
