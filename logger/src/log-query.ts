@@ -159,8 +159,8 @@ export class LogReader {
       let done = false;
       while (messages > 0 && out.length < limit && !done) {
         // Messages hold batches of records: ask for about as many messages as the records still wanted.
-        const perMessage = seen > 0 ? Math.max(1, out.length / seen) : 1;
-        const chunk = Math.max(1, Math.min(messages, 1000, Math.ceil((limit - out.length) / perMessage)));
+        // The first message tells how many records a message holds here (1 to 1000).
+        const chunk = seen === 0 ? 1 : Math.max(1, Math.min(messages, 1000, Math.ceil((limit - out.length) / Math.max(1, out.length / seen))));
         const batch = await consumer.fetch({ max_messages: chunk, expires: 5000 });
         let got = 0;
         for await (const m of batch) {
