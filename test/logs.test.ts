@@ -111,6 +111,19 @@ describe("inference logs", () => {
     assert.equal((await logs(site.url, { pipeline: "other-pipeline" })).records.length, 0);
   });
 
+  it("a time range that starts inside one batched message still finds its records", async () => {
+    const before = await storedCount(site.url);
+    await infer(site.url, [houseRef.rows[15]!]);
+    await sleep(5);
+    const t = Date.now();
+    await sleep(2);
+    await infer(site.url, [houseRef.rows[16]!, houseRef.rows[17]!]);
+    await untilStored(site, before + 3);
+    const page = await logs(site.url, { start_time: t });
+    assert.deepEqual(page.records.map((r) => r.in.tensor), [houseRef.rows[16], houseRef.rows[17]]);
+    assert.equal(page.iteration, "End");
+  });
+
   it("answers Arrow when asked", async () => {
     const res = await fetch(`${site.url}/logs`, { method: "POST", body: "{}", headers: { "Content-Type": "application/json", Accept: ARROW_FILE } });
     assert.equal(res.status, 200);

@@ -94,11 +94,12 @@ export class LogReader {
     if (state.messages === 0) return { records: [], cursor: encodeCursor({ ...c, ...(c.order === "asc" ? { seq: state.last_seq + 1, index: 0 } : { seq: 0, index: 0 }) }), status: "End" };
     if (c.order === "asc" && (q.cursor || c.startTime !== undefined)) {
       const from = q.cursor ? { seq: Math.max(c.seq, state.first_seq) } : { time: c.startTime! };
-      const read = (await this.#read(filter, from, streamEnd, q.pageSize + 1 + (q.cursor ? c.index : 0), c.endTime))
-        .filter((r) => !q.cursor || r.seq > c.seq || r.index >= c.index);
+      // A message stored after start_time may still hold earlier records (a batch spans its flush window).
+      const keep = (r: StoredRecord): boolean => (!q.cursor || r.seq > c.seq || r.index >= c.index) && (c.startTime === undefined || r.time >= c.startTime);
+      const read = await this.#read(filter, from, streamEnd, q.pageSize + 1, c.endTime, keep);
       const pastEnd = (r: StoredRecord): boolean => c.endTime !== undefined && r.time > c.endTime;
       const page = read.slice(0, q.pageSize);
-      const more = read.length > q.pageSize && !read.slice(q.pageSize).every(pastEnd);
+      const more = read.slice(q.pageSize).some((r) => !pastEnd(r));
       const next = page.length > 0 ? after(page[page.length - 1]!) : q.cursor ? { seq: c.seq, index: c.index } : streamEnd;
       return { records: page.filter(inRange), cursor: encodeCursor({ ...c, ...next }), status: more ? "Continue" : "End" };
     }
@@ -138,10 +139,10 @@ export class LogReader {
 
   /**
    * Reads matching records forward from a message sequence or a time, before position `end`, about
-   * `limit` of them (whole messages), stopping once messages are past `endTime` by more than records
-   * can be late. An ephemeral consumer does the seek.
+   * `limit` of them that `keep` accepts (whole messages), stopping once messages are past `endTime` by
+   * more than records can be late. An ephemeral consumer does the seek.
    */
-  async #read(filter: string, from: { seq: number } | { time: number }, end: Position, limit: number, endTime?: number): Promise<StoredRecord[]> {
+  async #read(filter: string, from: { seq: number } | { time: number }, end: Position, limit: number, endTime?: number, keep?: (r: StoredRecord) => boolean): Promise<StoredRecord[]> {
     const info = await this.#jsm.consumers.add(LogStream, {
       filter_subject: filter,
       ack_policy: AckPolicy.None,
@@ -170,7 +171,7 @@ export class LogReader {
             continue;
           }
           seen++;
-          for (const r of splitRecords(m.seq, m.data)) if (before(r, end)) out.push(r);
+          for (const r of splitRecords(m.seq, m.data)) if (before(r, end) && (!keep || keep(r))) out.push(r);
         }
         messages -= got;
         if (got === 0) break;
