@@ -200,14 +200,19 @@ export function encodeLogRecords(view: RecordsView, log: LogContext): string[] {
     const row = view.rowStart + i;
     const input = log.input(i);
     const shadowOut = shadows.map((s) => `,${JSON.stringify(`out_${s.model}`)}:${valuesByName(s.outputs!, view.runRows, row)}`).join("");
-    const flags = log.anomalies?.(i) ?? {};
-    const count = Object.values(flags).filter(Boolean).length;
-    const anomaly = JSON.stringify({ count, ...flags });
+    const anomaly = log.anomalies ? anomalyJson(log.anomalies(i)) : NO_ANOMALY;
     const outs = valuesByName(view.outputs, view.runRows, row);
     const outJson = log.modelSplit ? `${outs.slice(0, -1)}${outs.length > 2 ? "," : ""}"_model_split":[${log.modelSplit}]}` : outs;
-    out[i] = `{"time":${view.time},"in":${input.json},"out":${outJson}${shadowOut},"anomaly":${anomaly},"metadata":{"last_model":${lastModel},${metadataTail},"dropped":${JSON.stringify(input.dropped)},"partition":${partition}}}`;
+    out[i] = `{"time":${view.time},"in":${input.json},"out":${outJson}${shadowOut},"anomaly":${anomaly},"metadata":{"last_model":${lastModel},${metadataTail},"dropped":${input.dropped.length === 0 ? "[]" : JSON.stringify(input.dropped)},"partition":${partition}}}`;
   }
   return out;
+}
+
+const NO_ANOMALY = `{"count":0}`;
+
+function anomalyJson(flags: Readonly<Record<string, boolean>>): string {
+  const count = Object.values(flags).filter(Boolean).length;
+  return JSON.stringify({ count, ...flags });
 }
 
 /** A row's outputs as `{"name": [values]}`. */

@@ -160,7 +160,7 @@ async function runGroup(runtime: PipelineRuntime, requests: readonly BoundReques
         const kept = keptInputs(r.table.row(i), log.dropBytes);
         return { json: JSON.stringify(kept.in), dropped: kept.dropped };
       },
-      anomalies: (i) => checks.flags(start + i),
+      ...(runtime.validations.length > 0 ? { anomalies: (i: number) => checks.flags(start + i) } : {}),
       ...(split ? { modelSplit: split } : {}),
     }));
     return { status: 200, contentType: contentTypeOf(r.output), body, ...(logs ? { logs } : {}) };
