@@ -157,11 +157,12 @@ export class LogReader {
       const consumer = await this.#js.consumers.get(LogStream, info.name);
       let messages = Math.min(info.num_pending, "seq" in from ? end.seq - from.seq + 1 : Number.POSITIVE_INFINITY);
       let seen = 0;
+      let records = 0;
       let done = false;
       while (messages > 0 && out.length < limit && !done) {
         // Messages hold batches of records: ask for about as many messages as the records still wanted.
         // The first message tells how many records a message holds here (1 to 1000).
-        const chunk = seen === 0 ? 1 : Math.max(1, Math.min(messages, 1000, Math.ceil((limit - out.length) / Math.max(1, out.length / seen))));
+        const chunk = seen === 0 ? 1 : Math.max(1, Math.min(messages, 1000, Math.ceil((limit - out.length) / Math.max(1, records / seen))));
         const batch = await consumer.fetch({ max_messages: chunk, expires: 5000 });
         let got = 0;
         for await (const m of batch) {
@@ -171,7 +172,9 @@ export class LogReader {
             continue;
           }
           seen++;
-          for (const r of splitRecords(m.seq, m.data)) if (before(r, end) && (!keep || keep(r))) out.push(r);
+          const all = splitRecords(m.seq, m.data);
+          records += all.length;
+          for (const r of all) if (before(r, end) && (!keep || keep(r))) out.push(r);
         }
         messages -= got;
         if (got === 0) break;
