@@ -1,0 +1,153 @@
+// Helpers of bench/logs.ts: a one-process Ferry started with extra flags (servers.ts has no such
+// variant), and two independent counts of the log records it stored (HTTP paging and NATS headers).
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { LogPagingHeaders, LogStream } from "@ferry/contracts";
+import { paths, repoRoot } from "./config.js";
+import { Cleanup, childPids, commandLine, exited, freePort, spawnChild, type Child, type Proc } from "./procs.js";
+import type { Topology } from "./servers.js";
+import { msSince } from "./stats.js";
+
+/** A Ferry under test, with the URL of the nats-server it spawned. */
+export interface Ferry extends Topology {
+  natsUrl: string;
+}
+
+const readyTimeoutMs = 30_000;
+
+/** Polls GET /pipelines until `pipeline` is Running; fails fast when the child exits. */
+async function waitForPipeline(url: string, pipeline: string, child: Child): Promise<void> {
+  const deadline = Date.now() + readyTimeoutMs;
+  let last = "";
+  while (Date.now() < deadline) {
+    if (exited(child)) throw new Error(`${child.label} exited before it was ready:\n${child.output()}`);
+    try {
+      const body = (await (await fetch(`${url}/pipelines`)).json()) as { pipelines?: { id: string; status: string }[] };
+      last = JSON.stringify(body);
+      if (body.pipelines?.some((p) => p.id === pipeline && p.status === "Running")) return;
+    } catch (err) {
+      last = String(err); // not listening yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`${url}/pipelines did not report ${pipeline} Running within ${readyTimeoutMs} ms: ${last}\n${child.output()}`);
+}
+
+/**
+ * `ferry start` (gateway, inferer and logger in one process, spawning its own nats-server) on loopback
+ * ports and a temp data dir, with `extraArgs` appended. `stop()` removes everything it started.
+ */
+export async function startFerry(name: string, manifest: string, pipeline: string, extraArgs: readonly string[]): Promise<Ferry> {
+  const cleanup = new Cleanup();
+  try {
+    const data = await mkdtemp(join(tmpdir(), "ferry-bench-logs-"));
+    cleanup.defer(() => rm(data, { recursive: true, force: true }));
+    const spawned: { natsPid?: number } = {};
+    // A CLI killed after its grace period would leave its nats-server behind.
+    cleanup.defer(() => {
+      const pid = spawned.natsPid;
+      if (pid !== undefined && commandLine(pid).includes("nats-server")) process.kill(pid, "SIGKILL");
+      return Promise.resolve();
+    });
+    const port = await freePort();
+    const natsPort = await freePort();
+    const child = spawnChild("ferry (gateway+inferer+logger)", process.execPath, [
+      paths.cliMain, "start", "--host", "127.0.0.1", "--port", String(port), "--nats-host", "127.0.0.1",
+      "--nats-port", String(natsPort), "--data", data, "--pipeline", manifest, "--log-level", "warn", ...extraArgs,
+    ], repoRoot);
+    cleanup.defer(() => child.stop());
+    const url = `http://127.0.0.1:${port}`;
+    await waitForPipeline(url, pipeline, child);
+    spawned.natsPid = (await childPids(child.pid)).find((pid) => commandLine(pid).includes("nats-server"));
+    const procs: Proc[] = [child];
+    if (spawned.natsPid !== undefined) procs.push({ label: "nats-server", pid: spawned.natsPid, node: false });
+    return { name, url, natsUrl: `nats://127.0.0.1:${natsPort}`, procs, stop: () => cleanup.run() };
+  } catch (err) {
+    await cleanup.run();
+    throw err;
+  }
+}
+
+/** A NATS connection of the bench's own (for filling and counting), closed by the caller. */
+export interface Jet {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+}
+
+export async function connectJet(natsUrl: string): Promise<Jet> {
+  const nc = await connect({ servers: natsUrl, name: "ferry-bench-logs", noAsyncTraces: true });
+  return { nc, js: jetstream(nc), jsm: await jetstreamManager(nc) };
+}
+
+/** Waits until FERRY_LOGS exists (the logger creates it at start). */
+export async function waitForStream(jsm: JetStreamManager): Promise<void> {
+  const deadline = Date.now() + readyTimeoutMs;
+  for (;;) {
+    try {
+      await jsm.streams.info(LogStream);
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`stream ${LogStream} did not appear within ${readyTimeoutMs} ms: ${String(err)}`);
+      await sleep(100);
+    }
+  }
+}
+
+/** Waits until the stream's last sequence has not moved for `quietMs` (the inferer's publisher drained). */
+export async function waitForQuietStream(jsm: JetStreamManager, quietMs = 1000, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = -1;
+  let since = Date.now();
+  while (Date.now() < deadline) {
+    const seq = (await jsm.streams.info(LogStream)).state.last_seq;
+    if (seq !== last) {
+      last = seq;
+      since = Date.now();
+    } else if (Date.now() - since >= quietMs) {
+      return;
+    }
+    await sleep(100);
+  }
+}
+
+/** Records and messages in FERRY_LOGS, counted from the `Ferry-Records` headers (headers-only ordered consumer). */
+export async function countViaNats(jet: Jet): Promise<{ records: number; messages: number; bytes: number }> {
+  const { state } = await jet.jsm.streams.info(LogStream);
+  if (state.messages === 0) return { records: 0, messages: 0, bytes: state.bytes };
+  const consumer = await jet.js.consumers.get(LogStream, { headers_only: true });
+  let records = 0;
+  let messages = 0;
+  const iter = await consumer.consume({ max_messages: 1000 });
+  for await (const m of iter) {
+    records += Number(m.headers?.get("Ferry-Records") || "1");
+    messages++;
+    if (m.seq >= state.last_seq) break;
+  }
+  iter.stop();
+  return { records, messages, bytes: state.bytes };
+}
+
+/** Counts every record through POST /logs: `start_time` 0, `page_size` 10000, following the cursor. */
+export async function countViaHttp(url: string): Promise<{ records: number; pages: number; ms: number }> {
+  const t0 = process.hrtime.bigint();
+  let params: Record<string, unknown> = { start_time: 0, page_size: 10_000 };
+  let records = 0;
+  let pages = 0;
+  for (;;) {
+    const res = await fetch(`${url}/logs`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(params) });
+    const text = await res.text();
+    if (res.status !== 200) throw new Error(`POST /logs answered ${res.status}: ${text.slice(0, 300)}`);
+    records += (JSON.parse(text) as unknown[]).length;
+    pages++;
+    const cursor = res.headers.get(LogPagingHeaders.cursor);
+    if (res.headers.get(LogPagingHeaders.status) !== "Continue" || !cursor) break;
+    if (pages > 100_000) throw new Error("POST /logs paging does not end");
+    params = { cursor, page_size: 10_000 };
+  }
+  return { records, pages, ms: msSince(t0) };
+}
