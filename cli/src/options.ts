@@ -19,6 +19,7 @@ export interface StartOptions {
   bodyLimit: number;
   timeoutMs: number;
   threads: number;
+  maxInFlight: number;
   partition: string;
   logStorageBytes: number;
   logMaxAgeMs: number;
@@ -65,6 +66,8 @@ Options (flag / environment / default):
       --body-limit N    FERRY_BODY_LIMIT  16777216    largest request body, bytes
       --timeout MS      FERRY_TIMEOUT_MS  15000       how long the gateway waits for an inferer
       --threads N       FERRY_THREADS     1           onnxruntime intra-op threads per session
+      --max-in-flight N FERRY_MAX_IN_FLIGHT 2       NATS requests in flight per pipeline before the
+                                                      gateway coalesces the next ones
       --partition NAME  FERRY_PARTITION   host name   the site's name in log records (metadata.partition)
       --log-storage S   LOCAL_INFERENCE_STORAGE 10Gi  most log bytes kept (Ki/Mi/Gi); oldest go first
       --log-max-age D   FERRY_LOG_MAX_AGE (none)      drop log records older than this (e.g. 30d, 12h)
@@ -110,6 +113,7 @@ export function parseStart(argv: string[], env: NodeJS.ProcessEnv): { command: s
       "body-limit": { type: "string" },
       timeout: { type: "string" },
       threads: { type: "string" },
+      "max-in-flight": { type: "string" },
       "log-level": { type: "string" },
       partition: { type: "string" },
       "log-storage": { type: "string" },
@@ -143,6 +147,7 @@ export function parseStart(argv: string[], env: NodeJS.ProcessEnv): { command: s
       bodyLimit: num("--body-limit", values["body-limit"] ?? env.FERRY_BODY_LIMIT, 16 * 1024 * 1024),
       timeoutMs: num("--timeout", values.timeout ?? env.FERRY_TIMEOUT_MS, 15_000),
       threads: num("--threads", values.threads ?? env.FERRY_THREADS, 1),
+      maxInFlight: Math.max(1, num("--max-in-flight", values["max-in-flight"] ?? env.FERRY_MAX_IN_FLIGHT, 2)),
       partition: values.partition ?? env.FERRY_PARTITION ?? hostname(),
       logStorageBytes: parseSize(values["log-storage"] ?? env.LOCAL_INFERENCE_STORAGE ?? "10Gi"),
       logMaxAgeMs: optionalDuration(values["log-max-age"] ?? env.FERRY_LOG_MAX_AGE),
