@@ -1,54 +1,18 @@
 // Ferry inference bench: house-price batch-1 throughput/latency for two Ferry topologies against an
 // in-process onnxruntime loop (a) and a bare Fastify+onnxruntime server (b), plus one image figure.
 // Every server runs in child processes; autocannon runs here. Run: node bench/dist/infer.js
-import { execFileSync } from "node:child_process";
-import { cpus } from "node:os";
-import { setTimeout as sleep } from "node:timers/promises";
-import ort from "onnxruntime-node";
-import { findNatsServer, natsServerVersion } from "@ferry/natsd";
-import { arrowHeaders, concurrencies, houseBody, houseHeaders, houseRow, paths, pipelines, repoRoot, timing } from "./helpers/config.js";
+import { arrowHeaders, concurrencies, houseBody, houseHeaders, houseRow, paths, pipelines, timing } from "./helpers/config.js";
 import { benchHouseInProcess, imageInProcess } from "./helpers/inprocess.js";
-import { cpuWindow, measureHttp, type HttpRun } from "./helpers/load.js";
+import { measureHttp, type HttpRun } from "./helpers/load.js";
 import { checkReply, measureImage, type ImageFigure } from "./helpers/probe.js";
 import { Cleanup, stopAllChildren } from "./helpers/procs.js";
 import { names, ratiosOf, render, writeSummary, type Summary, type TopologyResult } from "./helpers/report.js";
 import { memoryOf, startBareServer, startFerryOneProcess, startFerryTwoProcesses, type Topology } from "./helpers/servers.js";
+import { describeMachine, progress } from "./helpers/machine.js";
 
-const progress = (line: string): void => {
-  process.stderr.write(`[bench] ${line}\n`);
-};
 
-function git(args: string[]): string {
-  try {
-    return execFileSync("git", args, { cwd: repoRoot, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-  } catch {
-    return "?";
-  }
-}
 
-/** % of one core other processes use while the bench idles for a second: numbers are only fair near 0. */
-async function neighbourLoad(): Promise<number> {
-  const close = cpuWindow([]);
-  await sleep(1000);
-  const [other] = await close();
-  return other?.totalPct ?? Number.NaN;
-}
 
-async function machine(): Promise<Record<string, string | number | boolean>> {
-  const nats = findNatsServer();
-  const busy = await neighbourLoad();
-  if (busy > 20) progress(`WARNING: other processes use ${busy}% of a core before the bench starts; the numbers will be skewed`);
-  return {
-    cpus: cpus().length,
-    cpu: cpus()[0]?.model.trim() ?? "?",
-    node: process.version,
-    onnxruntime: ort.env.versions.node ?? "?",
-    "nats-server": nats ? natsServerVersion(nats).join(".") : "missing",
-    commit: git(["rev-parse", "--short", "HEAD"]),
-    dirty: git(["status", "--porcelain"]) !== "",
-    "other load before start %": busy,
-  };
-}
 
 /** Starts a topology, checks one reply, runs every concurrency, reads memory, stops it. */
 async function measureTopology(start: () => Promise<Topology>): Promise<TopologyResult> {
@@ -80,7 +44,7 @@ async function measureImageFigure(): Promise<ImageFigure> {
 
 async function run(): Promise<Summary> {
   const startedAt = new Date().toISOString();
-  const host = await machine();
+  const host = await describeMachine();
   progress(`in-process onnxruntime: chains ${concurrencies.join(", ")}`);
   const house = await benchHouseInProcess(paths.houseModel, houseRow, concurrencies, timing.seconds, timing.warmupSeconds);
   const http: TopologyResult[] = [];

@@ -7,14 +7,10 @@
 // Run: npm run bench:logs (or node bench/dist/logs.js). Environment: BENCH_SECONDS, BENCH_WARMUP_SECONDS
 // (as bench/infer.ts), BENCH_LOGS_ROUNDS (on/off pairs, default 3), BENCH_LOGS_RECORDS (default 1000000),
 // BENCH_LOGS_REPEATS (timed queries each, default 20).
-import { execFileSync } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
-import { cpus } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
-import { findNatsServer, natsServerVersion } from "@ferry/natsd";
 import { LogStream } from "@ferry/contracts";
-import { concurrencies, houseBody, houseHeaders, paths, pipelines, repoRoot, timing } from "./helpers/config.js";
+import { concurrencies, houseBody, houseHeaders, paths, pipelines, timing } from "./helpers/config.js";
 import { cpuWindow, type HttpRun } from "./helpers/load.js";
 import { connectJet, countViaHttp, countViaNats, startFerry, waitForQuietStream, waitForStream, type Ferry, type Jet } from "./helpers/logs-ferry.js";
 import { fillLogs, type FillResult } from "./helpers/logs-fill.js";
@@ -26,10 +22,8 @@ import { checkReply } from "./helpers/probe.js";
 import { Cleanup, stopAllChildren } from "./helpers/procs.js";
 import { memoryOf, type Memory } from "./helpers/servers.js";
 import { median } from "./helpers/stats.js";
+import { describeMachine, progress } from "./helpers/machine.js";
 
-const progress = (line: string): void => {
-  process.stderr.write(`[bench:logs] ${line}\n`);
-};
 
 function envInt(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -57,27 +51,7 @@ const settings = {
 // ---------------------------------------------------------------------------------------------------
 // Machine
 
-function git(args: string[]): string {
-  try {
-    return execFileSync("git", args, { cwd: repoRoot, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-  } catch {
-    return "?";
-  }
-}
 
-async function machine(): Promise<Record<string, string | number | boolean>> {
-  const close = cpuWindow([]);
-  await sleep(1000);
-  const busy = (await close())[0]?.totalPct ?? Number.NaN;
-  if (busy > 20) progress(`WARNING: other processes use ${busy}% of a core before the bench starts; the numbers will be skewed`);
-  const nats = findNatsServer();
-  return {
-    cpus: cpus().length, cpu: cpus()[0]?.model.trim() ?? "?", node: process.version,
-    "nats-server": nats ? natsServerVersion(nats).join(".") : "missing",
-    commit: git(["rev-parse", "--short", "HEAD"]), dirty: git(["status", "--porcelain"]) !== "",
-    "other load before start %": busy,
-  };
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Part 1: throughput with log records on vs off
@@ -443,8 +417,8 @@ function renderLogs(l: LogsPart): string[] {
     "JetStream calls one query makes (log-query.ts: streams.info, then per read consumers.add, consumers.get, fetch, consumers.delete), timed from the bench, median ms:",
     `  streams.info ${ms(p.streamInfo.medianMs, 2)}`,
     `  tail read (latest / desc / desc cursor; 1 message fetched, ${int(p.tail.fetchedBytes)} B): ${[step("add", p.tail.add), step("get", p.tail.get), step("fetch", p.tail.fetch), step("delete", p.tail.del), step("total", p.tail.total)].join(", ")}`,
-    `  one large fetch from the middle (consumer at start_time mid, max_messages = min(pending ${int(p.range.numPending)}, 1000): what a read asks for once it estimates 1 record a message;`,
-    `  ${int(p.range.fetchedMessages)} messages = ${ms(p.range.fetchedBytes / 2 ** 20, 1)} MiB delivered in the last of ${settings.rangeRepeats} runs; over the server's max_pending of 128 MiB the connection is cut as a slow consumer and the fetch waits out its 5 s expiry):`,
+    `  one large fetch from the middle (consumer at start_time mid, max_messages = min(pending ${int(p.range.numPending)}, 1000), expires 5 s: what a read asks for when it estimates 1 record a message;`,
+    `  ${int(p.range.fetchedMessages)} messages = ${ms(p.range.fetchedBytes / 2 ** 20, 1)} MiB delivered in the last of ${settings.rangeRepeats} runs; the bench's connection was cut ${p.range.disconnects} time(s) (slow consumer: more than the server's max_pending, 128 MiB, waiting for it)):`,
     `    ${[step("add", p.range.add), step("get", p.range.get), step("fetch", p.range.fetch), step("delete", p.range.del), step("total", p.range.total)].join(", ")}`,
   ];
 }
@@ -474,7 +448,7 @@ async function main(): Promise<number> {
   process.once("SIGTERM", onSignal);
   try {
     const startedAt = new Date().toISOString();
-    const host = await machine();
+    const host = await describeMachine();
     const throughput = await throughputPart();
     const logs = await logsPart();
     const summary: Summary = { startedAt, machine: host, timing: { seconds: timing.seconds, warmupSeconds: timing.warmupSeconds }, settings, throughput, logs };

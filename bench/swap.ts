@@ -3,22 +3,19 @@
 // different sha256), then the time from a publish to the first reply carrying the new model version.
 // One Ferry (one process, its own nats-server) runs as a child; autocannon and the publisher run here.
 // Run: node bench/dist/swap.js   (BENCH_SECONDS / BENCH_WARMUP_SECONDS change the phase lengths)
-import { execFileSync } from "node:child_process";
 import { readFile } from "node:fs/promises";
-import { cpus } from "node:os";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import ort from "onnxruntime-node";
 import { openStores, publishManifestFile, type DeploymentStores } from "@ferry/deployer";
-import { findNatsServer, natsServerVersion } from "@ferry/natsd";
-import { houseBody, houseHeaders, houseRow, paths, repoRoot, timing } from "./helpers/config.js";
-import { cpuWindow } from "./helpers/load.js";
+import { houseBody, houseHeaders, houseRow, paths, timing } from "./helpers/config.js";
 import { Cleanup, stopAllChildren } from "./helpers/procs.js";
 import { median, msSince } from "./helpers/stats.js";
 import { startSwapFerry, writeSwapFiles, type SwapManifest } from "./helpers/swap-ferry.js";
 import { bucketsSincePublish, pollForFlip, runLoad, type Flip, type LoadRun, type Publish } from "./helpers/swap-load.js";
 import { renderSwap, writeSwapSummary, type SlowRequest, type Spread, type StoredRun, type SwapSummary } from "./helpers/swap-report.js";
+import { describeMachine, progress } from "./helpers/machine.js";
 
 const pipeline = "swap-bench";
 const connections = 8;
@@ -28,35 +25,8 @@ const flipTimeoutMs = 30_000;
 /** Buckets of "time from the latest publish to the request's start" in the swap phase. */
 const bucketEdgesMs = [0, 50, 100, 250, 500];
 
-const progress = (line: string): void => {
-  process.stderr.write(`[bench] ${line}\n`);
-};
 
-function git(args: string[]): string {
-  try {
-    return execFileSync("git", args, { cwd: repoRoot, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-  } catch {
-    return "?";
-  }
-}
 
-async function machine(): Promise<Record<string, string | number | boolean>> {
-  const close = cpuWindow([]);
-  await sleep(1000);
-  const busy = (await close())[0]?.totalPct ?? Number.NaN;
-  if (busy > 20) progress(`WARNING: other processes use ${busy}% of a core before the bench starts; the numbers will be skewed`);
-  const nats = findNatsServer();
-  return {
-    cpus: cpus().length,
-    cpu: cpus()[0]?.model.trim() ?? "?",
-    node: process.version,
-    onnxruntime: ort.env.versions.node ?? "?",
-    "nats-server": nats ? natsServerVersion(nats).join(".") : "missing",
-    commit: git(["rev-parse", "--short", "HEAD"]),
-    dirty: git(["status", "--porcelain"]) !== "",
-    "other load before start %": busy,
-  };
-}
 
 const spread = (xs: readonly number[]): Spread => ({ medianMs: median(xs), maxMs: xs.length ? Math.max(...xs) : Number.NaN });
 
@@ -125,7 +95,7 @@ function slowest(r: LoadRun, publishes: readonly Publish[], n: number): SlowRequ
 
 async function run(cleanup: Cleanup): Promise<SwapSummary> {
   const startedAt = new Date().toISOString();
-  const host = await machine();
+  const host = await describeMachine();
   progress("onnxruntime session creation in the bench process");
   const inProcess = await sessionCost(10);
   const files = await writeSwapFiles(pipeline, cleanup);

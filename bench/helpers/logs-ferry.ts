@@ -8,34 +8,19 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { LogPagingHeaders, LogStream } from "@ferry/contracts";
 import { paths, repoRoot } from "./config.js";
-import { Cleanup, childPids, commandLine, exited, freePort, spawnChild, type Child, type Proc } from "./procs.js";
+import { Cleanup, childPids, commandLine, freePort, spawnChild, type Proc } from "./procs.js";
 import type { Topology } from "./servers.js";
 import { msSince } from "./stats.js";
+import { waitForPipeline } from "./ferry-ready.js";
+
+const readyTimeoutMs = 30_000;
 
 /** A Ferry under test, with the URL of the nats-server it spawned. */
 export interface Ferry extends Topology {
   natsUrl: string;
 }
 
-const readyTimeoutMs = 30_000;
 
-/** Polls GET /pipelines until `pipeline` is Running; fails fast when the child exits. */
-async function waitForPipeline(url: string, pipeline: string, child: Child): Promise<void> {
-  const deadline = Date.now() + readyTimeoutMs;
-  let last = "";
-  while (Date.now() < deadline) {
-    if (exited(child)) throw new Error(`${child.label} exited before it was ready:\n${child.output()}`);
-    try {
-      const body = (await (await fetch(`${url}/pipelines`)).json()) as { pipelines?: { id: string; status: string }[] };
-      last = JSON.stringify(body);
-      if (body.pipelines?.some((p) => p.id === pipeline && p.status === "Running")) return;
-    } catch (err) {
-      last = String(err); // not listening yet
-    }
-    await sleep(100);
-  }
-  throw new Error(`${url}/pipelines did not report ${pipeline} Running within ${readyTimeoutMs} ms: ${last}\n${child.output()}`);
-}
 
 /**
  * `ferry start` (gateway, inferer and logger in one process, spawning its own nats-server) on loopback

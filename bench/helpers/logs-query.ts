@@ -96,7 +96,7 @@ export interface Primitives {
   /** `{}` / desc path: an ephemeral consumer at the last message, one message (one batch of records) fetched. */
   tail: { add: Spread; get: Spread; fetch: Spread; del: Spread; total: Spread; fetchedMessages: number; fetchedBytes: number };
   /** An ephemeral consumer at a start time and one fetch of min(pending, 1000) messages (a read that assumes 1 record a message). */
-  range: { add: Spread; get: Spread; fetch: Spread; del: Spread; total: Spread; fetchedMessages: number; fetchedBytes: number; numPending: number };
+  range: { add: Spread; get: Spread; fetch: Spread; del: Spread; total: Spread; fetchedMessages: number; fetchedBytes: number; numPending: number; disconnects: number };
 }
 
 interface Steps {
@@ -165,13 +165,20 @@ export async function measurePrimitives(jet: Jet, midTime: number, repeats: numb
     info.push(msSince(t0));
     await oneRead(jet, { seq: state.last_seq }, () => 1, tail);
   }
+  // The server cuts a client whose pending bytes pass its max_pending (a slow consumer): count the cuts.
+  let disconnects = 0;
+  const watching = (async () => {
+    for await (const s of jet.nc.status()) if (s.type === "disconnect") disconnects++;
+  })();
   for (let i = 0; i < rangeRepeats; i++) await oneRead(jet, { time: midTime }, (pending) => Math.max(1, Math.min(pending, 1000)), range);
+  await jet.nc.flush().catch(() => undefined);
+  void watching;
   const steps = (s: Steps): { add: Spread; get: Spread; fetch: Spread; del: Spread; total: Spread } => ({
     add: spread(s.add), get: spread(s.get), fetch: spread(s.fetch), del: spread(s.del), total: spread(s.total),
   });
   return {
     streamInfo: spread(info),
     tail: { ...steps(tail), fetchedMessages: tail.fetchedMessages, fetchedBytes: tail.fetchedBytes },
-    range: { ...steps(range), fetchedMessages: range.fetchedMessages, fetchedBytes: range.fetchedBytes, numPending: range.numPending },
+    range: { ...steps(range), fetchedMessages: range.fetchedMessages, fetchedBytes: range.fetchedBytes, numPending: range.numPending, disconnects },
   };
 }

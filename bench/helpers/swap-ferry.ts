@@ -4,9 +4,9 @@ import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { paths, repoRoot } from "./config.js";
-import { Cleanup, childPids, commandLine, exited, freePort, spawnChild, type Child, type Proc } from "./procs.js";
+import { Cleanup, childPids, commandLine, freePort, spawnChild, type Child, type Proc } from "./procs.js";
+import { waitForPipeline } from "./ferry-ready.js";
 
 /** The bytes appended to the copy: protobuf field 20, varint, value 1 (an unknown ModelProto field). */
 export const unknownFieldBytes = Buffer.from([0xa0, 0x06, 0x01]);
@@ -57,25 +57,7 @@ export interface SwapFerry {
   stop(): Promise<void>;
 }
 
-const readyTimeoutMs = 30_000;
 
-/** Polls GET /pipelines until `pipeline` is Running; fails fast when the child exits. */
-async function waitForPipeline(url: string, pipeline: string, child: Child): Promise<void> {
-  const deadline = Date.now() + readyTimeoutMs;
-  let last = "";
-  while (Date.now() < deadline) {
-    if (exited(child)) throw new Error(`${child.label} exited before it was ready:\n${child.output()}`);
-    try {
-      const body = (await (await fetch(`${url}/pipelines`)).json()) as { pipelines?: { id: string; status: string }[] };
-      last = JSON.stringify(body);
-      if (body.pipelines?.some((p) => p.id === pipeline && p.status === "Running")) return;
-    } catch (err) {
-      last = String(err); // not listening yet
-    }
-    await sleep(100);
-  }
-  throw new Error(`${url}/pipelines did not report ${pipeline} Running within ${readyTimeoutMs} ms: ${last}\n${child.output()}`);
-}
 
 /**
  * `ferry start` (gateway, inferer, logger and deployer in one process, spawning its own nats-server) on
