@@ -33,6 +33,8 @@ interface Cursor extends Position {
 
 /** Records reach the stream shortly after their `time` (later when buffered through an outage). */
 const LATE_MS = 60_000;
+/** Most bytes asked for in one fetch (well under the server's max_pending of 64 MiB or more). */
+const FETCH_BYTES = 16 * 1024 * 1024;
 const timePrefix = /^\{"time":(\d+)/;
 const decoder = new TextDecoder();
 
@@ -158,11 +160,13 @@ export class LogReader {
       let messages = Math.min(info.num_pending, "seq" in from ? end.seq - from.seq + 1 : Number.POSITIVE_INFINITY);
       let seen = 0;
       let records = 0;
+      let bytes = 0;
       let done = false;
       while (messages > 0 && out.length < limit && !done) {
         // Messages hold batches of records: ask for about as many messages as the records still wanted.
         // The first message tells how many records a message holds here (1 to 1000).
-        const chunk = seen === 0 ? 1 : Math.max(1, Math.min(messages, 1000, Math.ceil((limit - out.length) / Math.max(1, records / seen))));
+        // …and at most FETCH_BYTES at once: the server cuts a client with more than max_pending waiting.
+        const chunk = seen === 0 ? 1 : Math.max(1, Math.min(messages, 1000, Math.ceil((limit - out.length) / Math.max(1, records / seen)), Math.floor(FETCH_BYTES / Math.max(1, bytes / seen))));
         const batch = await consumer.fetch({ max_messages: chunk, expires: 5000 });
         let got = 0;
         for await (const m of batch) {
@@ -174,6 +178,7 @@ export class LogReader {
           seen++;
           const all = splitRecords(m.seq, m.data);
           records += all.length;
+          bytes += m.data.length;
           for (const r of all) if (before(r, end) && (!keep || keep(r))) out.push(r);
         }
         messages -= got;
