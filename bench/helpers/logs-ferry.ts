@@ -1,17 +1,12 @@
 // Helpers of bench/logs.ts: a one-process Ferry started with extra flags (servers.ts has no such
 // variant), and two independent counts of the log records it stored (HTTP paging and NATS headers).
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { LogPagingHeaders, LogStream } from "@ferry/contracts";
-import { paths, repoRoot } from "./config.js";
-import { Cleanup, childPids, commandLine, freePort, spawnChild, type Proc } from "./procs.js";
 import type { Topology } from "./servers.js";
 import { msSince } from "./stats.js";
-import { waitForPipeline } from "./ferry-ready.js";
+import { startFerryChild } from "./ferry-ready.js";
 
 const readyTimeoutMs = 30_000;
 
@@ -22,39 +17,10 @@ export interface Ferry extends Topology {
 
 
 
-/**
- * `ferry start` (gateway, inferer and logger in one process, spawning its own nats-server) on loopback
- * ports and a temp data dir, with `extraArgs` appended. `stop()` removes everything it started.
- */
+/** `ferry start` serving `manifest` (see startFerryChild), with `extraArgs` appended. */
 export async function startFerry(name: string, manifest: string, pipeline: string, extraArgs: readonly string[]): Promise<Ferry> {
-  const cleanup = new Cleanup();
-  try {
-    const data = await mkdtemp(join(tmpdir(), "ferry-bench-logs-"));
-    cleanup.defer(() => rm(data, { recursive: true, force: true }));
-    const spawned: { natsPid?: number } = {};
-    // A CLI killed after its grace period would leave its nats-server behind.
-    cleanup.defer(() => {
-      const pid = spawned.natsPid;
-      if (pid !== undefined && commandLine(pid).includes("nats-server")) process.kill(pid, "SIGKILL");
-      return Promise.resolve();
-    });
-    const port = await freePort();
-    const natsPort = await freePort();
-    const child = spawnChild("ferry (gateway+inferer+logger)", process.execPath, [
-      paths.cliMain, "start", "--host", "127.0.0.1", "--port", String(port), "--nats-host", "127.0.0.1",
-      "--nats-port", String(natsPort), "--data", data, "--pipeline", manifest, "--log-level", "warn", ...extraArgs,
-    ], repoRoot);
-    cleanup.defer(() => child.stop());
-    const url = `http://127.0.0.1:${port}`;
-    await waitForPipeline(url, pipeline, child);
-    spawned.natsPid = (await childPids(child.pid)).find((pid) => commandLine(pid).includes("nats-server"));
-    const procs: Proc[] = [child];
-    if (spawned.natsPid !== undefined) procs.push({ label: "nats-server", pid: spawned.natsPid, node: false });
-    return { name, url, natsUrl: `nats://127.0.0.1:${natsPort}`, procs, stop: () => cleanup.run() };
-  } catch (err) {
-    await cleanup.run();
-    throw err;
-  }
+  const f = await startFerryChild("ferry (gateway+inferer+logger)", manifest, pipeline, extraArgs);
+  return { name, url: f.url, natsUrl: f.natsUrl, procs: f.procs, stop: f.stop };
 }
 
 /** A NATS connection of the bench's own (for filling and counting), closed by the caller. */

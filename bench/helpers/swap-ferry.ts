@@ -4,9 +4,9 @@ import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { paths, repoRoot } from "./config.js";
-import { Cleanup, childPids, commandLine, freePort, spawnChild, type Child, type Proc } from "./procs.js";
-import { waitForPipeline } from "./ferry-ready.js";
+import { paths } from "./config.js";
+import { Cleanup } from "./procs.js";
+import { startFerryChild, type FerryChild } from "./ferry-ready.js";
 
 /** The bytes appended to the copy: protobuf field 20, varint, value 1 (an unknown ModelProto field). */
 export const unknownFieldBytes = Buffer.from([0xa0, 0x06, 0x01]);
@@ -48,48 +48,11 @@ export async function writeSwapFiles(pipeline: string, cleanup: Cleanup): Promis
 }
 
 /** A Ferry under test, with the URL of the nats-server it spawned. */
-export interface SwapFerry {
-  url: string;
-  natsUrl: string;
-  procs: Proc[];
-  child: Child;
-  /** Idempotent: stops Ferry (and its nats-server) and removes its data dir. */
-  stop(): Promise<void>;
-}
+export type SwapFerry = FerryChild;
 
 
 
-/**
- * `ferry start` (gateway, inferer, logger and deployer in one process, spawning its own nats-server) on
- * loopback ports and a temp data dir, serving `manifest`.
- */
-export async function startSwapFerry(manifest: string, pipeline: string): Promise<SwapFerry> {
-  const cleanup = new Cleanup();
-  try {
-    const data = await mkdtemp(join(tmpdir(), "ferry-bench-swap-data-"));
-    cleanup.defer(() => rm(data, { recursive: true, force: true }));
-    const spawned: { natsPid?: number } = {};
-    // A CLI killed after its grace period would leave its nats-server behind.
-    cleanup.defer(() => {
-      const pid = spawned.natsPid;
-      if (pid !== undefined && commandLine(pid).includes("nats-server")) process.kill(pid, "SIGKILL");
-      return Promise.resolve();
-    });
-    const port = await freePort();
-    const natsPort = await freePort();
-    const child = spawnChild("ferry (one process)", process.execPath, [
-      paths.cliMain, "start", "--host", "127.0.0.1", "--port", String(port), "--nats-host", "127.0.0.1",
-      "--nats-port", String(natsPort), "--data", data, "--log-level", "warn", "--pipeline", manifest,
-    ], repoRoot);
-    cleanup.defer(() => child.stop());
-    const url = `http://127.0.0.1:${port}`;
-    await waitForPipeline(url, pipeline, child);
-    spawned.natsPid = (await childPids(child.pid)).find((pid) => commandLine(pid).includes("nats-server"));
-    const procs: Proc[] = [child];
-    if (spawned.natsPid !== undefined) procs.push({ label: "nats-server", pid: spawned.natsPid, node: false });
-    return { url, natsUrl: `nats://127.0.0.1:${natsPort}`, procs, child, stop: () => cleanup.run() };
-  } catch (err) {
-    await cleanup.run();
-    throw err;
-  }
+/** `ferry start` serving `manifest` (see startFerryChild). */
+export function startSwapFerry(manifest: string, pipeline: string): Promise<SwapFerry> {
+  return startFerryChild("ferry (one process)", manifest, pipeline);
 }
