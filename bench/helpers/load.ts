@@ -35,7 +35,7 @@ export interface HttpLoad {
   procs: readonly Proc[];
 }
 
-interface Cannonade {
+export interface Cannonade {
   result: autocannon.Result;
   latenciesMs: number[];
 }
@@ -87,9 +87,13 @@ export async function measureHttp(load: HttpLoad): Promise<HttpRun> {
   const procs = [{ label: "bench (autocannon)", pid: process.pid, node: true }, ...load.procs];
   const closeCpu = cpuWindow(procs);
   const { result, latenciesMs } = await fire(load, load.seconds);
-  const cpu = await closeCpu();
+  return httpRunOf(load.connections, result, latenciesMs, await closeCpu());
+}
+
+/** An HttpRun from one autocannon result and the latencies of its 2xx replies. */
+export function httpRunOf(connections: number, result: Cannonade["result"], latenciesMs: number[], cpu: CpuShare[]): HttpRun {
   return {
-    connections: load.connections,
+    connections,
     seconds: result.duration,
     requests: latenciesMs.length,
     rps: latenciesMs.length / result.duration,

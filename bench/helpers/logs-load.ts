@@ -3,8 +3,7 @@
 // against every request the server answered (requests in flight when autocannon stops are sent but
 // never counted as replies: stored records lie between the two counts).
 import autocannon from "autocannon";
-import { cpuWindow, type HttpLoad, type HttpRun } from "./load.js";
-import { summarize } from "./stats.js";
+import { cpuWindow, httpRunOf, type HttpLoad, type HttpRun } from "./load.js";
 
 /** A measured run plus the request counts of its warm-up and of the whole run. */
 export interface CountedRun {
@@ -44,17 +43,6 @@ export async function measureCounted(load: HttpLoad): Promise<CountedRun> {
   const procs = [{ label: "bench (autocannon)", pid: process.pid, node: true }, ...load.procs];
   const closeCpu = cpuWindow(procs);
   const { result, latenciesMs, sent } = await fire(load, load.seconds);
-  const cpu = await closeCpu();
-  const run: HttpRun = {
-    connections: load.connections,
-    seconds: result.duration,
-    requests: latenciesMs.length,
-    rps: latenciesMs.length / result.duration,
-    latency: summarize(latenciesMs),
-    errors: result.errors,
-    non2xx: result.non2xx,
-    timeouts: result.timeouts,
-    cpu,
-  };
+  const run = httpRunOf(load.connections, result, latenciesMs, await closeCpu());
   return { run, ok: warm.latenciesMs.length + latenciesMs.length, sent: warm.sent + sent };
 }

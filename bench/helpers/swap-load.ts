@@ -2,7 +2,7 @@
 // placed against publish times), the bench's own event-loop delay, and a back-to-back version poller.
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import autocannon from "autocannon";
-import { cpuWindow, type CpuShare } from "./load.js";
+import { cpuWindow, type HttpRun } from "./load.js";
 import type { Proc } from "./procs.js";
 import { summarize, type Latency } from "./stats.js";
 
@@ -19,19 +19,10 @@ export interface LoopDelay {
   maxMs: number;
 }
 
-/** One measured run at fixed concurrency. */
-export interface LoadRun {
-  connections: number;
-  seconds: number;
+/** One measured run at fixed concurrency, with when it started and the bench's own loop delay. */
+export interface LoadRun extends HttpRun {
   /** performance.now() when the run started. */
   startMs: number;
-  requests: number;
-  rps: number;
-  latency: Latency;
-  errors: number;
-  non2xx: number;
-  timeouts: number;
-  cpu: CpuShare[];
   benchLoop: LoopDelay;
   samples: Sample[];
 }
