@@ -15,6 +15,7 @@ export const ErrorCodes = {
   bad_input_type: 422,
   inference_failed: 500,
   internal: 500,
+  delivery_limit: 500,
   bad_gateway: 502,
   no_inferer: 503,
   pipeline_not_ready: 503,

@@ -9,4 +9,8 @@ export const Headers = {
   splitKey: "Ferry-Split-Key",
   /** On requests and replies: the body is a batch envelope with this many parts. */
   batch: "Ferry-Batch",
+  /** On durable requests: JetStream's de-duplication id (submissions with the same id are stored once). */
+  msgId: "Nats-Msg-Id",
+  /** On durable results: how many times the request was delivered to an inferer. */
+  deliveries: "Ferry-Deliveries",
 } as const;

@@ -13,3 +13,4 @@ export * from "./manifest.js";
 export * from "./status.js";
 export * from "./log-record.js";
 export * from "./expressions.js";
+export * from "./durable-streams.js";

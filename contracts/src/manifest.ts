@@ -44,6 +44,13 @@ export const PipelineStepSchema = Type.Object({
   split: Type.Optional(SplitSchema),
 }, { additionalProperties: false });
 
+function BatchingSchema() {
+  return Type.Object({
+    window_ms: Type.Optional(Type.Number({ minimum: 0, maximum: 1000, description: "wait this long after a request for others to join its run, ms; 0 merges only requests that arrive together" })),
+    max_batch: Type.Optional(Type.Integer({ minimum: 1, maximum: 4096, description: "most requests merged into one run" })),
+  }, { additionalProperties: false });
+}
+
 /** JSON schema of a deployment manifest: what an inferer needs to serve one pipeline version. */
 export const DeploymentManifestSchema = Type.Object({
   pipeline: Name,
@@ -53,7 +60,13 @@ export const DeploymentManifestSchema = Type.Object({
     description: "name → boolean expression over the last step's outputs; true marks the record as an anomaly",
   })),
   partition: Type.Optional(Type.String()),
+  batching: Type.Optional(Type.Union([Type.Literal(false), BatchingSchema()], {
+    description: "how the inferer merges concurrent requests into one session run; false: never (default: the inferer's setting)",
+  })),
 }, { additionalProperties: false });
+
+/** Batching settings of a pipeline, as a manifest declares them. */
+export type BatchingSettings = { window_ms?: number; max_batch?: number };
 
 /** One step of a pipeline: a model run on the previous step's outputs. */
 export type PipelineStep = Static<typeof PipelineStepSchema>;

@@ -16,6 +16,10 @@ export const Subjects = {
   undeploy: "ferry.undeploy",
   /** Request/reply: set the site's current pipeline (body: `{"pipeline": name}`). */
   setCurrent: "ferry.current",
+  /** Prefix of durable (asynchronous) inference requests: `ferry.submit.<pipeline>`, kept in FERRY_REQUESTS. */
+  submitPrefix: "ferry.submit.",
+  /** Prefix of durable inference results: `ferry.result.<pipeline>.<request id>`, kept in FERRY_RESULTS. */
+  resultPrefix: "ferry.result.",
 } as const;
 
 /** JetStream KV buckets and object stores. */
@@ -38,6 +42,27 @@ export const InfererQueue = "ferry-inferers";
 
 /** JetStream stream holding one inference record per input row. */
 export const LogStream = "FERRY_LOGS";
+
+/** JetStream stream (work-queue retention) holding durable inference requests until an inferer takes them. */
+export const RequestStream = "FERRY_REQUESTS";
+
+/** JetStream stream (limits retention) holding durable inference results for devices to read. */
+export const ResultStream = "FERRY_RESULTS";
+
+/** Subject that durable requests for a pipeline are published to. */
+export function submitSubject(pipeline: string): string {
+  return Subjects.submitPrefix + pipeline;
+}
+
+/** Subject of the result of a durable request (`requestId` must be a subject token: see {@link isSubjectToken}). */
+export function resultSubject(pipeline: string, requestId: string): string {
+  return `${Subjects.resultPrefix}${pipeline}.${requestId}`;
+}
+
+/** Name of the durable JetStream consumer through which all inferers share a pipeline's durable requests. */
+export function submitConsumer(pipeline: string): string {
+  return `ferry-submit-${pipeline}`;
+}
 
 /** Subject of the named pipeline's inference requests. */
 export function inferSubject(pipeline: string): string {

@@ -14,6 +14,9 @@ import { watchDeployments } from "./deployment-watcher.js";
 import { ArrowDecoder } from "./arrow-decoder.js";
 import { LogPublisher, type LogPublisherOptions, type LogPublisherStats } from "./log-publisher.js";
 import { errorReply, inferParts, type InferOptions, type PartReply } from "./infer-parts.js";
+import { Batcher, type BatchWindow } from "./batcher.js";
+import { DurableRequests, type DurableOptions, type DurableRun, type DurableStats } from "./durable-requests.js";
+import { messagePart } from "./message-part.js";
 
 /** How to start an inferer. */
 export interface InfererOptions {
@@ -43,6 +46,13 @@ export interface InfererOptions {
   cacheDir?: string;
   /** An Arrow body still decoding after this long gets 400 (hostile input), ms. Default 10 000. */
   arrowDecodeTimeoutMs?: number;
+  /**
+   * Merge concurrent requests for a pipeline into one session run (sync and durable alike), for
+   * pipelines whose manifest does not say. Default false: a lone request never waits.
+   */
+  batching?: BatchWindow | false;
+  /** Durable inference (`ferry.submit.<pipeline>`); false: do not take durable requests. Default on. */
+  durable?: DurableOptions | false;
   logger?: Logger;
 }
 
@@ -65,7 +75,14 @@ export interface InfererStats {
   requests: number;
   /** Pipeline runs (one session run per step each). */
   runs: number;
+  /** Durable requests (absent when durable inference is off). */
+  durable?: DurableStats;
 }
+
+/** Batching when a manifest turns it on without saying how. */
+const MANIFEST_BATCHING: BatchWindow = { windowMs: 2, maxBatch: 64 };
+/** Durable requests nobody waits on: merge those delivered together, without waiting for more. */
+const DURABLE_BATCHING: BatchWindow = { windowMs: 0, maxBatch: 64 };
 
 /** Starts an inferer: serves its manifest files and what is deployed, answering `ferry.infer[.<pipeline>]` in the `ferry-inferers` queue group. */
 export async function start(options: InfererOptions): Promise<Inferer> {
@@ -83,16 +100,30 @@ export async function start(options: InfererOptions): Promise<Inferer> {
     ...(logging ? { log: { partition: options.partition ?? hostname(), dropBytes: options.logDropBytes ?? 100 * 1024 } } : {}),
   };
   const runtimeOptions = { intraOpThreads: options.intraOpThreads };
+  const run = partsRunner(inferOptions, options.batching ?? false);
   const inFlight = new Set<Promise<void>>();
+  const logReplies = (pipeline: string, replies: readonly PartReply[]): void => {
+    // After the reply: logging never delays it.
+    if (replies.some((r) => r.logs)) setImmediate(() => publishLogs(publisher, pipeline, replies, log));
+  };
   const onMessage = (entry: Entry, msg: Msg): void => {
-    const p = answer(nc, entry, msg, inferOptions).then((replies) => {
-      // After the reply: logging never delays it.
-      if (replies.some((r) => r.logs)) setImmediate(() => publishLogs(publisher, entry.name, replies, log));
-    }, (err: unknown) => log.error({ err }, "reply failed"));
+    const p = answer(nc, entry, msg, run, counters).then((replies) => logReplies(entry.name, replies), (err: unknown) => log.error({ err }, "reply failed"));
     inFlight.add(p);
     void p.finally(() => inFlight.delete(p));
   };
-  const set = new PipelineSet(nc, id, onMessage, log);
+  const durableRun: DurableRun = async (pipeline, part) => {
+    const runtime = set.runtimeOf(pipeline);
+    if (!runtime) return undefined;
+    counters.requests++;
+    return (await run(runtime, [part], true))[0];
+  };
+  const durable = options.durable === false
+    ? undefined
+    : await DurableRequests.open(nc, durableRun, (pipeline, reply) => logReplies(pipeline, [reply]), log, options.durable);
+  const set = new PipelineSet(nc, id, onMessage, log, {
+    serving: (name) => void durable?.follow(name),
+    removed: (name) => void durable?.unfollow(name),
+  });
   const names = await Promise.all(options.manifests.map((path) => loadFile(set, path, runtimeOptions)));
   set.setCurrent(options.current ?? names[0]);
   const watch = options.watch ?? true
@@ -103,6 +134,7 @@ export async function start(options: InfererOptions): Promise<Inferer> {
 
   return serviceOf("inferer", async () => {
     await watch?.stop();
+    await durable?.close();
     const closing = set.close();
     await Promise.all([...inFlight]);
     await closing;
@@ -111,7 +143,7 @@ export async function start(options: InfererOptions): Promise<Inferer> {
     publisher.close();
     await nc.drain();
     await arrow.close();
-  }, { id, status: () => set.status(), stats: () => ({ ...counters }), logStats: () => publisher.stats() });
+  }, { id, status: () => set.status(), stats: () => ({ ...counters, ...(durable ? { durable: durable.stats() } : {}) }), logStats: () => publisher.stats() });
 }
 
 /** Serves a manifest file; resolves to its pipeline name. */
@@ -137,31 +169,51 @@ function publishLogs(publisher: LogPublisher, pipeline: string, replies: readonl
   }
 }
 
+/** Runs request parts on a pipeline version, through its batcher where batching is on; `durable` parts always batch. */
+type PartsRunner = (runtime: PipelineRuntime, parts: readonly EnvelopePart[], durable: boolean) => Promise<PartReply[]>;
+
+function partsRunner(options: InferOptions, fallback: BatchWindow | false): PartsRunner {
+  const batchers = new WeakMap<PipelineRuntime, Batcher>();
+  const durableBatchers = new WeakMap<PipelineRuntime, Batcher>();
+  const batcherOf = (runtime: PipelineRuntime, durable: boolean): Batcher | undefined => {
+    const declared = runtime.batching;
+    if (declared === false) return undefined;
+    const window = declared ? { windowMs: declared.window_ms ?? MANIFEST_BATCHING.windowMs, maxBatch: declared.max_batch ?? MANIFEST_BATCHING.maxBatch }
+        : fallback || undefined;
+    const [map, w] = window ? [batchers, window] : durable ? [durableBatchers, DURABLE_BATCHING] : [undefined, undefined];
+    if (!map || !w) return undefined;
+    let b = map.get(runtime);
+    if (!b) map.set(runtime, (b = new Batcher((parts) => inferParts(runtime, parts, options), w)));
+    return b;
+  };
+  return async (runtime, parts, durable) => {
+    runtime.acquire();
+    try {
+      const b = batcherOf(runtime, durable);
+      return await (b ? b.submit(parts) : inferParts(runtime, parts, options));
+    } finally {
+      runtime.done();
+    }
+  };
+}
+
 /** Answers one message; resolves to the replies sent (for logging), none when nothing was asked. */
-async function answer(nc: NatsConnection, entry: Entry, msg: Msg, options: InferOptions & { counters: InfererStats }): Promise<PartReply[]> {
+async function answer(nc: NatsConnection, entry: Entry, msg: Msg, run: PartsRunner, counters: InfererStats): Promise<PartReply[]> {
   if (!msg.reply) return [];
   const batch = msg.headers?.get(Headers.batch);
   let parts: EnvelopePart[];
   try {
-    parts = batch ? decodeEnvelope(msg.data, Number(batch)) : [{ headers: partHeaders(msg), body: msg.data }];
+    parts = batch ? decodeEnvelope(msg.data, Number(batch)) : [messagePart(msg.headers, msg.data)];
   } catch (err) {
     reply(msg, errorReply(new FerryError("bad_request", `broken batch envelope: ${(err as Error).message}`)));
     return [];
   }
-  options.counters.messages++;
-  options.counters.requests += parts.length;
+  counters.messages++;
+  counters.requests += parts.length;
   const runtime = entry.runtime;
-  let replies: PartReply[];
-  if (runtime) {
-    runtime.acquire();
-    try {
-      replies = await inferParts(runtime, parts, options);
-    } finally {
-      runtime.done();
-    }
-  } else {
-    replies = parts.map(() => errorReply(new FerryError("pipeline_not_ready", `pipeline ${entry.name} is not serving: ${entry.detail ?? "still loading"}`)));
-  }
+  const replies = runtime
+    ? await run(runtime, parts, false)
+    : parts.map(() => errorReply(new FerryError("pipeline_not_ready", `pipeline ${entry.name} is not serving: ${entry.detail ?? "still loading"}`)));
   const max = nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
   if (!batch) {
     reply(msg, fitReply(replies[0]!, max));
@@ -171,15 +223,6 @@ async function answer(nc: NatsConnection, entry: Entry, msg: Msg, options: Infer
   h.set(Headers.batch, String(replies.length));
   msg.respond(encodeEnvelope(fitEnvelope(replies, max).map(asPart)), { headers: h });
   return replies;
-}
-
-function partHeaders(msg: Msg): Record<string, string> {
-  const h: Record<string, string> = {};
-  for (const name of [Headers.contentType, Headers.accept, Headers.splitKey, Headers.requestId]) {
-    const value = msg.headers?.get(name);
-    if (value) h[name] = value;
-  }
-  return h;
 }
 
 function asPart(r: PartReply): EnvelopePart {

@@ -1,6 +1,6 @@
 import ort from "onnxruntime-node";
 import {
-  FerryError, compileExpression, isNumericInputType, type CompiledExpression, type DeploymentManifest, type NumericInputType,
+  FerryError, compileExpression, isNumericInputType, type CompiledExpression, type BatchingSettings, type DeploymentManifest, type NumericInputType,
   type OutputTensor, type TensorElementType,
 } from "@ferry/contracts";
 import { loadModel, uuidFromHash, type LoadedModel, type ModelLocator, type ModelRef } from "./manifest-loader.js";
@@ -69,6 +69,8 @@ export class PipelineRuntime {
   readonly fixedBatch: number | undefined;
   /** The manifest's validations, in order (a record's `check_failures` are indices into this). */
   readonly validations: readonly Validation[];
+  /** The manifest's batching setting (undefined: the inferer's default). */
+  readonly batching: BatchingSettings | false | undefined;
   readonly #steps: Step[];
   #active = 0;
   #drained: (() => void) | undefined;
@@ -77,6 +79,7 @@ export class PipelineRuntime {
     this.name = manifest.pipeline;
     this.version = manifest.pipeline_version ?? uuidFromHash(steps.map((s) => s.model.sha).join(""));
     this.#steps = steps;
+    this.batching = manifest.batching;
     const first = steps[0]!;
     const bindings = manifest.steps[0]!.inputs ?? {};
     this.inputs = first.session.inputMetadata.map((m) => inputSpec(m, bindings[m.name] ?? m.name, first.model.name));

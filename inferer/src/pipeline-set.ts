@@ -16,6 +16,12 @@ export interface Entry {
   queue: Promise<void>;
 }
 
+/** Told when a pipeline starts serving (after each version swapped in) and when it is removed. */
+export interface PipelineSetHooks {
+  serving?(name: string): void;
+  removed?(name: string): void;
+}
+
 /**
  * The pipelines an inferer serves, with their NATS subscriptions. Swapping a version is atomic: new
  * requests take the new runtime at once; requests in flight finish on the old one, which is released
@@ -30,9 +36,11 @@ export class PipelineSet {
   #currentSub: Subscription | undefined;
   #statusSub: Subscription | undefined;
   readonly #id: string;
+  readonly #hooks: PipelineSetHooks;
 
-  constructor(nc: NatsConnection, id: string, onMessage: (entry: Entry, msg: Msg) => void, log: Logger) {
+  constructor(nc: NatsConnection, id: string, onMessage: (entry: Entry, msg: Msg) => void, log: Logger, hooks: PipelineSetHooks = {}) {
     this.#nc = nc;
+    this.#hooks = hooks;
     this.#id = id;
     this.#onMessage = onMessage;
     this.#log = log;
@@ -55,6 +63,7 @@ export class PipelineSet {
         delete entry.failed;
         this.#log.info({ pipeline: name, version: runtime.version, models: runtime.models.map((m) => m.name) }, old ? "pipeline swapped" : "pipeline loaded");
         if (old) void old.retire().catch((err: unknown) => this.#log.error({ err }, "releasing the old version failed"));
+        this.#hooks.serving?.(name);
       } catch (err) {
         entry.detail = (err as Error).message;
         if (attempted) entry.failed = attempted;
@@ -71,6 +80,7 @@ export class PipelineSet {
     if (!entry) return;
     this.#entries.delete(name);
     this.#syncCurrent();
+    this.#hooks.removed?.(name);
     await entry.sub?.drain();
     await entry.queue;
     await entry.runtime?.retire();
