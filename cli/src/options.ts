@@ -26,6 +26,14 @@ export interface StartOptions {
   logDropBytes: number;
   replicas: number;
   logRecords: boolean;
+  /** Batching for pipelines whose manifest does not say (undefined: off). */
+  batchWindowMs: number | undefined;
+  batchMax: number;
+  /** Durable inference: tries per request, queue and result bounds. */
+  maxDeliveries: number;
+  submitStorageBytes: number;
+  resultStorageBytes: number;
+  resultMaxAgeMs: number;
   /** Positional arguments after the command (e.g. the manifest of `ferry deploy`). */
   args: string[];
   /** `ferry deploy --current`. */
@@ -74,12 +82,26 @@ Options (flag / environment / default):
       --log-drop-size S FERRY_LOG_DROP_SIZE 100Ki     inputs larger than this are left out of log records
       --replicas N      FERRY_REPLICAS    1           JetStream replicas of Ferry's streams (3 on a cluster)
       --log-records on|off FERRY_LOG_RECORDS on     publish one log record per inferred row
+      --batch-window MS FERRY_BATCH_WINDOW off        merge concurrent requests to a pipeline into one
+                                                      run within this window (manifests may override)
+      --batch-max N     FERRY_BATCH_MAX   64          most requests merged into one run
+      --max-deliveries N FERRY_MAX_DELIVERIES 5       tries of a durable request before an error result
+      --submit-storage S FERRY_SUBMIT_STORAGE 1Gi     most bytes of durable requests waiting (then refused)
+      --result-storage S FERRY_RESULT_STORAGE 1Gi     most bytes of durable results kept; oldest go first
+      --result-max-age D FERRY_RESULT_MAX_AGE 7d      durable results older than this are removed
       --log-level L     FERRY_LOG_LEVEL   info        fatal|error|warn|info|debug|trace|silent
   -h, --help                                          this text
 `;
 
 function optionalDuration(text: string | undefined): number {
   return text ? parseDuration(text) : 0;
+}
+
+function batchWindow(text: string | undefined): number | undefined {
+  if (text === undefined || text === "" || text.toLowerCase() === "off") return undefined;
+  const ms = Number(text);
+  if (!Number.isFinite(ms) || ms < 0 || ms > 1000) throw new Error(`--batch-window must be off or 0..1000 ms, got ${JSON.stringify(text)}`);
+  return ms;
 }
 
 function onOff(name: string, value: string | undefined, fallback: boolean): boolean {
@@ -121,6 +143,12 @@ export function parseStart(argv: string[], env: NodeJS.ProcessEnv): { command: s
       "log-drop-size": { type: "string" },
       replicas: { type: "string" },
       "log-records": { type: "string" },
+      "batch-window": { type: "string" },
+      "batch-max": { type: "string" },
+      "max-deliveries": { type: "string" },
+      "submit-storage": { type: "string" },
+      "result-storage": { type: "string" },
+      "result-max-age": { type: "string" },
       "set-current": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
@@ -154,6 +182,12 @@ export function parseStart(argv: string[], env: NodeJS.ProcessEnv): { command: s
       logDropBytes: parseSize(values["log-drop-size"] ?? env.FERRY_LOG_DROP_SIZE ?? "100Ki"),
       replicas: num("--replicas", values.replicas ?? env.FERRY_REPLICAS, 1),
       logRecords: onOff("--log-records", values["log-records"] ?? env.FERRY_LOG_RECORDS, true),
+      batchWindowMs: batchWindow(values["batch-window"] ?? env.FERRY_BATCH_WINDOW),
+      batchMax: Math.max(1, num("--batch-max", values["batch-max"] ?? env.FERRY_BATCH_MAX, 64)),
+      maxDeliveries: Math.max(1, num("--max-deliveries", values["max-deliveries"] ?? env.FERRY_MAX_DELIVERIES, 5)),
+      submitStorageBytes: parseSize(values["submit-storage"] ?? env.FERRY_SUBMIT_STORAGE ?? "1Gi"),
+      resultStorageBytes: parseSize(values["result-storage"] ?? env.FERRY_RESULT_STORAGE ?? "1Gi"),
+      resultMaxAgeMs: parseDuration(values["result-max-age"] ?? env.FERRY_RESULT_MAX_AGE ?? "7d"),
       args: rest,
       setCurrent: values["set-current"] ?? false,
     },

@@ -5,7 +5,8 @@ import { start as startInferer } from "@ferry/inferer";
 import { start as startLogger } from "@ferry/logger";
 import { currentPipeline, openStores, publishManifestFile, setCurrentPipeline, start as startDeployer } from "@ferry/deployer";
 import { connect } from "@nats-io/transport-node";
-import type { Service } from "@ferry/contracts";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { ensureDurableStreams, type DurableStorage, type Service } from "@ferry/contracts";
 import { pino, type Logger } from "pino";
 import type { StartOptions } from "./options.js";
 
@@ -43,6 +44,20 @@ async function deployAtStart(natsUrl: string, o: StartOptions, log: Logger): Pro
   }
 }
 
+function durableStorage(o: StartOptions): DurableStorage {
+  return { requestMaxBytes: o.submitStorageBytes, resultMaxBytes: o.resultStorageBytes, resultMaxAgeMs: o.resultMaxAgeMs, replicas: o.replicas };
+}
+
+/** Creates the durable inference streams, so devices can submit before any inferer runs. */
+async function prepareStreams(natsUrl: string, o: StartOptions): Promise<void> {
+  const nc = await connect({ servers: natsUrl, name: "ferry-start" });
+  try {
+    await ensureDurableStreams(await jetstreamManager(nc), durableStorage(o));
+  } finally {
+    await nc.drain();
+  }
+}
+
 /** Starts the asked services, spawning a local nats-server first when no NATS URL is given. */
 export async function startSite(o: StartOptions, log: Logger = pino({ level: o.logLevel })): Promise<Site> {
   let nats: NatsServer | undefined;
@@ -66,6 +81,7 @@ export async function startSite(o: StartOptions, log: Logger = pino({ level: o.l
   try {
     // The site's pipelines are deployments (KV + object store) that inferers watch; the manifests given
     // here are published unless the same models are deployed already.
+    await prepareStreams(natsUrl, o);
     if (o.services.includes("inferer") || o.services.includes("deployer")) await deployAtStart(natsUrl, o, log);
     if (o.services.includes("logger")) services.push(await startLogger({
       natsUrl, storage: { maxBytes: o.logStorageBytes, maxAgeMs: o.logMaxAgeMs, replicas: o.replicas }, logger: log.child({ service: "logger" }),
@@ -75,6 +91,8 @@ export async function startSite(o: StartOptions, log: Logger = pino({ level: o.l
       services.push(await startInferer({
         natsUrl, manifests: [], watch: true, cacheDir: join(o.data, "cache"), intraOpThreads: o.threads,
         partition: o.partition, logDropBytes: o.logDropBytes, logRecords: o.logRecords,
+        batching: o.batchWindowMs === undefined ? false : { windowMs: o.batchWindowMs, maxBatch: o.batchMax },
+        durable: { maxDeliveries: o.maxDeliveries, storage: durableStorage(o) },
         logger: log.child({ service: "inferer" }),
       }));
     }

@@ -3,3 +3,5 @@ export { PipelineRuntime, type InputSpec, type RuntimeOptions, type RunResult } 
 export { readManifestFile, sha256 } from "./manifest-loader.js";
 export { ArrowDecoder, type ArrowDecoderOptions } from "./arrow-decoder.js";
 export { LogPublisher, type LogPublisherOptions, type LogPublisherStats } from "./log-publisher.js";
+export { batchWindows, Batcher, type BatchWindow } from "./batcher.js";
+export type { DurableOptions, DurableStats } from "./durable-requests.js";
