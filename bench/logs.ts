@@ -9,7 +9,7 @@
 // BENCH_LOGS_REPEATS (timed queries each, default 20).
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { LogStream } from "@ferry/contracts";
+import { LogStream, logSubject } from "@ferry/contracts";
 import { concurrencies, houseBody, houseHeaders, paths, pipelines, timing } from "./helpers/config.js";
 import { cpuWindow, type HttpRun } from "./helpers/load.js";
 import { connectJet, countViaHttp, countViaNats, startFerry, waitForQuietStream, waitForStream, type Ferry, type Jet } from "./helpers/logs-ferry.js";
@@ -267,7 +267,7 @@ async function logsPart(): Promise<LogsPart> {
       await waitForStream(jet.jsm);
       progress(`logs: filling ${LogStream} with ${settings.records.toLocaleString("en-US")} records (${settings.perMessage} a message, ${settings.inFlight} acked publishes in flight)`);
       const { messageTimes, ...fill } = await fillLogs(jet, {
-        records: settings.records, perMessage: settings.perMessage, inFlight: settings.inFlight, subject: `ferry.log.${pipelines.house}`,
+        records: settings.records, perMessage: settings.perMessage, inFlight: settings.inFlight, subject: logSubject(pipelines.house, "bench"),
         modelName: "house-price-estimator", modelFile: paths.houseModel, pipelineVersion: "3a8f63bc-a91e-40bd-947f-da19ed849063", partition: "bench",
         barriers: [Math.floor(settings.records / settings.perMessage / 2)],
       });

@@ -14,3 +14,4 @@ export * from "./status.js";
 export * from "./log-record.js";
 export * from "./expressions.js";
 export * from "./durable-streams.js";
+export * from "./edge-bundle.js";

@@ -34,6 +34,8 @@ export const DEFAULT_LOG_PAGE = 1000;
 /** A checked `/logs` request (Wallaroo's central log API parameter names). */
 export interface LogQuery {
   pipeline?: string;
+  /** Only records of this site (edge name); on the Ops hub, which holds every edge's. */
+  partition?: string;
   /** ms since the epoch, inclusive. */
   startTime?: number;
   /** ms since the epoch, inclusive. */
@@ -57,7 +59,7 @@ function timeParam(name: string, value: unknown): number | undefined {
 }
 
 /**
- * Reads a `/logs` request body. An empty body or `{}` asks for the latest page. Accepts `pipeline`,
+ * Reads a `/logs` request body. An empty body or `{}` asks for the latest page. Accepts `pipeline`, `partition`,
  * `start_time`, `end_time`, `page_size` (alias `limit`), `order` (`Asc`/`Desc`, any case), `cursor`.
  * Throws FerryError `bad_request` (400) naming the bad parameter.
  */
@@ -73,12 +75,15 @@ export function parseLogQuery(body: Uint8Array): LogQuery {
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) throw new FerryError("bad_request", "/logs body must be a JSON object such as {}");
   const p = value as Record<string, unknown>;
-  const known = new Set(["pipeline", "pipeline_name", "start_time", "end_time", "page_size", "limit", "order", "cursor"]);
+  const known = new Set(["pipeline", "pipeline_name", "partition", "start_time", "end_time", "page_size", "limit", "order", "cursor"]);
   const unknown = Object.keys(p).filter((k) => !known.has(k));
   if (unknown.length > 0) throw new FerryError("bad_request", `unknown /logs parameter(s): ${unknown.join(", ")}`);
   const pipeline = p.pipeline ?? p.pipeline_name;
   if (pipeline !== undefined && (typeof pipeline !== "string" || !/^[A-Za-z0-9_-]{1,128}$/.test(pipeline))) {
     throw new FerryError("bad_request", `pipeline must be a pipeline name, got ${JSON.stringify(pipeline)}`);
+  }
+  if (p.partition !== undefined && (typeof p.partition !== "string" || p.partition.length === 0 || p.partition.length > 253)) {
+    throw new FerryError("bad_request", `partition must be a site (edge) name, got ${JSON.stringify(p.partition)}`);
   }
   const size = p.page_size ?? p.limit ?? DEFAULT_LOG_PAGE;
   if (typeof size !== "number" || !Number.isInteger(size) || size < 1) throw new FerryError("bad_request", `page_size must be a positive whole number, got ${JSON.stringify(size)}`);
@@ -90,6 +95,7 @@ export function parseLogQuery(body: Uint8Array): LogQuery {
   if (startTime !== undefined && endTime !== undefined && startTime > endTime) throw new FerryError("bad_request", "start_time is after end_time");
   return {
     ...(pipeline ? { pipeline } : {}),
+    ...(typeof p.partition === "string" ? { partition: p.partition } : {}),
     ...(startTime !== undefined ? { startTime } : {}),
     ...(endTime !== undefined ? { endTime } : {}),
     pageSize: Math.min(size, MAX_LOG_PAGE),

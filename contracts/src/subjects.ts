@@ -20,7 +20,27 @@ export const Subjects = {
   submitPrefix: "ferry.submit.",
   /** Prefix of durable inference results: `ferry.result.<pipeline>.<request id>`, kept in FERRY_RESULTS. */
   resultPrefix: "ferry.result.",
+  /** Prefix of heartbeats an edge sends the Ops hub over its leaf link: `ferry.ops.heartbeat.<edge>` (request/reply). */
+  heartbeatPrefix: "ferry.ops.heartbeat.",
+  /** Request/reply on a site: the state of its link to the Ops hub (answered by the link service). */
+  linkStatus: "ferry.link.status",
 } as const;
+
+/** The Ops hub's JetStream domain. */
+export const HubDomain = "hub";
+
+/** The hub's stream that sources every joined edge's FERRY_LOGS. */
+export const HubLogStream = "FERRY_LOGS_ALL";
+
+/**
+ * Subjects an edge's leaf link neither imports nor exports: each site keeps its own inference, status,
+ * logs and stores (JetStream reaches across only through `$JS.<domain>.API`), and only heartbeats and
+ * JetStream traffic cross.
+ */
+export const LeafDenied = [
+  "ferry.infer", "ferry.infer.>", "ferry.status", "ferry.logs.>", "ferry.log.>", "ferry.deploy", "ferry.undeploy", "ferry.current",
+  "ferry.submit.>", "ferry.result.>", "ferry.link.>", "$KV.>", "$O.>",
+] as const;
 
 /** JetStream KV buckets and object stores. */
 export const Buckets = {
@@ -69,9 +89,24 @@ export function inferSubject(pipeline: string): string {
   return Subjects.inferPrefix + pipeline;
 }
 
-/** Subject that a pipeline's log records are published to. */
-export function logSubject(pipeline: string): string {
-  return Subjects.logPrefix + pipeline;
+/** Subject that a pipeline's log records are published to: `ferry.log.<pipeline>.<partition>`. */
+export function logSubject(pipeline: string, partition: string): string {
+  return `${Subjects.logPrefix}${pipeline}.${partitionToken(partition)}`;
+}
+
+/** Filter of the log records of a pipeline and/or partition (either may be absent). */
+export function logFilter(pipeline?: string, partition?: string): string {
+  return `${Subjects.logPrefix}${pipeline ?? "*"}.${partition === undefined ? "*" : partitionToken(partition)}`;
+}
+
+/** A partition (site) name as one subject token: characters a token cannot hold become `_`. */
+export function partitionToken(partition: string): string {
+  return partition.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 128) || "_";
+}
+
+/** Subject of an edge's heartbeat to the Ops hub. */
+export function heartbeatSubject(edge: string): string {
+  return Subjects.heartbeatPrefix + edge;
 }
 
 /**

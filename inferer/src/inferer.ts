@@ -93,18 +93,19 @@ export async function start(options: InfererOptions): Promise<Inferer> {
   const arrow = new ArrowDecoder({ timeoutMs: options.arrowDecodeTimeoutMs }).start();
   const publisher = new LogPublisher(nc, { ...options.logPublisher, logger: log });
   const logging = options.logRecords ?? true;
+  const partition = options.partition ?? hostname();
   const inferOptions: InferOptions & { counters: InfererStats } = {
     originalDataMaxValues: options.originalDataMaxValues ?? 1000,
     arrow,
     counters,
-    ...(logging ? { log: { partition: options.partition ?? hostname(), dropBytes: options.logDropBytes ?? 100 * 1024 } } : {}),
+    ...(logging ? { log: { partition, dropBytes: options.logDropBytes ?? 100 * 1024 } } : {}),
   };
   const runtimeOptions = { intraOpThreads: options.intraOpThreads };
   const run = partsRunner(inferOptions, options.batching ?? false);
   const inFlight = new Set<Promise<void>>();
   const logReplies = (pipeline: string, replies: readonly PartReply[]): void => {
     // After the reply: logging never delays it.
-    if (replies.some((r) => r.logs)) setImmediate(() => publishLogs(publisher, pipeline, replies, log));
+    if (replies.some((r) => r.logs)) setImmediate(() => publishLogs(publisher, logSubject(pipeline, partition), replies, log));
   };
   const onMessage = (entry: Entry, msg: Msg): void => {
     const p = answer(nc, entry, msg, run, counters).then((replies) => logReplies(entry.name, replies), (err: unknown) => log.error({ err }, "reply failed"));
@@ -157,8 +158,7 @@ async function loadFile(set: PipelineSet, path: string, runtimeOptions: RuntimeO
   return name;
 }
 
-function publishLogs(publisher: LogPublisher, pipeline: string, replies: readonly PartReply[], log: Logger): void {
-  const subject = logSubject(pipeline);
+function publishLogs(publisher: LogPublisher, subject: string, replies: readonly PartReply[], log: Logger): void {
   for (const r of replies) {
     if (!r.logs) continue;
     try {

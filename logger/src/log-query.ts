@@ -1,6 +1,6 @@
 import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
-import { FerryError, LogStream, Subjects, type LogQuery } from "@ferry/contracts";
+import { FerryError, LogStream, isSubjectToken, logFilter, type LogQuery } from "@ferry/contracts";
 
 /** One stored record: message `seq` holds records separated by newlines; this is the `index`-th. */
 export interface StoredRecord {
@@ -27,6 +27,7 @@ interface Position {
 interface Cursor extends Position {
   order: "asc" | "desc";
   pipeline?: string;
+  partition?: string;
   startTime?: number;
   endTime?: number;
 }
@@ -69,7 +70,8 @@ function encodeCursor(c: Cursor): string {
 function decodeCursor(text: string): Cursor {
   try {
     const c = JSON.parse(Buffer.from(text, "base64url").toString("utf8")) as Cursor;
-    if (Number.isInteger(c.seq) && Number.isInteger(c.index) && (c.order === "asc" || c.order === "desc")) return c;
+    const named = c.pipeline === undefined || isSubjectToken(c.pipeline);
+    if (Number.isInteger(c.seq) && Number.isInteger(c.index) && (c.order === "asc" || c.order === "desc") && named) return c;
   } catch {
     // fall through
   }
@@ -80,17 +82,20 @@ function decodeCursor(text: string): Cursor {
 export class LogReader {
   readonly #js: JetStreamClient;
   readonly #jsm: JetStreamManager;
+  readonly #stream: string;
 
-  constructor(js: JetStreamClient, jsm: JetStreamManager) {
+  /** Reads `stream`: the site's FERRY_LOGS, or the Ops hub's FERRY_LOGS_ALL. */
+  constructor(js: JetStreamClient, jsm: JetStreamManager, stream: string = LogStream) {
     this.#js = js;
     this.#jsm = jsm;
+    this.#stream = stream;
   }
 
   /** Answers one `/logs` query. */
   async page(q: LogQuery): Promise<LogPage> {
-    const c: Cursor = q.cursor ? decodeCursor(q.cursor) : { seq: 0, index: 0, order: q.order, pipeline: q.pipeline, startTime: q.startTime, endTime: q.endTime };
-    const { state } = await this.#jsm.streams.info(LogStream);
-    const filter = c.pipeline ? `${Subjects.logPrefix}${c.pipeline}` : `${Subjects.logPrefix}>`;
+    const c: Cursor = q.cursor ? decodeCursor(q.cursor) : { seq: 0, index: 0, order: q.order, pipeline: q.pipeline, partition: q.partition, startTime: q.startTime, endTime: q.endTime };
+    const { state } = await this.#jsm.streams.info(this.#stream);
+    const filter = logFilter(c.pipeline, c.partition);
     const inRange = (r: StoredRecord): boolean => (c.startTime === undefined || r.time >= c.startTime) && (c.endTime === undefined || r.time <= c.endTime);
     const streamEnd: Position = { seq: state.last_seq + 1, index: 0 };
     if (state.messages === 0) return { records: [], cursor: encodeCursor({ ...c, ...(c.order === "asc" ? { seq: state.last_seq + 1, index: 0 } : { seq: 0, index: 0 }) }), status: "End" };
@@ -145,7 +150,7 @@ export class LogReader {
    * more than records can be late. An ephemeral consumer does the seek.
    */
   async #read(filter: string, from: { seq: number } | { time: number }, end: Position, limit: number, endTime?: number, keep?: (r: StoredRecord) => boolean): Promise<StoredRecord[]> {
-    const info = await this.#jsm.consumers.add(LogStream, {
+    const info = await this.#jsm.consumers.add(this.#stream, {
       filter_subject: filter,
       ack_policy: AckPolicy.None,
       mem_storage: true,
@@ -156,7 +161,7 @@ export class LogReader {
     });
     const out: StoredRecord[] = [];
     try {
-      const consumer = await this.#js.consumers.get(LogStream, info.name);
+      const consumer = await this.#js.consumers.get(this.#stream, info.name);
       let messages = Math.min(info.num_pending, "seq" in from ? end.seq - from.seq + 1 : Number.POSITIVE_INFINITY);
       let seen = 0;
       let records = 0;
@@ -185,7 +190,7 @@ export class LogReader {
         if (got === 0) break;
       }
     } finally {
-      await this.#jsm.consumers.delete(LogStream, info.name).catch(() => undefined);
+      await this.#jsm.consumers.delete(this.#stream, info.name).catch(() => undefined);
     }
     return out;
   }

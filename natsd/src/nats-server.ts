@@ -18,12 +18,38 @@ export interface NatsServerOptions {
   syncInterval?: string;
   /** Server name, also used as the JetStream store's sub-folder. Default "ferry". */
   serverName?: string;
+  /** JetStream domain (an edge's name, or "hub"): other servers reach this one's JetStream as `$JS.<domain>.API`. */
+  jetstreamDomain?: string;
+  /** Users allowed to connect (clients and leaf nodes); none: no authentication. Passwords may be bcrypt hashes. */
+  users?: readonly NatsUser[];
+  /** Accept leaf node connections on this port (0: a free one). */
+  leafPort?: number;
+  /** Link to these servers as a leaf node. */
+  leafRemotes?: readonly LeafRemote[];
   /** Extra lines appended to the generated config. */
   extraConfig?: string;
   /** Where nats-server's own log lines go. Default: dropped. */
   log?: (line: string) => void;
   /** How long to wait for the server to listen, ms. Default 10 s. */
   startTimeoutMs?: number;
+}
+
+/** A user of the server. */
+export interface NatsUser {
+  user: string;
+  password: string;
+}
+
+/** A leaf node link to another server. */
+export interface LeafRemote {
+  /** `nats-leaf://host:port`. */
+  url: string;
+  user?: string;
+  password?: string;
+  /** Subjects never taken from the other side. */
+  denyImports?: readonly string[];
+  /** Subjects never sent to the other side. */
+  denyExports?: readonly string[];
 }
 
 /** A spawned nats-server. */
@@ -33,6 +59,10 @@ export interface NatsServer {
   readonly version: string;
   readonly configFile: string;
   readonly process: ChildProcess;
+  /** Port of the leaf node listener, when there is one. */
+  readonly leafPort: number | undefined;
+  /** Rewrites the config with these users and reloads it (new connections are checked against them). */
+  reloadUsers(users: readonly NatsUser[]): Promise<void>;
   /** SIGTERM (lame-duck-free shutdown), then SIGKILL after a grace period. */
   stop(): Promise<void>;
   /** SIGKILL at once: to test crash recovery. */
@@ -58,7 +88,11 @@ export function natsServerVersion(bin: string): [number, number, number] {
   return [Number(m[1]), Number(m[2]), Number(m[3])];
 }
 
-function configText(o: Required<Omit<NatsServerOptions, "log" | "extraConfig">> & { storeDir: string; portsDir: string; supportsSync: boolean; extraConfig: string }): string {
+type ConfigInput = Required<Pick<NatsServerOptions, "serverName" | "host" | "port" | "maxPayload" | "syncInterval">>
+  & Pick<NatsServerOptions, "jetstreamDomain" | "users" | "leafPort" | "leafRemotes">
+  & { storeDir: string; portsDir: string; supportsSync: boolean; extraConfig: string };
+
+function configText(o: ConfigInput): string {
   return [
     `server_name: ${JSON.stringify(o.serverName)}`,
     `host: ${JSON.stringify(o.host)}`,
@@ -70,10 +104,38 @@ function configText(o: Required<Omit<NatsServerOptions, "log" | "extraConfig">> 
     "jetstream {",
     `  store_dir: ${JSON.stringify(o.storeDir)}`,
     o.supportsSync ? `  sync_interval: ${o.syncInterval}` : "  # sync_interval needs nats-server 2.10+; this server flushes on its own schedule",
+    ...(o.jetstreamDomain ? [`  domain: ${JSON.stringify(o.jetstreamDomain)}`] : []),
     "}",
+    ...usersText(o.users),
+    ...leafText(o.leafPort, o.leafRemotes),
     o.extraConfig,
     "",
   ].join("\n");
+}
+
+function usersText(users: readonly NatsUser[] | undefined): string[] {
+  if (!users) return [];
+  return ["authorization {", "  users: [", ...users.map((u) => `    { user: ${JSON.stringify(u.user)}, password: ${JSON.stringify(u.password)} }`), "  ]", "}"];
+}
+
+function leafText(port: number | undefined, remotes: readonly LeafRemote[] | undefined): string[] {
+  if (port === undefined && !remotes?.length) return [];
+  const remote = (r: LeafRemote): string => {
+    const url = new URL(r.url);
+    if (r.user) url.username = encodeURIComponent(r.user);
+    if (r.password) url.password = encodeURIComponent(r.password);
+    const deny = [
+      ...(r.denyImports?.length ? [`deny_imports: ${JSON.stringify(r.denyImports)}`] : []),
+      ...(r.denyExports?.length ? [`deny_exports: ${JSON.stringify(r.denyExports)}`] : []),
+    ];
+    return `    { url: ${JSON.stringify(url.toString())}${deny.map((d) => `, ${d}`).join("")} }`;
+  };
+  return [
+    "leafnodes {",
+    ...(port !== undefined ? [`  port: ${port === 0 ? -1 : port}`] : []),
+    ...(remotes?.length ? ["  reconnect: 1", "  remotes: [", ...remotes.map(remote), "  ]"] : []),
+    "}",
+  ];
 }
 
 /** Spawns nats-server with JetStream and resolves once it accepts clients. */
@@ -86,19 +148,23 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
   await mkdir(portsDir, { recursive: true });
   await killLeftovers(portsDir);
   const configFile = join(dataDir, "nats-server.conf");
-  await writeFile(configFile, configText({
-    dataDir,
+  const config: ConfigInput = {
     port: options.port ?? 4222,
     host: options.host ?? "127.0.0.1",
     maxPayload: options.maxPayload ?? 8 * 1024 * 1024,
     syncInterval: options.syncInterval ?? "always",
     serverName: options.serverName ?? "ferry",
-    startTimeoutMs: 0,
     storeDir: dataDir, // the server adds "jetstream/" itself
     portsDir,
     supportsSync: major > 2 || (major === 2 && minor >= 10),
     extraConfig: options.extraConfig ?? "",
-  }));
+    jetstreamDomain: options.jetstreamDomain,
+    users: options.users,
+    leafPort: options.leafPort,
+    leafRemotes: options.leafRemotes,
+  };
+  // Passwords may be in it.
+  await writeFile(configFile, configText(config), { mode: 0o600 });
   // Its own process group: a Ctrl-C in the terminal reaches Ferry, which drains its connections and
   // only then stops the server (a server stopping first would lose the last unsent log records).
   const child = spawn(bin, ["-c", configFile], { stdio: ["ignore", "pipe", "pipe"], detached: true });
@@ -117,7 +183,7 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
   child.stdout.on("data", onData);
   child.stderr.on("data", onData);
   const exited = new Promise<number | null>((res) => child.once("exit", (code) => res(code)));
-  const port = await waitForPort(child, portsDir, exited, options.startTimeoutMs ?? 10_000).catch((err: unknown) => {
+  const ports = await waitForPorts(child, portsDir, exited, options.startTimeoutMs ?? 10_000, options.leafPort !== undefined).catch((err: unknown) => {
     child.kill("SIGKILL");
     throw new Error(`nats-server did not start: ${(err as Error).message}\n${lines.join("\n")}`);
   });
@@ -129,9 +195,16 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
     await exited;
     clearTimeout(timer);
   };
+  const port = ports.client;
   return {
     url: `nats://${host}:${port}`,
     port,
+    leafPort: ports.leaf,
+    reloadUsers: async (users) => {
+      config.users = users;
+      await writeFile(configFile, configText(config), { mode: 0o600 });
+      child.kill("SIGHUP");
+    },
     version: `${major}.${minor}.${patch}`,
     configFile,
     process: child,
@@ -176,7 +249,7 @@ async function isAlive(pid: number): Promise<boolean> {
   }
 }
 
-async function waitForPort(child: ChildProcess, portsDir: string, exited: Promise<number | null>, timeoutMs: number): Promise<number> {
+async function waitForPorts(child: ChildProcess, portsDir: string, exited: Promise<number | null>, timeoutMs: number, leaf: boolean): Promise<{ client: number; leaf?: number }> {
   let done = false;
   void exited.then(() => { done = true; });
   const deadline = Date.now() + timeoutMs;
@@ -184,9 +257,10 @@ async function waitForPort(child: ChildProcess, portsDir: string, exited: Promis
   while (Date.now() < deadline) {
     if (done) throw new Error(`exited with code ${child.exitCode}`);
     try {
-      const ports = JSON.parse(await readFile(join(portsDir, file), "utf8")) as { nats?: string[] };
+      const ports = JSON.parse(await readFile(join(portsDir, file), "utf8")) as { nats?: string[]; leafnode?: string[] };
       const url = ports.nats?.[0];
-      if (url) return Number(new URL(url).port);
+      const leafUrl = ports.leafnode?.[0];
+      if (url && (!leaf || leafUrl)) return { client: Number(new URL(url).port), ...(leafUrl ? { leaf: Number(new URL(leafUrl).port) } : {}) };
     } catch {
       // not written yet
     }

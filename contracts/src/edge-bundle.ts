@@ -1,0 +1,94 @@
+import { FerryError } from "./errors.js";
+import { isSubjectToken } from "./subjects.js";
+
+/** What an edge needs to join the Ops hub once (Wallaroo's EDGE_BUNDLE, decoded). */
+export interface EdgeBundle {
+  BUNDLE_VERSION: string;
+  /** Unique edge name: also its JetStream domain and its log records' partition. */
+  EDGE_NAME: string;
+  /** One-time token, traded for the edge's credentials at `POST http://<OPSCENTER_HOST>/join`. */
+  JOIN_TOKEN: string;
+  /** `host:port` of the Ops API. */
+  OPSCENTER_HOST: string;
+  /** The published pipeline version the edge runs: `ferry://<OPSCENTER_HOST>/pipelines/<name>:<pipeline_version>`. */
+  PIPELINE_URL: string;
+  WORKSPACE_ID: string;
+}
+
+const KEYS = ["BUNDLE_VERSION", "EDGE_NAME", "JOIN_TOKEN", "OPSCENTER_HOST", "PIPELINE_URL", "WORKSPACE_ID"] as const;
+
+/** base64 of `export KEY=value` lines, as the spec's `{"edgeBundle": ...}` carries it. */
+export function encodeEdgeBundle(b: EdgeBundle): string {
+  return Buffer.from(KEYS.map((k) => `export ${k}=${b[k]}\n`).join(""), "utf8").toString("base64");
+}
+
+/** Reads an EDGE_BUNDLE; throws FerryError `bad_request` saying what is missing or wrong. */
+export function decodeEdgeBundle(base64: string): EdgeBundle {
+  const text = Buffer.from(base64.trim(), "base64").toString("utf8");
+  const values: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    const m = /^\s*(?:export\s+)?([A-Z_]+)=(.*)$/.exec(line);
+    if (m) values[m[1]!] = m[2]!.trim().replace(/^"(.*)"$/, "$1");
+  }
+  const missing = KEYS.filter((k) => !values[k]);
+  if (missing.length > 0) throw new FerryError("bad_request", `EDGE_BUNDLE lacks ${missing.join(", ")} (is it the base64 from POST /edges?)`);
+  if (!isSubjectToken(values.EDGE_NAME!)) throw new FerryError("bad_request", `EDGE_BUNDLE: EDGE_NAME ${JSON.stringify(values.EDGE_NAME)} is not a name of letters, digits, _ and -`);
+  return Object.fromEntries(KEYS.map((k) => [k, values[k]!])) as unknown as EdgeBundle;
+}
+
+/** The pipeline name and version a PIPELINE_URL names. */
+export function parsePipelineUrl(url: string): { pipeline: string; version: string } {
+  const m = /\/pipelines\/([A-Za-z0-9_-]{1,128}):([0-9a-fA-F-]{36})$/.exec(url);
+  if (!m) throw new FerryError("bad_request", `PIPELINE_URL ${JSON.stringify(url)} does not name pipelines/<name>:<version>`);
+  return { pipeline: m[1]!, version: m[2]! };
+}
+
+/** Body of `POST /join` on the Ops API. */
+export interface JoinRequest {
+  edge_name: string;
+  join_token: string;
+}
+
+/** What `POST /join` answers: the edge's own credentials (kept in its data folder, mode 0600). */
+export interface EdgeCredentials {
+  edge_name: string;
+  /** NATS user and password of the edge's leaf node link. */
+  user: string;
+  password: string;
+  /** Where the edge's nats-server links to the hub: `nats-leaf://host:port`. */
+  leaf_url: string;
+  /** The hub's JetStream domain (`hub`). */
+  hub_domain: string;
+  /** The pipeline the edge follows. */
+  pipeline: string;
+  /** The Ops API, `http://host:port`. */
+  ops_url: string;
+  /** ms since epoch. */
+  joined_at: number;
+}
+
+/** What an edge reports on `ferry.ops.heartbeat.<edge>` (and Ops answers with {@link HeartbeatReply}). */
+export interface Heartbeat {
+  edge: string;
+  /** The pipeline versions the edge serves now. */
+  pipelines: { name: string; version?: string; status: string }[];
+}
+
+/** Ops' answer to a heartbeat. */
+export interface HeartbeatReply {
+  ok: boolean;
+  /** Set when the edge is not (or no longer) registered: why. */
+  detail?: string;
+}
+
+/** What `ferry.link.status` answers on an edge: the state of its link to the Ops hub. */
+export interface LinkStatus {
+  /** False for a site that was never joined to a hub. */
+  joined: boolean;
+  edge?: string;
+  /** `up`: the last heartbeat was answered; `down`: the hub is unreachable or refuses the edge. */
+  link: "up" | "down" | "standalone";
+  /** ms since epoch of the last answered heartbeat. */
+  last_contact?: number;
+  detail?: string;
+}
