@@ -22,7 +22,9 @@ export const ErrorCodes = {
   no_inferer: 503,
   pipeline_not_ready: 503,
   logs_unavailable: 503,
+  unavailable: 503,
   inferer_timeout: 504,
+  timeout: 504,
 } as const;
 
 /** One of Ferry's stable error codes. */

@@ -15,6 +15,11 @@ export interface LoggerOptions {
   nc?: NatsConnection;
   /** Bounds of the local log store. Default: 10 GiB, no age limit, 1 replica. */
   storage?: Partial<LogStorage>;
+  /**
+   * The stream to answer from. Default FERRY_LOGS, which the logger creates and bounds. Another name
+   * (the Ops hub's FERRY_LOGS_ALL, which sources every edge's logs) is read as its owner made it.
+   */
+  stream?: string;
   logger?: Logger;
 }
 
@@ -41,14 +46,15 @@ export async function start(options: LoggerOptions = {}): Promise<LogService> {
   const storage: LogStorage = { maxBytes: 10 * 1024 ** 3, maxAgeMs: 0, replicas: 1, ...options.storage };
   const nc = options.nc ?? await connect({ servers: options.natsUrl ?? "nats://127.0.0.1:4222", name: "ferry-logger", maxReconnectAttempts: -1, noAsyncTraces: true });
   const jsm = await jetstreamManager(nc);
-  const reader = new LogReader(jetstream(nc), jsm);
+  const stream = options.stream ?? LogStream;
+  const reader = new LogReader(jetstream(nc), jsm, stream);
   let ready = false;
   let lastPruned = 0;
   const ensure = async (): Promise<void> => {
-    const info = await ensureLogStream(jsm, storage);
+    const info = stream === LogStream ? await ensureLogStream(jsm, storage) : await jsm.streams.info(stream);
     lastPruned = prunedCount(info);
     ready = true;
-    log.info({ stream: LogStream, maxBytes: storage.maxBytes, maxAgeMs: storage.maxAgeMs, messages: info.state.messages, prunedMessages: lastPruned }, "log stream ready");
+    log.info({ stream, maxBytes: storage.maxBytes, maxAgeMs: storage.maxAgeMs, messages: info.state.messages, prunedMessages: lastPruned }, "log stream ready");
   };
   await ensure().catch((err: unknown) => log.error({ err }, "log stream not ready; retrying"));
   const timer = setInterval(() => {
@@ -56,7 +62,7 @@ export async function start(options: LoggerOptions = {}): Promise<LogService> {
       void ensure().catch((err: unknown) => log.warn({ err: (err as Error).message }, "log stream still not ready"));
       return;
     }
-    void storeStats(jsm).then((s) => {
+    void storeStats(jsm, stream).then((s) => {
       if (s.prunedMessages > lastPruned) log.warn({ prunedMessages: s.prunedMessages, newly: s.prunedMessages - lastPruned }, "log store full or aged: oldest records pruned");
       lastPruned = s.prunedMessages;
     }, () => undefined);
@@ -71,11 +77,11 @@ export async function start(options: LoggerOptions = {}): Promise<LogService> {
     clearInterval(timer);
     await sub.drain();
     await nc.drain();
-  }, { stats: () => storeStats(jsm) });
+  }, { stats: () => storeStats(jsm, stream) });
 }
 
-async function storeStats(jsm: JetStreamManager): Promise<LogStoreStats> {
-  const info = await jsm.streams.info(LogStream);
+async function storeStats(jsm: JetStreamManager, stream: string): Promise<LogStoreStats> {
+  const info = await jsm.streams.info(stream);
   return { messages: info.state.messages, bytes: info.state.bytes, prunedMessages: prunedCount(info) };
 }
 

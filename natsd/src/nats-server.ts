@@ -173,17 +173,21 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
   child.once("exit", () => process.off("exit", killOnExit));
   const log = options.log;
   const lines: string[] = [];
+  // nats-server 2.9 leaves the leaf node port out of its ports file; its log line names it.
+  let leafFromLog: number | undefined;
   const onData = (chunk: Buffer): void => {
     for (const line of chunk.toString("utf8").split("\n")) {
       if (!line) continue;
       if (lines.length < 50) lines.push(line);
+      const leafLine = /Listening for leafnode connections on .*:(\d+)\s*$/.exec(line);
+      if (leafLine) leafFromLog = Number(leafLine[1]);
       log?.(line);
     }
   };
   child.stdout.on("data", onData);
   child.stderr.on("data", onData);
   const exited = new Promise<number | null>((res) => child.once("exit", (code) => res(code)));
-  const ports = await waitForPorts(child, portsDir, exited, options.startTimeoutMs ?? 10_000, options.leafPort !== undefined).catch((err: unknown) => {
+  const ports = await waitForPorts(child, portsDir, exited, options.startTimeoutMs ?? 10_000, options.leafPort !== undefined, () => leafFromLog).catch((err: unknown) => {
     child.kill("SIGKILL");
     throw new Error(`nats-server did not start: ${(err as Error).message}\n${lines.join("\n")}`);
   });
@@ -249,7 +253,7 @@ async function isAlive(pid: number): Promise<boolean> {
   }
 }
 
-async function waitForPorts(child: ChildProcess, portsDir: string, exited: Promise<number | null>, timeoutMs: number, leaf: boolean): Promise<{ client: number; leaf?: number }> {
+async function waitForPorts(child: ChildProcess, portsDir: string, exited: Promise<number | null>, timeoutMs: number, leaf: boolean, leafFromLog: () => number | undefined): Promise<{ client: number; leaf?: number }> {
   let done = false;
   void exited.then(() => { done = true; });
   const deadline = Date.now() + timeoutMs;
@@ -259,8 +263,8 @@ async function waitForPorts(child: ChildProcess, portsDir: string, exited: Promi
     try {
       const ports = JSON.parse(await readFile(join(portsDir, file), "utf8")) as { nats?: string[]; leafnode?: string[] };
       const url = ports.nats?.[0];
-      const leafUrl = ports.leafnode?.[0];
-      if (url && (!leaf || leafUrl)) return { client: Number(new URL(url).port), ...(leafUrl ? { leaf: Number(new URL(leafUrl).port) } : {}) };
+      const leafPort = ports.leafnode?.[0] ? Number(new URL(ports.leafnode[0]).port) : leafFromLog();
+      if (url && (!leaf || leafPort)) return { client: Number(new URL(url).port), ...(leafPort ? { leaf: leafPort } : {}) };
     } catch {
       // not written yet
     }

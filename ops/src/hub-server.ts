@@ -1,0 +1,124 @@
+import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { HubDomain } from "@ferry/contracts";
+import { startNatsServer, type NatsServer, type NatsUser } from "@ferry/natsd";
+import { newPassword, passwordHash } from "./secrets.js";
+
+/** How to run the hub's nats-server. */
+export interface HubServerOptions {
+  /** Folder of the hub's store, config and secrets. */
+  dataDir: string;
+  /** Client port (0: a free one). Default 4222. */
+  port?: number;
+  host?: string;
+  /** Leaf node port edges link to (0: a free one). Default 7422. */
+  leafPort?: number;
+  log?: (line: string) => void;
+}
+
+/** The user Ops itself (and the hub's logger and deployer) connect as. */
+export interface HubLogin {
+  user: string;
+  pass: string;
+}
+
+/**
+ * The hub's nats-server: JetStream domain `hub`, a leaf node listener, and one user per joined edge.
+ * nats-server 2.9 reloads users for new connections but keeps a removed user's leaf link open, so
+ * revoking an edge restarts the server (on the same ports; every other link comes straight back).
+ */
+export class HubServer {
+  readonly login: HubLogin;
+  readonly #o: HubServerOptions;
+  #server: NatsServer;
+  #users: NatsUser[];
+  #opsUser: NatsUser;
+
+  private constructor(o: HubServerOptions, server: NatsServer, login: HubLogin, opsUser: NatsUser, users: NatsUser[]) {
+    this.#o = o;
+    this.#server = server;
+    this.login = login;
+    this.#opsUser = opsUser;
+    this.#users = users;
+  }
+
+  /** Starts the hub with the edge users it had when it last ran (the registry then corrects them). */
+  static async start(o: HubServerOptions): Promise<HubServer> {
+    await mkdir(o.dataDir, { recursive: true, mode: 0o700 });
+    const login = await opsLogin(o.dataDir);
+    const opsUser = { user: login.user, password: await passwordHash(login.pass) };
+    const users = await readUsers(o.dataDir);
+    const server = await spawn(o, [opsUser, ...users]);
+    // Restarts reuse the ports picked now: edges hold the leaf URL.
+    const fixed = { ...o, port: server.port, leafPort: server.leafPort };
+    return new HubServer(fixed, server, login, opsUser, users);
+  }
+
+  get url(): string {
+    return this.#server.url;
+  }
+
+  get leafPort(): number {
+    return this.#server.leafPort!;
+  }
+
+  /** Lets these edge users connect from now on (new users need no restart). */
+  async allow(users: NatsUser[]): Promise<void> {
+    this.#users = users;
+    await writeUsers(this.#o.dataDir, users);
+    await this.#server.reloadUsers([this.#opsUser, ...users]);
+  }
+
+  /** Allows only these edge users and drops every link, so a removed user's link cannot stay up. */
+  async revokeTo(users: NatsUser[]): Promise<void> {
+    this.#users = users;
+    await writeUsers(this.#o.dataDir, users);
+    await this.#server.stop();
+    this.#server = await spawn(this.#o, [this.#opsUser, ...users]);
+  }
+
+  get users(): readonly NatsUser[] {
+    return this.#users;
+  }
+
+  stop(): Promise<void> {
+    return this.#server.stop();
+  }
+}
+
+function spawn(o: HubServerOptions, users: NatsUser[]): Promise<NatsServer> {
+  return startNatsServer({
+    dataDir: join(o.dataDir, "nats"),
+    port: o.port ?? 4222,
+    host: o.host ?? "127.0.0.1",
+    leafPort: o.leafPort ?? 7422,
+    jetstreamDomain: HubDomain,
+    serverName: "ferry-hub",
+    users,
+    log: o.log,
+  });
+}
+
+async function opsLogin(dir: string): Promise<HubLogin> {
+  const file = join(dir, "ops-login.json");
+  try {
+    return JSON.parse(await readFile(file, "utf8")) as HubLogin;
+  } catch {
+    const login = { user: "ferry-ops", pass: newPassword() };
+    await writeFile(file, JSON.stringify(login), { mode: 0o600 });
+    await chmod(file, 0o600);
+    return login;
+  }
+}
+
+async function readUsers(dir: string): Promise<NatsUser[]> {
+  try {
+    return JSON.parse(await readFile(join(dir, "edge-users.json"), "utf8")) as NatsUser[];
+  } catch {
+    return [];
+  }
+}
+
+async function writeUsers(dir: string, users: NatsUser[]): Promise<void> {
+  await writeFile(join(dir, "edge-users.json"), JSON.stringify(users), { mode: 0o600 });
+}

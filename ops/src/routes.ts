@@ -1,0 +1,104 @@
+import { createHash } from "node:crypto";
+import type { FastifyInstance } from "fastify";
+import { headers, type NatsConnection } from "@nats-io/transport-node";
+import type { ObjectStore } from "@nats-io/obj";
+import {
+  FerryError, Headers, LogPagingHeaders, MediaTypes, Subjects, isSubjectToken, type JoinRequest,
+} from "@ferry/contracts";
+import type { EdgeLifecycle } from "./edge-lifecycle.js";
+import type { EdgeRegistry } from "./edge-registry.js";
+
+/** What the Ops routes use. */
+export interface RouteDeps {
+  nc: NatsConnection;
+  registry: EdgeRegistry;
+  lifecycle: EdgeLifecycle;
+  models: ObjectStore;
+  timeoutMs: number;
+}
+
+/** The Ops API: edges and their bundles, joins, publishing, and every edge's logs. */
+export function opsRoutes(app: FastifyInstance, d: RouteDeps): void {
+  app.post("/edges", async (req, reply) => {
+    const body = jsonOf(req.body) as { name?: unknown; pipeline?: unknown };
+    const edgeBundle = await d.lifecycle.add(body.name, body.pipeline);
+    return reply.code(201).send({ edgeBundle });
+  });
+  app.get("/edges", async () => {
+    const edges = await d.registry.list();
+    return Promise.all(edges.map(async (e) => ({
+      name: e.name,
+      pipeline: e.pipeline,
+      state: e.state,
+      joined: e.state === "joined",
+      created_at: e.created_at,
+      joined_at: e.joined_at ?? null,
+      last_seen: e.last_seen ?? null,
+      pipeline_version: e.pipelines?.find((p) => p.name === e.pipeline)?.version ?? null,
+      published_version: (await d.lifecycle.published(e.pipeline))?.pipeline_version ?? null,
+      ...(e.detail ? { detail: e.detail } : {}),
+    })));
+  });
+  app.delete<{ Params: { name: string } }>("/edges/:name", async (req) => {
+    await d.lifecycle.remove(req.params.name);
+    return { removed: req.params.name };
+  });
+  app.post("/join", async (req) => d.lifecycle.join(jsonOf(req.body) as Partial<JoinRequest>));
+  app.post("/models", async (req, reply) => {
+    const data = req.body as Buffer;
+    if (!Buffer.isBuffer(data) || data.length === 0) throw new FerryError("bad_request", "POST /models takes the .onnx file's bytes as the body");
+    const sha256 = createHash("sha256").update(data).digest("hex");
+    if (!(await d.models.info(sha256))) await d.models.putBlob({ name: sha256 }, new Uint8Array(data));
+    return reply.code(201).send({ sha256, size: data.length });
+  });
+  app.post<{ Params: { name: string } }>("/pipelines/:name/publish", async (req) => {
+    const manifest = jsonOf(req.body) as { pipeline?: unknown };
+    if (!isSubjectToken(req.params.name)) throw new FerryError("bad_request", `not a pipeline name: ${req.params.name}`);
+    return forward(d, Subjects.deploy, JSON.stringify({ ...manifest, pipeline: req.params.name }), "the hub's deployer is not running");
+  });
+  app.get("/pipelines", async () => {
+    const edges = await d.registry.list();
+    const names = [...new Set(edges.map((e) => e.pipeline))];
+    return Promise.all(names.map(async (name) => ({
+      name,
+      published_version: (await d.lifecycle.published(name))?.pipeline_version ?? null,
+      edges: edges.filter((e) => e.pipeline === name).map((e) => e.name),
+    })));
+  });
+  app.post("/logs", async (req, reply) => {
+    const h = headers();
+    h.set(Headers.accept, String(req.headers.accept ?? MediaTypes.pandasRecords));
+    const msg = await request(d, Subjects.logsQuery, req.body as Buffer, "the hub's logger is not running", h);
+    for (const name of Object.values(LogPagingHeaders)) {
+      const value = msg.headers?.get(name);
+      if (value) void reply.header(name, value);
+    }
+    return reply.code(Number(msg.headers?.get(Headers.status) || 200)).type(msg.headers?.get(Headers.contentType) || MediaTypes.pandasRecords).send(Buffer.from(msg.data));
+  });
+}
+
+async function forward(d: RouteDeps, subject: string, body: string, missing: string): Promise<unknown> {
+  const msg = await request(d, subject, Buffer.from(body), missing);
+  const status = Number(msg.headers?.get(Headers.status) || 200);
+  const value = msg.json<Record<string, unknown>>();
+  if (status >= 400) throw new FerryError((value.code as never) ?? "internal", String(value.error ?? "failed"));
+  return value;
+}
+
+async function request(d: RouteDeps, subject: string, body: Uint8Array | undefined, missing: string, h = headers()) {
+  try {
+    return await d.nc.request(subject, body ?? new Uint8Array(), { timeout: d.timeoutMs, headers: h });
+  } catch (err) {
+    if (/no responders/i.test((err as Error).message) || (err as { code?: unknown }).code === "503") throw new FerryError("unavailable", missing, { cause: err });
+    throw new FerryError("timeout", `${subject}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function jsonOf(body: unknown): unknown {
+  if (!Buffer.isBuffer(body) || body.length === 0) return {};
+  try {
+    return JSON.parse(body.toString("utf8"));
+  } catch (err) {
+    throw new FerryError("bad_json", `body is not JSON: ${(err as Error).message}`, { cause: err });
+  }
+}

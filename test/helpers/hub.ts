@@ -1,0 +1,91 @@
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { LeafDenied, type EdgeCredentials } from "@ferry/contracts";
+import { start as startDeployer } from "@ferry/deployer";
+import { start as startLogger } from "@ferry/logger";
+import { startNatsServer, type NatsServer } from "@ferry/natsd";
+import { start as startOps, type Ops, type OpsOptions } from "@ferry/ops";
+import type { Service } from "@ferry/contracts";
+import { models } from "./paths.js";
+import { quiet } from "./site.js";
+
+/** A free TCP port on loopback (for servers that must come back on the same port). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/** An Ops hub with its deployer and logger (FERRY_LOGS_ALL), as `ferry start ops` runs it. */
+export interface TestHub {
+  ops: Ops;
+  nc: NatsConnection;
+  dir: string;
+  /** Stops the hub's services and server, keeping its data (to start it again). */
+  stop(): Promise<void>;
+  /** Starts it again on the same ports and data. */
+  restart(): Promise<TestHub>;
+  /** Stops it and removes its data. */
+  destroy(): Promise<void>;
+}
+
+/** Starts a hub on fixed free ports in a temp folder (or `dir`). */
+export async function startTestHub(o: Partial<OpsOptions> = {}, dir?: string): Promise<TestHub> {
+  const data = dir ?? await mkdtemp(join(tmpdir(), "ferry-hub-"));
+  const opts: OpsOptions = {
+    dataDir: data, port: o.port ?? await freePort(), natsPort: o.natsPort ?? await freePort(), leafPort: o.leafPort ?? await freePort(),
+    host: "127.0.0.1", logger: quiet, ...o,
+  };
+  const ops = await startOps(opts);
+  const nc = await connect({ servers: ops.natsUrl, user: ops.login.user, pass: ops.login.pass, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  const services: Service[] = [
+    await startDeployer({ nc: await connect({ servers: ops.natsUrl, user: ops.login.user, pass: ops.login.pass, maxReconnectAttempts: -1, reconnectTimeWait: 250 }), logger: quiet }),
+    await startLogger({ nc: await connect({ servers: ops.natsUrl, user: ops.login.user, pass: ops.login.pass, maxReconnectAttempts: -1, reconnectTimeWait: 250 }), stream: "FERRY_LOGS_ALL", logger: quiet }),
+  ];
+  const stop = async (): Promise<void> => {
+    await nc.close();
+    for (const s of services.reverse()) await s.stop();
+    await ops.stop();
+  };
+  return {
+    ops, nc, dir: data, stop,
+    restart: () => startTestHub(opts, data),
+    destroy: async () => {
+      await stop();
+      await rm(data, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The house-price model uploaded and its pipeline published on the hub through the Ops API; resolves to the version. */
+export async function publishHousePrice(hub: TestHub, name = "edge-houseprice"): Promise<string> {
+  const bytes = await readFile(join(models, "house-price-estimator.onnx"));
+  const up = await fetch(`${hub.ops.url}/models`, { method: "POST", body: bytes, headers: { "Content-Type": "application/octet-stream" } });
+  const { sha256 } = await up.json() as { sha256: string };
+  const res = await fetch(`${hub.ops.url}/pipelines/${name}/publish`, {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ pipeline: name, steps: [{ model: "house-price-estimator", sha256 }] }),
+  });
+  const body = await res.json() as { pipeline_version?: string; error?: string };
+  if (res.status !== 200) throw new Error(`publish failed: ${res.status} ${JSON.stringify(body)}`);
+  return body.pipeline_version!;
+}
+
+/** POSTs JSON to the Ops API. */
+export async function opsPost(hub: TestHub, path: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(`${hub.ops.url}${path}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  return { status: res.status, json: await res.json() as Record<string, unknown> };
+}
+
+/** An edge's nats-server: JetStream domain = its name, a leaf link to the hub with its credentials. */
+export function startEdgeServer(creds: EdgeCredentials, dataDir: string, port = 0): Promise<NatsServer> {
+  return startNatsServer({
+    dataDir, port, serverName: creds.edge_name, jetstreamDomain: creds.edge_name, syncInterval: "always",
+    leafRemotes: [{ url: creds.leaf_url, user: creds.user, password: creds.password, denyImports: [...LeafDenied], denyExports: [...LeafDenied] }],
+  });
+}

@@ -1,0 +1,132 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { HubDomain, decodeEdgeBundle, heartbeatSubject, parsePipelineUrl, type EdgeCredentials, type HeartbeatReply } from "@ferry/contracts";
+import type { NatsServer } from "@ferry/natsd";
+import { opsPost, publishHousePrice, startEdgeServer, startTestHub, type TestHub } from "./helpers/hub.js";
+import { until } from "./helpers/site.js";
+
+/** Adds an edge and joins it; resolves to its credentials. */
+async function addAndJoin(hub: TestHub, name: string): Promise<{ creds: EdgeCredentials; token: string }> {
+  const added = await opsPost(hub, "/edges", { name, pipeline: "edge-houseprice" });
+  assert.equal(added.status, 201, JSON.stringify(added.json));
+  const bundle = decodeEdgeBundle(added.json.edgeBundle as string);
+  const joined = await opsPost(hub, "/join", { edge_name: name, join_token: bundle.JOIN_TOKEN });
+  assert.equal(joined.status, 200, JSON.stringify(joined.json));
+  return { creds: joined.json as unknown as EdgeCredentials, token: bundle.JOIN_TOKEN };
+}
+
+/** Whether an edge (through its own server) reaches the hub: a heartbeat crosses the leaf link and is answered. */
+async function reachesHub(edge: NatsConnection, name: string): Promise<HeartbeatReply | undefined> {
+  try {
+    return (await edge.request(heartbeatSubject(name), JSON.stringify({ edge: name, pipelines: [] }), { timeout: 1000 })).json<HeartbeatReply>();
+  } catch {
+    return undefined;
+  }
+}
+
+describe("Ops hub: edges, bundles, one-time join tokens, revocation", () => {
+  let hub: TestHub;
+  let dir: string;
+  const edges: { server: NatsServer; nc: NatsConnection }[] = [];
+  const startEdge = async (creds: EdgeCredentials): Promise<NatsConnection> => {
+    const server = await startEdgeServer(creds, join(dir, creds.edge_name));
+    const nc = await connect({ servers: server.url });
+    edges.push({ server, nc });
+    return nc;
+  };
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "ferry-edges-"));
+    hub = await startTestHub({ tokenTtlMs: 60_000 });
+  });
+  after(async () => {
+    for (const e of edges) {
+      await e.nc.close();
+      await e.server.stop();
+    }
+    await hub.destroy();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("an edge for an unpublished pipeline is refused; after publishing, its bundle names the version", async () => {
+    const early = await opsPost(hub, "/edges", { name: "shop-1", pipeline: "edge-houseprice" });
+    assert.equal(early.status, 404);
+    assert.equal(early.json.code, "unknown_pipeline");
+    const version = await publishHousePrice(hub);
+    const added = await opsPost(hub, "/edges", { name: "shop-1", pipeline: "edge-houseprice" });
+    assert.equal(added.status, 201);
+    const bundle = decodeEdgeBundle(added.json.edgeBundle as string);
+    assert.equal(bundle.EDGE_NAME, "shop-1");
+    assert.equal(bundle.OPSCENTER_HOST, new URL(hub.ops.url).host);
+    assert.deepEqual(parsePipelineUrl(bundle.PIPELINE_URL), { pipeline: "edge-houseprice", version });
+    assert.match(Buffer.from(added.json.edgeBundle as string, "base64").toString(), /^export BUNDLE_VERSION=1\nexport EDGE_NAME=shop-1\nexport JOIN_TOKEN=/);
+    const again = await opsPost(hub, "/edges", { name: "shop-1", pipeline: "edge-houseprice" });
+    assert.equal(again.status, 409);
+    assert.equal(again.json.code, "conflict");
+  });
+
+  it("a join token works once; the credentials open a leaf link that carries JetStream across domains", async () => {
+    const { creds, token } = await addAndJoin(hub, "shop-2");
+    assert.equal(creds.hub_domain, HubDomain);
+    const second = await opsPost(hub, "/join", { edge_name: "shop-2", join_token: token });
+    assert.equal(second.status, 401);
+    assert.match(String(second.json.error), /used already/);
+    const wrong = await opsPost(hub, "/join", { edge_name: "shop-1", join_token: token });
+    assert.equal(wrong.status, 401);
+    const edge = await startEdge(creds);
+    await until("the leaf link", async () => (await reachesHub(edge, "shop-2"))?.ok === true);
+    const listed = await (await fetch(`${hub.ops.url}/edges`)).json() as { name: string; state: string; last_seen: number | null }[];
+    const shop2 = listed.find((e) => e.name === "shop-2")!;
+    assert.equal(shop2.state, "joined");
+    assert.ok(shop2.last_seen! > 0, "the heartbeat counted as contact");
+  });
+
+  it("a removed edge's leaf link is dropped at once and refused from then on; adding it again gives a new token", async () => {
+    const { creds, token } = await addAndJoin(hub, "shop-3");
+    const edge = await startEdge(creds);
+    await until("the leaf link", async () => (await reachesHub(edge, "shop-3"))?.ok === true);
+    const res = await fetch(`${hub.ops.url}/edges/shop-3`, { method: "DELETE" });
+    assert.equal(res.status, 200);
+    await until("the link to drop", async () => (await reachesHub(edge, "shop-3")) === undefined, 15_000);
+    // Refused from then on: the edge's server keeps retrying with the revoked credentials.
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.equal(await reachesHub(edge, "shop-3"), undefined);
+    }
+    const readded = await opsPost(hub, "/edges", { name: "shop-3", pipeline: "edge-houseprice" });
+    assert.equal(readded.status, 201);
+    assert.notEqual(decodeEdgeBundle(readded.json.edgeBundle as string).JOIN_TOKEN, token);
+  });
+
+  it("an expired token gets 401, and credentials lapse without contact", async () => {
+    const short = await startTestHub({ tokenTtlMs: 300, contactTtlMs: 1500, sweepMs: 100 });
+    try {
+      await publishHousePrice(short);
+      const added = await opsPost(short, "/edges", { name: "late", pipeline: "edge-houseprice" });
+      await new Promise((r) => setTimeout(r, 600));
+      const late = await opsPost(short, "/join", { edge_name: "late", join_token: decodeEdgeBundle(added.json.edgeBundle as string).JOIN_TOKEN });
+      assert.equal(late.status, 401);
+      assert.match(String(late.json.error), /expired/);
+
+      const fresh = await opsPost(short, "/edges", { name: "quiet", pipeline: "edge-houseprice" });
+      const joined = await opsPost(short, "/join", { edge_name: "quiet", join_token: decodeEdgeBundle(fresh.json.edgeBundle as string).JOIN_TOKEN });
+      assert.equal(joined.status, 200);
+      await until("the credentials to lapse", async () => {
+        // GET /edges can fail while the hub server restarts to drop the lapsed link.
+        const list = await (await fetch(`${short.ops.url}/edges`)).json() as { name: string; state: string }[];
+        return Array.isArray(list) && list.find((e) => e.name === "quiet")?.state === "lapsed";
+      });
+      const edge = await startEdge(joined.json as unknown as EdgeCredentials);
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(await reachesHub(edge, "quiet"), undefined, "lapsed credentials open no link");
+      const readd = await opsPost(short, "/edges", { name: "quiet", pipeline: "edge-houseprice" });
+      assert.equal(readd.status, 201, "a lapsed edge can get a new bundle");
+    } finally {
+      await short.destroy();
+    }
+  });
+});
