@@ -3,11 +3,14 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { HubDomain, decodeEdgeBundle, heartbeatSubject, parsePipelineUrl, type EdgeCredentials, type HeartbeatReply } from "@ferry/contracts";
+import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
+import { start as startInferer, type Inferer } from "@ferry/inferer";
+import { start as startLogger, type LogService } from "@ferry/logger";
+import { Headers, HubDomain, inferSubject, decodeEdgeBundle, heartbeatSubject, parsePipelineUrl, type EdgeCredentials, type HeartbeatReply } from "@ferry/contracts";
 import type { NatsServer } from "@ferry/natsd";
 import { opsPost, publishHousePrice, startEdgeServer, startTestHub, type TestHub } from "./helpers/hub.js";
-import { until } from "./helpers/site.js";
+import { manifests } from "./helpers/paths.js";
+import { PANDAS, houseRecords, quiet, until } from "./helpers/site.js";
 
 /** Adds an edge and joins it; resolves to its credentials. */
 async function addAndJoin(hub: TestHub, name: string): Promise<{ creds: EdgeCredentials; token: string }> {
@@ -127,6 +130,80 @@ describe("Ops hub: edges, bundles, one-time join tokens, revocation", () => {
       assert.equal(readd.status, 201, "a lapsed edge can get a new bundle");
     } finally {
       await short.destroy();
+    }
+  });
+});
+
+describe("store-and-forward log sync: edges keep logging offline; the hub gets every record once, in order", () => {
+  interface Edge { name: string; server: NatsServer; nc: NatsConnection; logger: LogService; inferer: Inferer; creds: EdgeCredentials }
+  let hub: TestHub;
+  let dir: string;
+  const edges = new Map<string, Edge>();
+
+  const startEdge = async (creds: EdgeCredentials, port = 0): Promise<Edge> => {
+    const server = await startEdgeServer(creds, join(dir, creds.edge_name), port);
+    const nc = await connect({ servers: server.url, maxReconnectAttempts: -1 });
+    const logger = await startLogger({ natsUrl: server.url, logger: quiet });
+    const inferer = await startInferer({ natsUrl: server.url, manifests: [manifests.houseprice], watch: false, partition: creds.edge_name, logger: quiet });
+    const edge = { name: creds.edge_name, server, nc, logger, inferer, creds };
+    edges.set(edge.name, edge);
+    return edge;
+  };
+  const stopEdge = async (e: Edge): Promise<void> => {
+    await e.nc.close();
+    await e.inferer.stop();
+    await e.logger.stop();
+    await e.server.stop();
+  };
+  /** Row n of an edge: its third value marks the request, so records can be matched and ordered. */
+  const infer = async (e: Edge, from: number, count: number): Promise<void> => {
+    const h = headers();
+    h.set(Headers.contentType, PANDAS);
+    for (let n = from; n < from + count; n++) {
+      const m = await e.nc.request(inferSubject("edge-houseprice"), houseRecords([[3, 2, 10_000 + n, 5000, 1, 0, 0, 3, 7, 1500, 0, 47.5, -122.2, 1500, 5000, 10, 0, 0]]), { headers: h, timeout: 10_000 });
+      assert.equal(m.headers?.get(Headers.status), "200");
+    }
+  };
+  const hubMarkers = async (partition: string): Promise<number[]> => {
+    const res = await fetch(`${hub.ops.url}/logs`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ partition, page_size: 10_000 }) });
+    const records = await res.json() as { in: { tensor: number[] }; metadata: { partition: string } }[];
+    assert.ok(Array.isArray(records), JSON.stringify(records));
+    assert.ok(records.every((r) => r.metadata.partition === partition));
+    return records.map((r) => r.in.tensor[2]! - 10_000);
+  };
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "ferry-sync-"));
+    hub = await startTestHub();
+    await publishHousePrice(hub);
+    for (const name of ["shop-a", "shop-b"]) {
+      const { creds } = await addAndJoin(hub, name);
+      const edge = await startEdge(creds);
+      await until(`${name}'s link`, async () => (await reachesHub(edge.nc, name))?.ok === true);
+    }
+  });
+  after(async () => {
+    for (const e of edges.values()) await stopEdge(e);
+    await hub.destroy();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("records written while the hub was down (one edge restarting meanwhile) all arrive, once, in order", async () => {
+    for (const e of edges.values()) await infer(e, 0, 10);
+    await until("the first records at the hub", async () => (await hubMarkers("shop-a")).length === 10 && (await hubMarkers("shop-b")).length === 10);
+    await hub.stop();
+    for (const e of edges.values()) await infer(e, 10, 1000);
+    // shop-a restarts while offline: its unsent records are in its own store.
+    const a = edges.get("shop-a")!;
+    await until("shop-a's records stored locally", async () => (await a.logger.stats()).messages > 0 && a.inferer.logStats().buffered === 0);
+    await stopEdge(a);
+    await startEdge(a.creds, a.server.port);
+    hub = await hub.restart();
+    for (const name of ["shop-a", "shop-b"]) {
+      await until(`all of ${name}'s records at the hub`, async () => (await hubMarkers(name)).length >= 1010, 60_000);
+      const markers = await hubMarkers(name);
+      assert.equal(markers.length, 1010, `${name}: exactly 1,010 records, no duplicates`);
+      assert.deepEqual(markers, Array.from({ length: 1010 }, (_, n) => n), `${name}: in order`);
     }
   });
 });
