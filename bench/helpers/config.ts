@@ -24,7 +24,8 @@ export const arrowHeaders = { "content-type": "application/vnd.apache.arrow.file
 
 export const pipelines = { house: "edge-houseprice", cv: "edge-cv-demo" };
 
-function envNumber(name: string, fallback: number): number {
+/** A positive number from the environment variable `name`, or `fallback` when it is unset. */
+export function envNumber(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === "") return fallback;
   const n = Number(raw);

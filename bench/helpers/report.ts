@@ -51,7 +51,8 @@ export function ratiosOf(http: readonly TopologyResult[]): Ratio[] {
 const int = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString("en-US") : "-");
 const ms = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : "-");
 
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+/** A plain-text table: first column left-aligned, the others right-aligned. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: readonly string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");

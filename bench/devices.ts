@@ -1,0 +1,70 @@
+// Ferry devices bench. Part 1: 64 device connections to one nats-server, each a closed loop of
+// single-row NATS requests (image classifier with the 224×224 Arrow file, and house price), against one
+// inferer child with batching off, on (2 ms window) and on (window 0), alternated in rounds; median req/s,
+// p50/p99 and runs per request, and the on/off ratio. Part 2: durable submit → result throughput of
+// single-row house-price requests with an inferer running, and as a backlog drained by a new inferer,
+// against the sync throughput of part 1. Default length about 3 minutes.
+// Run: npm run bench:devices   (or: npx tsc -b && node bench/dist/devices.js)
+// Knobs: DEVICES_SECONDS (8), DEVICES_ROUNDS (2), DEVICES_WARMUP_SECONDS (1), DEVICES_CONNECTIONS (64),
+//        DEVICES_DURABLE_REQUESTS (5000), DEVICES_PUBLISHES_IN_FLIGHT (256)
+import { connect } from "@nats-io/transport-node";
+import { paths } from "./helpers/config.js";
+import { batchModes, devicesSettings, loadWorkloads } from "./helpers/devices-config.js";
+import { durableBacklog, durableLive } from "./helpers/devices-durable.js";
+import { connectDevices } from "./helpers/devices-load.js";
+import { renderDevices, writeDevicesSummary, type DevicesSummary } from "./helpers/devices-report.js";
+import { startBenchNats } from "./helpers/devices-site.js";
+import { measureSync, summarizeSync } from "./helpers/devices-sync.js";
+import { describeMachine, progress } from "./helpers/machine.js";
+import { Cleanup, stopAllChildren } from "./helpers/procs.js";
+
+async function run(cleanup: Cleanup): Promise<DevicesSummary> {
+  const startedAt = new Date().toISOString();
+  const machine = await describeMachine();
+  const nats = await startBenchNats(cleanup);
+  const nc = await connect({ servers: nats.url, name: "ferry-bench-devices" });
+  cleanup.defer(() => nc.close());
+  progress(`nats-server ${nats.url}; connecting ${devicesSettings.devices} devices`);
+  const devices = await connectDevices(nats.url, devicesSettings.devices);
+  cleanup.defer(async () => {
+    await Promise.all(devices.map((d) => d.close()));
+  });
+  const runs = await measureSync({ nats, nc, devices, workloads: await loadWorkloads() });
+  const summary = summarizeSync(runs);
+  const live = await durableLive({ nats, nc });
+  const backlog = await durableBacklog({ nats, nc });
+  const syncRps = summary.find((s) => s.workload === "house price" && s.mode === batchModes[0]!.label)?.rps ?? Number.NaN;
+  return {
+    startedAt, machine, settings: { ...devicesSettings, modes: batchModes.map((m) => m.label) },
+    sync: { runs, summary },
+    durable: {
+      live, backlog, syncRps,
+      ratio: { live: live.resultsPerS / syncRps, backlog: backlog.resultsPerS / syncRps, backlogFlowing: backlog.flowingPerS / syncRps },
+    },
+  };
+}
+
+async function main(): Promise<number> {
+  const cleanup = new Cleanup();
+  // Ctrl-C must not leave the nats-server, an inferer or temp dirs behind; inferers go first, while NATS is up to drain.
+  const onSignal = (): void => {
+    void stopAllChildren().then(() => Cleanup.runAll()).finally(() => process.exit(130));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    const summary = await run(cleanup);
+    process.stdout.write(`\n${renderDevices(summary)}\n`);
+    process.stdout.write(`\nJSON: ${await writeDevicesSummary(paths.results, summary)}\n`);
+    return 0;
+  } finally {
+    await stopAllChildren();
+    await cleanup.run();
+    await Cleanup.runAll();
+  }
+}
+
+main().then((code) => process.exit(code), (err: unknown) => {
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
