@@ -6,7 +6,7 @@ import { parseDuration, parseSize } from "@ferry/contracts";
 
 /** Everything `ferry start` can be told, from flags or the environment. */
 export interface StartOptions {
-  services: ("gateway" | "inferer" | "logger" | "deployer")[];
+  services: ("gateway" | "inferer" | "logger" | "deployer" | "link")[];
   port: number;
   host: string;
   data: string;
@@ -38,6 +38,10 @@ export interface StartOptions {
   args: string[];
   /** `ferry deploy --current`. */
   setCurrent: boolean;
+  /** EDGE_BUNDLE from Ops: the site joins the hub as this edge (see edge.ts). */
+  bundle?: string;
+  /** Between join attempts while the hub is unreachable, ms (no flag: tests shorten it). Default 30 000. */
+  joinRetryMs?: number;
 }
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -49,8 +53,9 @@ export const demoManifests = ["houseprice.json", "cv-demo.json", "houseprice-buc
 export const usage = `ferry: Wallaroo-compatible edge inference over NATS
 
 Usage:
-  ferry start [gateway] [inferer] [logger] [deployer]
-                                             start services (default: all, in one process)
+  ferry start [gateway] [inferer] [logger] [deployer] [link]
+                                             start services (default: all, in one process; link
+                                             only with an EDGE_BUNDLE)
   ferry deploy MANIFEST [--set-current]      publish a pipeline version (models to the object store,
                                              manifest to KV); inferers swap it in while serving
   ferry undeploy PIPELINE                    stop serving a pipeline
@@ -59,6 +64,8 @@ Usage:
   ferry --help
 
 With no NATS_URL, \`ferry start\` spawns a local nats-server (JetStream on, store under --data).
+With an EDGE_BUNDLE from the Ops hub, the site joins the hub once (credentials kept in <data>/edge),
+links its nats-server to the hub and follows the pipeline published there (no demo manifests).
 
 Options (flag / environment / default):
   -p, --port N          FERRY_PORT        8080        HTTP port of the gateway
@@ -90,6 +97,7 @@ Options (flag / environment / default):
       --result-storage S FERRY_RESULT_STORAGE 1Gi     most bytes of durable results kept; oldest go first
       --result-max-age D FERRY_RESULT_MAX_AGE 7d      durable results older than this are removed
       --log-level L     FERRY_LOG_LEVEL   info        fatal|error|warn|info|debug|trace|silent
+      --bundle B64      EDGE_BUNDLE       (none)      join the Ops hub as the edge this bundle names
   -h, --help                                          this text
 `;
 
@@ -150,14 +158,19 @@ export function parseStart(argv: string[], env: NodeJS.ProcessEnv): { command: s
       "result-storage": { type: "string" },
       "result-max-age": { type: "string" },
       "set-current": { type: "boolean" },
+      bundle: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) return undefined;
   const [command, ...rest] = positionals;
-  const all = ["gateway", "inferer", "logger", "deployer"];
+  const bundle = values.bundle ?? (env.EDGE_BUNDLE || undefined);
+  const all = ["gateway", "inferer", "logger", "deployer", ...(bundle ? ["link"] : [])];
   const services = command !== "start" ? [] : rest.length === 0 ? all : rest;
-  for (const s of services) if (!all.includes(s)) throw new Error(`unknown service ${JSON.stringify(s)} (${all.join(", ")})`);
+  for (const s of services) {
+    if (s === "link" && !bundle) throw new Error("the link service needs an EDGE_BUNDLE (--bundle)");
+    if (!all.includes(s)) throw new Error(`unknown service ${JSON.stringify(s)} (${all.join(", ")})`);
+  }
   const envPipelines = env.FERRY_PIPELINES?.split(",").map((s) => s.trim()).filter(Boolean);
   return {
     command,
@@ -170,7 +183,8 @@ export function parseStart(argv: string[], env: NodeJS.ProcessEnv): { command: s
       natsHost: values["nats-host"] ?? env.FERRY_NATS_HOST ?? "127.0.0.1",
       natsUrl: values["nats-url"] ?? (env.NATS_URL || undefined),
       logLevel: values["log-level"] ?? env.FERRY_LOG_LEVEL ?? "info",
-      manifests: (values.pipeline ?? envPipelines ?? demoManifests).map((p) => resolve(p)),
+      // An edge serves what Ops publishes, not the demo.
+      manifests: (values.pipeline ?? envPipelines ?? (bundle ? [] : demoManifests)).map((p) => resolve(p)),
       current: values.current ?? env.FERRY_CURRENT,
       bodyLimit: num("--body-limit", values["body-limit"] ?? env.FERRY_BODY_LIMIT, 16 * 1024 * 1024),
       timeoutMs: num("--timeout", values.timeout ?? env.FERRY_TIMEOUT_MS, 15_000),
@@ -190,6 +204,7 @@ export function parseStart(argv: string[], env: NodeJS.ProcessEnv): { command: s
       resultMaxAgeMs: parseDuration(values["result-max-age"] ?? env.FERRY_RESULT_MAX_AGE ?? "7d"),
       args: rest,
       setCurrent: values["set-current"] ?? false,
+      ...(bundle ? { bundle } : {}),
     },
   };
 }

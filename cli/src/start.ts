@@ -4,11 +4,13 @@ import { start as startGateway } from "@ferry/gateway";
 import { start as startInferer } from "@ferry/inferer";
 import { start as startLogger } from "@ferry/logger";
 import { currentPipeline, openStores, publishManifestFile, setCurrentPipeline, start as startDeployer } from "@ferry/deployer";
+import { start as startLink } from "@ferry/link";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { ensureDurableStreams, type DurableStorage, type Service } from "@ferry/contracts";
 import { pino, type Logger } from "pino";
 import type { StartOptions } from "./options.js";
+import { edgeServerOptions, joinInBackground, prepareEdge, type EdgeSetup } from "./edge.js";
 
 /** What `ferry start` runs; `stop()` stops the services, then the spawned nats-server. */
 export interface Site {
@@ -58,23 +60,42 @@ async function prepareStreams(natsUrl: string, o: StartOptions): Promise<void> {
   }
 }
 
+function startEdgeLink(natsUrl: string, edge: EdgeSetup, o: StartOptions, log: Logger): Promise<Service> {
+  return startLink({ natsUrl, edge: edge.name, pipeline: edge.pipeline, hubDomain: edge.hubDomain, replicas: o.replicas, logger: log.child({ service: "link" }) });
+}
+
 /** Starts the asked services, spawning a local nats-server first when no NATS URL is given. */
 export async function startSite(o: StartOptions, log: Logger = pino({ level: o.logLevel })): Promise<Site> {
+  const edge = o.bundle ? await prepareEdge(o.bundle, o.data, log) : undefined;
+  if (edge && o.natsUrl) log.warn({ edge: edge.name }, `NATS_URL is given: that server must have JetStream domain ${edge.name} and the leaf link to the hub (credentials in ${join(o.data, "edge")})`);
   let nats: NatsServer | undefined;
-  if (!o.natsUrl) {
-    nats = await startNatsServer({
+  const spawnNats = async (port: number): Promise<NatsServer> => {
+    const server = await startNatsServer({
       dataDir: join(o.data, "nats"),
-      port: o.natsPort,
+      port,
       host: o.natsHost,
       maxPayload: maxPayloadFor(o.bodyLimit),
       log: (line) => log.debug({ nats: line }),
+      ...(edge ? edgeServerOptions(edge) : {}),
     });
-    log.info({ url: nats.url, version: nats.version }, "nats-server started");
-  }
+    log.info({ url: server.url, version: server.version, ...(edge ? { edge: edge.name, linked: edge.credentials !== undefined } : {}) }, "nats-server started");
+    return server;
+  };
+  if (!o.natsUrl) nats = await spawnNats(o.natsPort);
   const natsUrl = o.natsUrl ?? nats!.url;
   const services: Service[] = [];
   let url: string | undefined;
+  let relinking: Promise<void> | undefined;
+  const rejoin = edge && !edge.credentials ? joinInBackground(edge, o.data, log, () => (relinking = (async () => {
+    // Leaf remotes cannot be reloaded: restart the server on the same port; services reconnect on their own.
+    if (!nats) return;
+    const port = nats.port;
+    await nats.stop();
+    nats = await spawnNats(port);
+  })()), o.joinRetryMs) : undefined;
   const stop = async (): Promise<void> => {
+    rejoin?.stop();
+    await relinking?.catch(() => undefined);
     for (const s of [...services].reverse()) await s.stop().catch((err: unknown) => log.error({ err }, `stopping ${s.name}`));
     await nats?.stop();
   };
@@ -90,12 +111,13 @@ export async function startSite(o: StartOptions, log: Logger = pino({ level: o.l
     if (o.services.includes("inferer")) {
       services.push(await startInferer({
         natsUrl, manifests: [], watch: true, cacheDir: join(o.data, "cache"), intraOpThreads: o.threads,
-        partition: o.partition, logDropBytes: o.logDropBytes, logRecords: o.logRecords,
+        partition: edge?.name ?? o.partition, logDropBytes: o.logDropBytes, logRecords: o.logRecords,
         batching: o.batchWindowMs === undefined ? false : { windowMs: o.batchWindowMs, maxBatch: o.batchMax },
         durable: { maxDeliveries: o.maxDeliveries, storage: durableStorage(o) },
         logger: log.child({ service: "inferer" }),
       }));
     }
+    if (edge && o.services.includes("link")) services.push(await startEdgeLink(natsUrl, edge, o, log));
     if (o.services.includes("gateway")) {
       const gw = await startGateway({
         natsUrl, port: o.port, host: o.host, bodyLimit: o.bodyLimit, timeoutMs: o.timeoutMs,

@@ -6,6 +6,7 @@ import {
 } from "@ferry/contracts";
 import { Coalescer, natsError, type ForwardReply } from "./coalescer.js";
 import { collectStatus, deployedPipelines, modelsOf, pipelinesOf } from "./status-client.js";
+import { registerHealth } from "./health.js";
 
 /** What the gateway app needs. */
 export interface AppOptions {
@@ -62,6 +63,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     return { pipelines: pipelinesOf(statuses, [...new Set([...options.pipelines, ...deployed])]) };
   });
   app.get("/models", async () => ({ models: modelsOf(await collectStatus(options.nc)) }));
+  registerHealth(app, options.nc);
 
   const forward = async (subject: string, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const r = await coalescer.send(subject, { body: bodyOf(req), headers: forwardedHeaders(req) });

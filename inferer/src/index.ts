@@ -5,3 +5,4 @@ export { ArrowDecoder, type ArrowDecoderOptions } from "./arrow-decoder.js";
 export { LogPublisher, type LogPublisherOptions, type LogPublisherStats } from "./log-publisher.js";
 export { batchWindows, Batcher, type BatchWindow } from "./batcher.js";
 export type { DurableOptions, DurableStats } from "./durable-requests.js";
+export { startPool, defaultWorkers, type InfererPool, type PoolOptions, type PoolStats } from "./inferer-pool.js";

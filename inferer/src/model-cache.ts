@@ -56,8 +56,10 @@ export class ModelCache {
   async saveManifest(m: DeployedManifest): Promise<void> {
     await mkdir(this.#manifests, { recursive: true });
     const path = join(this.#manifests, `${m.pipeline}.json`);
-    await writeFile(`${path}.tmp`, JSON.stringify(m));
-    await rename(`${path}.tmp`, path);
+    // Several inferers (threads of one pool) may save the same manifest at once.
+    const tmp = `${path}.${process.pid}-${Math.random().toString(36).slice(2)}.tmp`;
+    await writeFile(tmp, JSON.stringify(m));
+    await rename(tmp, path);
   }
 
   /** Forgets an undeployed pipeline. */

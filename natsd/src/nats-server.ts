@@ -26,6 +26,8 @@ export interface NatsServerOptions {
   leafPort?: number;
   /** Link to these servers as a leaf node. */
   leafRemotes?: readonly LeafRemote[];
+  /** Join a cluster of servers (each with its own `serverName` and `dataDir`). */
+  cluster?: ClusterOptions;
   /** Extra lines appended to the generated config. */
   extraConfig?: string;
   /** Where nats-server's own log lines go. Default: dropped. */
@@ -38,6 +40,19 @@ export interface NatsServerOptions {
 export interface NatsUser {
   user: string;
   password: string;
+}
+
+/**
+ * Membership of a cluster. JetStream runs clustered (streams with `num_replicas` up to the cluster's
+ * size) once the servers find each other and elect a meta leader, which takes a few seconds.
+ */
+export interface ClusterOptions {
+  /** The cluster's name, the same on every server of it. */
+  name: string;
+  /** Route port on `host`. Not 0: the other servers' `routes` must name it before it starts. */
+  port: number;
+  /** The other servers' (its own is harmless) route URLs, `nats-route://127.0.0.1:PORT`. */
+  routes: readonly string[];
 }
 
 /** A leaf node link to another server. */
@@ -89,7 +104,7 @@ export function natsServerVersion(bin: string): [number, number, number] {
 }
 
 type ConfigInput = Required<Pick<NatsServerOptions, "serverName" | "host" | "port" | "maxPayload" | "syncInterval">>
-  & Pick<NatsServerOptions, "jetstreamDomain" | "users" | "leafPort" | "leafRemotes">
+  & Pick<NatsServerOptions, "jetstreamDomain" | "users" | "leafPort" | "leafRemotes" | "cluster">
   & { storeDir: string; portsDir: string; supportsSync: boolean; extraConfig: string };
 
 function configText(o: ConfigInput): string {
@@ -107,7 +122,8 @@ function configText(o: ConfigInput): string {
     ...(o.jetstreamDomain ? [`  domain: ${JSON.stringify(o.jetstreamDomain)}`] : []),
     "}",
     ...usersText(o.users),
-    ...leafText(o.leafPort, o.leafRemotes),
+    ...leafText(o.host, o.leafPort, o.leafRemotes),
+    ...clusterText(o.host, o.cluster),
     o.extraConfig,
     "",
   ].join("\n");
@@ -118,7 +134,7 @@ function usersText(users: readonly NatsUser[] | undefined): string[] {
   return ["authorization {", "  users: [", ...users.map((u) => `    { user: ${JSON.stringify(u.user)}, password: ${JSON.stringify(u.password)} }`), "  ]", "}"];
 }
 
-function leafText(port: number | undefined, remotes: readonly LeafRemote[] | undefined): string[] {
+function leafText(host: string, port: number | undefined, remotes: readonly LeafRemote[] | undefined): string[] {
   if (port === undefined && !remotes?.length) return [];
   const remote = (r: LeafRemote): string => {
     const url = new URL(r.url);
@@ -132,8 +148,20 @@ function leafText(port: number | undefined, remotes: readonly LeafRemote[] | und
   };
   return [
     "leafnodes {",
-    ...(port !== undefined ? [`  port: ${port === 0 ? -1 : port}`] : []),
+    // Edges dial the URL they were given; advertising this server's other addresses only slows reconnects.
+    ...(port !== undefined ? [`  host: ${JSON.stringify(host)}`, `  port: ${port === 0 ? -1 : port}`, "  no_advertise: true"] : []),
     ...(remotes?.length ? ["  reconnect: 1", "  remotes: [", ...remotes.map(remote), "  ]"] : []),
+    "}",
+  ];
+}
+
+function clusterText(host: string, c: ClusterOptions | undefined): string[] {
+  if (!c) return [];
+  return [
+    "cluster {",
+    `  name: ${JSON.stringify(c.name)}`,
+    `  listen: ${JSON.stringify(`${host}:${c.port}`)}`,
+    `  routes: ${JSON.stringify(c.routes)}`,
     "}",
   ];
 }
@@ -143,6 +171,7 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
   const bin = findNatsServer();
   if (!bin) throw new Error("nats-server not found: install it with `apt-get install -y nats-server` (Debian package)");
   const [major, minor, patch] = natsServerVersion(bin);
+  if (options.cluster && !(options.cluster.port > 0)) throw new Error("cluster.port must be a fixed port: the other servers' routes name it");
   const dataDir = resolve(options.dataDir);
   const portsDir = join(dataDir, "run");
   await mkdir(portsDir, { recursive: true });
@@ -162,6 +191,7 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
     users: options.users,
     leafPort: options.leafPort,
     leafRemotes: options.leafRemotes,
+    cluster: options.cluster,
   };
   // Passwords may be in it.
   await writeFile(configFile, configText(config), { mode: 0o600 });

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { jetstreamManager, StorageType } from "@nats-io/jetstream";
+import { jetstreamManager, StorageType, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
 import { Buckets, FerryError, MediaTypes, serviceOf, type Service } from "@ferry/contracts";
@@ -64,7 +64,7 @@ export async function start(o: OpsOptions): Promise<Ops> {
   let app: FastifyInstance | undefined;
   try {
     nc = await connect({ servers: hub.url, user: hub.login.user, pass: hub.login.pass, name: "ferry-ops", maxReconnectAttempts: -1, reconnectTimeWait: 250 });
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetStreamReady(nc);
     const registry = await EdgeRegistry.open(nc);
     const deployments = await new Kvm(nc).create(Buckets.deployments, { history: 5, storage: StorageType.File });
     const models = await new Objm(nc).create(Buckets.models, { storage: StorageType.File });
@@ -106,6 +106,20 @@ export async function start(o: OpsOptions): Promise<Ops> {
     await nc?.close();
     await hub.stop();
     throw err;
+  }
+}
+
+/** The hub's JetStream, once it answers: a restarted server takes clients before it has recovered its streams. */
+async function jetStreamReady(nc: NatsConnection): Promise<JetStreamManager> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const jsm = await jetstreamManager(nc);
+      await jsm.getAccountInfo();
+      return jsm;
+    } catch (err) {
+      if (attempt >= 100) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 }
 

@@ -1,0 +1,58 @@
+// Helpers of bench/sync.ts: the edge, a nats-server with JetStream domain = the edge's name and a leaf
+// link to the hub with the credentials from POST /join, holding FERRY_LOGS as the edge's logger makes it.
+import { setTimeout as sleep } from "node:timers/promises";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { LeafDenied, heartbeatSubject, type EdgeCredentials, type HeartbeatReply } from "@ferry/contracts";
+import { ensureLogStream } from "@ferry/logger";
+import { startNatsServer, type NatsServer } from "@ferry/natsd";
+import type { Jet } from "./logs-ferry.js";
+import type { Proc } from "./procs.js";
+
+/** The edge's server and the bench's connection to it. */
+export interface BenchEdge {
+  server: NatsServer;
+  jet: Jet;
+  proc: Proc;
+  stop(): Promise<void>;
+}
+
+/** Starts the edge's nats-server and creates FERRY_LOGS with the logger's default bounds (10 GiB). */
+export async function startEdge(creds: EdgeCredentials, dataDir: string, log: (line: string) => void): Promise<BenchEdge> {
+  const server = await startNatsServer({
+    dataDir, port: 0, serverName: creds.edge_name, jetstreamDomain: creds.edge_name, syncInterval: "always", log,
+    leafRemotes: [{ url: creds.leaf_url, user: creds.user, password: creds.password, denyImports: [...LeafDenied], denyExports: [...LeafDenied] }],
+  });
+  let nc: NatsConnection | undefined;
+  try {
+    nc = await connect({ servers: server.url, name: "ferry-bench-sync-edge", noAsyncTraces: true });
+    const jet: Jet = { nc, js: jetstream(nc), jsm: await jetstreamManager(nc) };
+    await ensureLogStream(jet.jsm, { maxBytes: 10 * 1024 ** 3, maxAgeMs: 0, replicas: 1 });
+    const proc = { label: "edge nats-server", pid: server.process.pid ?? -1, node: false };
+    return { server, jet, proc, stop: async () => { await jet.nc.close(); await server.stop(); } };
+  } catch (err) {
+    await nc?.close();
+    await server.stop();
+    throw err;
+  }
+}
+
+/** Whether a heartbeat from the edge crosses the leaf link and the hub answers it `ok`. */
+async function reachesHub(nc: NatsConnection, edge: string): Promise<boolean> {
+  try {
+    const reply = await nc.request(heartbeatSubject(edge), JSON.stringify({ edge, pipelines: [] }), { timeout: 1000 });
+    return reply.json<HeartbeatReply>().ok;
+  } catch {
+    return false;
+  }
+}
+
+/** Resolves once the edge reaches the hub (ms it took); throws after `timeoutMs`. */
+export async function waitForLink(nc: NatsConnection, edge: string, timeoutMs: number): Promise<number> {
+  const start = performance.now();
+  while (!(await reachesHub(nc, edge))) {
+    if (performance.now() - start > timeoutMs) throw new Error(`the edge ${edge} did not reach the hub within ${timeoutMs} ms`);
+    await sleep(100);
+  }
+  return performance.now() - start;
+}

@@ -1,0 +1,96 @@
+// Ferry sync bench: how fast the Ops hub catches up log records that an edge wrote while the hub was
+// down, as records/s, next to the edge's own local write rate in the same run.
+// Setup: an Ops hub on fixed free loopback ports in a temp dir, run in this process as `ferry start ops`
+// runs it (Ops API, deployer, hub-mode logger on FERRY_LOGS_ALL; its nats-server is a child). What is
+// measured is nats-server's sourcing (FERRY_LOGS_ALL sources the edge's FERRY_LOGS through
+// `$JS.<edge>.API` across the leaf link), which the hub's Node services take no part in. The house-price
+// pipeline is published, one edge is added and joined, and its nats-server (a child: JetStream domain =
+// its name, a leaf link with the joined credentials) holds FERRY_LOGS. One warm-up message proves the sync.
+// Each round: the hub stops (data kept); the edge writes SYNC_RECORDS records in the inferer's format
+// (bench/helpers/logs-fill.ts: the LogPublisher's batched, acked messages with `Ferry-Records`), timed as
+// the edge's write rate; the hub starts again and the time until FERRY_LOGS_ALL holds every message is
+// taken from the hub's own store timestamps; then every message's origin sequence and record count is
+// checked. Records are synthetic, not inferences: 100,000 inferences would take this 2-core machine
+// longer than the sync, and the write rate would be the inferer's rather than the edge's store's.
+// Default length about half a minute (most of it the hub's start-up wait, see the report).
+// Run: npm run bench:sync   (or: npx tsc -b && node bench/dist/sync.js)
+// Knobs: SYNC_RECORDS (100000), SYNC_PER_MESSAGE (100), SYNC_PUBLISHES_IN_FLIGHT (256), SYNC_ROUNDS (3),
+//        SYNC_STALL_SECONDS (60)
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { paths } from "./helpers/config.js";
+import { describeMachine, progress } from "./helpers/machine.js";
+import { Cleanup, stopAllChildren } from "./helpers/procs.js";
+import { syncNames, syncSettings } from "./helpers/sync-config.js";
+import { startEdge, waitForLink, type BenchEdge } from "./helpers/sync-edge.js";
+import { Hub, addAndJoinEdge, publishHousePrice } from "./helpers/sync-hub.js";
+import { mediansOf, renderSync, writeSyncSummary, type SyncSummary } from "./helpers/sync-report.js";
+import { runRound, writeEdgeRecords, type RoundResult } from "./helpers/sync-round.js";
+import { Warnings } from "./helpers/sync-warnings.js";
+import { HubWatch, waitForHub } from "./helpers/sync-watch.js";
+
+/** The hub with the pipeline published, and the joined edge linked to it. */
+async function setUp(cleanup: Cleanup, warnings: Warnings): Promise<{ hub: Hub; edge: BenchEdge; watch: HubWatch; pipelineVersion: string; linkUpS: number }> {
+  const dir = await mkdtemp(join(tmpdir(), "ferry-bench-sync-"));
+  cleanup.defer(() => rm(dir, { recursive: true, force: true }));
+  const hub = await Hub.create(join(dir, "hub"), warnings.logger("hub"));
+  cleanup.defer(() => hub.stop());
+  const { ops } = await hub.start();
+  progress(`hub: Ops ${ops.url}, nats-server ${ops.natsUrl}, leaf port ${ops.leafPort}`);
+  const pipelineVersion = await publishHousePrice(ops.url, syncNames.pipeline, syncNames.model);
+  const creds = await addAndJoinEdge(ops.url, syncNames.edge, syncNames.pipeline);
+  const edge = await startEdge(creds, join(dir, "edge"), warnings.natsSink("edge nats-server"));
+  cleanup.defer(() => edge.stop());
+  const linkUpS = (await waitForLink(edge.jet.nc, syncNames.edge, 30_000)) / 1000;
+  progress(`edge ${syncNames.edge} joined (${edge.server.url}); link up in ${linkUpS.toFixed(2)} s`);
+  const watch = await HubWatch.open(ops);
+  cleanup.defer(() => watch.close());
+  return { hub, edge, watch, pipelineVersion, linkUpS };
+}
+
+async function run(cleanup: Cleanup): Promise<SyncSummary> {
+  const startedAt = new Date().toISOString();
+  const machine = await describeMachine();
+  const warnings = new Warnings();
+  const { hub, edge, watch, pipelineVersion, linkUpS } = await setUp(cleanup, warnings);
+  const warmupRecords = syncSettings.perMessage;
+  await writeEdgeRecords(edge, pipelineVersion, warmupRecords);
+  await waitForHub(watch, 1, performance.now(), { pollMs: syncSettings.pollMs, stallMs: 30_000 });
+  progress("warm-up message synced to the hub");
+  const setupWarnings = warnings.take();
+  const rounds: RoundResult[] = [];
+  for (let round = 1; round <= syncSettings.rounds; round++) {
+    const recordsBefore = warmupRecords + (round - 1) * syncSettings.records;
+    rounds.push(await runRound({ hub, edge, watch, pipelineVersion, warnings, recordsBefore }, round));
+  }
+  return {
+    startedAt, machine, settings: { ...syncSettings, edge: syncNames.edge, pipeline: syncNames.pipeline, hub: "in-process Ops, deployer, logger; nats-server child" },
+    setup: { linkUpS, warmupRecords, warnings: setupWarnings }, rounds, median: mediansOf(rounds), ok: rounds.every((r) => r.check.ok),
+  };
+}
+
+async function main(): Promise<number> {
+  const cleanup = new Cleanup();
+  // Ctrl-C must not leave nats-servers or temp dirs behind.
+  const onSignal = (): void => {
+    void stopAllChildren().then(() => Cleanup.runAll()).finally(() => process.exit(130));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    const summary = await run(cleanup);
+    process.stdout.write(`\n${renderSync(summary)}\n`);
+    process.stdout.write(`\nJSON: ${await writeSyncSummary(paths.results, summary)}\n`);
+    return summary.ok ? 0 : 1;
+  } finally {
+    await stopAllChildren();
+    await cleanup.run();
+    await Cleanup.runAll();
+  }
+}
+
+main().then((code) => process.exit(code), (err: unknown) => {
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,90 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { HubDomain, LeafDenied, Subjects, type Heartbeat, type HeartbeatReply } from "@ferry/contracts";
+import { startNatsServer, type NatsServer } from "@ferry/natsd";
+
+/** The edge these tests join, and its leaf link's credentials on the stand-in hub. */
+export const EDGE = "edge-a";
+export const EDGE_PASSWORD = "edge-a-secret";
+const OPS = { user: "ops", password: "ops-secret" };
+
+/**
+ * A stand-in for the Ops hub's NATS side (the real one is the `ops` service): a nats-server with
+ * JetStream domain `hub`, users and a leaf node port, and a heartbeat responder that answers
+ * `ok: true` for edges in `edges` (`ok: false` otherwise).
+ */
+export interface StandInHub {
+  server: NatsServer;
+  /** Ops' own connection to the hub. */
+  nc: NatsConnection;
+  dir: string;
+  /** Edges the responder accepts; remove one to play "edge removed". */
+  edges: Set<string>;
+  /** Heartbeats received, newest last. */
+  heartbeats: Heartbeat[];
+  /** Stops the server, keeping its store and ports for {@link StandInHub.restart}. */
+  stop(): Promise<void>;
+  /** Starts the server again on the same ports and store. */
+  restart(): Promise<void>;
+  /** Stops it and removes its folder. */
+  dispose(): Promise<void>;
+}
+
+async function spawnHub(dir: string, port = 0, leafPort = 0): Promise<NatsServer> {
+  return startNatsServer({
+    dataDir: dir, port, leafPort, jetstreamDomain: HubDomain, serverName: "hub",
+    users: [{ user: EDGE, password: EDGE_PASSWORD }, OPS],
+  });
+}
+
+async function answerHeartbeats(nc: NatsConnection, hub: Pick<StandInHub, "edges" | "heartbeats">): Promise<void> {
+  nc.subscribe(`${Subjects.heartbeatPrefix}*`, {
+    callback: (err, msg) => {
+      if (err) return;
+      const hb = msg.json<Heartbeat>();
+      hub.heartbeats.push(hb);
+      const reply: HeartbeatReply = hub.edges.has(hb.edge) ? { ok: true } : { ok: false, detail: `edge ${hb.edge} was removed` };
+      msg.respond(JSON.stringify(reply));
+    },
+  });
+  await nc.flush();
+}
+
+/** Starts a stand-in hub on loopback with random ports. */
+export async function startStandInHub(): Promise<StandInHub> {
+  const dir = await mkdtemp(join(tmpdir(), "ferry-hub-"));
+  const hub = { edges: new Set([EDGE]), heartbeats: [] as Heartbeat[] };
+  let server = await spawnHub(dir);
+  let nc = await connect({ servers: server.url, user: OPS.user, pass: OPS.password });
+  await answerHeartbeats(nc, hub);
+  const stop = async (): Promise<void> => {
+    await nc.close().catch(() => undefined);
+    await server.stop();
+  };
+  const out: StandInHub = {
+    ...hub, dir,
+    get server() { return server; },
+    get nc() { return nc; },
+    stop,
+    restart: async () => {
+      server = await spawnHub(dir, server.port, server.leafPort);
+      nc = await connect({ servers: server.url, user: OPS.user, pass: OPS.password });
+      await answerHeartbeats(nc, hub);
+    },
+    dispose: async () => {
+      await stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  return out;
+}
+
+/** An edge site's nats-server: JetStream domain `edge-a`, linked to the hub as a leaf node with the deny list. */
+export async function startLinkedEdge(dir: string, hubLeafPort: number, port = 0): Promise<NatsServer> {
+  return startNatsServer({
+    dataDir: dir, port, jetstreamDomain: EDGE,
+    leafRemotes: [{ url: `nats-leaf://127.0.0.1:${hubLeafPort}`, user: EDGE, password: EDGE_PASSWORD, denyImports: [...LeafDenied], denyExports: [...LeafDenied] }],
+  });
+}
