@@ -12,10 +12,13 @@ COPY inferer/package.json inferer/
 COPY gateway/package.json gateway/
 COPY logger/package.json logger/
 COPY deployer/package.json deployer/
+COPY client/package.json client/
+COPY ops/package.json ops/
+COPY link/package.json link/
 COPY cli/package.json cli/
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN node_modules/.bin/tsc -b
 VOLUME /data
-EXPOSE 8080 4222
+EXPOSE 8080 4222 8090 7422
 CMD ["node", "cli/dist/main.js", "start"]

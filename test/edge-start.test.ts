@@ -71,6 +71,23 @@ describe("ferry start with a bundle from the Ops hub: join, link, follow the pub
     await until("link up after restart", async () => (await health(site!)).link.link === "up", 20_000);
     assert.equal(await pipelineVersion(site), version);
   });
+
+  it("restarted while the hub is down, it starts from its stored credentials, serves, and its offline records reach the hub later", { timeout: 120_000 }, async () => {
+    await site!.stop();
+    await hub.stop();
+    site = await startEdgeSite(bundle, join(dir, "site"));
+    assert.equal((await health(site)).link.link, "down");
+    const row = houseRef.rows[1]!.map((v, i) => (i === 2 ? 4321 : v));
+    const r = await post(`${site.url}/infer`, houseRecords([row]), { "Content-Type": PANDAS });
+    assert.equal(r.status, 200, "serves its cached version with no hub");
+    hub = await hub.restart();
+    await until("link up once the hub is back", async () => (await health(site!)).link.link === "up", 30_000);
+    await until("the offline record on the hub", async () => {
+      const res = await opsPost(hub, "/logs", { partition: "shop-9", page_size: 10_000 });
+      const records = res.json as unknown as LogRecord[];
+      return Array.isArray(records) && records.some((x) => (x.in as { tensor: number[] }).tensor[2] === 4321);
+    }, 30_000);
+  });
 });
 
 describe("ferry start with a bundle while the Ops hub is unreachable", () => {

@@ -42,6 +42,10 @@ async function main(): Promise<number> {
   process.on("SIGINT", () => shutdown("SIGINT"));
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   const base = site.url ?? "";
+  if (o.services.includes("ops")) {
+    process.stdout.write(`\nOps hub is up. API: ${base}  hub NATS: ${site.natsUrl}\nTry:\n  curl ${base}/edges\nCtrl-C stops it.\n`);
+    return -1;
+  }
   process.stdout.write([
     "",
     `Ferry is up.${base ? ` HTTP: ${base}` : ""}  NATS: ${site.natsUrl} (devices can connect here)`,

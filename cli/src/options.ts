@@ -3,10 +3,11 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { hostname } from "node:os";
 import { parseDuration, parseSize } from "@ferry/contracts";
+import { defaultWorkers } from "@ferry/inferer";
 
 /** Everything `ferry start` can be told, from flags or the environment. */
 export interface StartOptions {
-  services: ("gateway" | "inferer" | "logger" | "deployer" | "link")[];
+  services: ("gateway" | "inferer" | "logger" | "deployer" | "link" | "ops")[];
   port: number;
   host: string;
   data: string;
@@ -38,6 +39,14 @@ export interface StartOptions {
   args: string[];
   /** `ferry deploy --current`. */
   setCurrent: boolean;
+  /** Inferers on worker threads (1: the inferer runs in the main thread). */
+  workers: number;
+  /** Ops hub (`ferry start ops`): API port, what bundles call it, leaf node port, token and contact periods. */
+  opsPort: number;
+  publicHost: string | undefined;
+  leafPort: number;
+  tokenTtlMs: number;
+  contactTtlMs: number;
   /** EDGE_BUNDLE from Ops: the site joins the hub as this edge (see edge.ts). */
   bundle?: string;
   /** Between join attempts while the hub is unreachable, ms (no flag: tests shorten it). Default 30 000. */
@@ -56,6 +65,8 @@ Usage:
   ferry start [gateway] [inferer] [logger] [deployer] [link]
                                              start services (default: all, in one process; link
                                              only with an EDGE_BUNDLE)
+  ferry start ops                            start an Ops hub: edges, bundles, publishing, every
+                                             edge's logs (its own nats-server, domain "hub")
   ferry deploy MANIFEST [--set-current]      publish a pipeline version (models to the object store,
                                              manifest to KV); inferers swap it in while serving
   ferry undeploy PIPELINE                    stop serving a pipeline
@@ -98,6 +109,12 @@ Options (flag / environment / default):
       --result-max-age D FERRY_RESULT_MAX_AGE 7d      durable results older than this are removed
       --log-level L     FERRY_LOG_LEVEL   info        fatal|error|warn|info|debug|trace|silent
       --bundle B64      EDGE_BUNDLE       (none)      join the Ops hub as the edge this bundle names
+      --workers N       FERRY_WORKERS     cores - 1   inferers on worker threads (1: in the main thread)
+      --ops-port N      FERRY_OPS_PORT    8090        (ops) HTTP port of the Ops API
+      --public-host H:P FERRY_PUBLIC_HOST 127.0.0.1:<ops-port>  (ops) how edges reach the Ops API
+      --leaf-port N     FERRY_LEAF_PORT   7422        (ops) leaf node port edges link to
+      --token-ttl D     FERRY_TOKEN_TTL   24h         (ops) a join token works this long
+      --contact-ttl D   FERRY_CONTACT_TTL 7d          (ops) credentials lapse after this long unheard
   -h, --help                                          this text
 `;
 
@@ -159,6 +176,12 @@ export function parseStart(argv: string[], env: NodeJS.ProcessEnv): { command: s
       "result-max-age": { type: "string" },
       "set-current": { type: "boolean" },
       bundle: { type: "string" },
+      workers: { type: "string" },
+      "ops-port": { type: "string" },
+      "public-host": { type: "string" },
+      "leaf-port": { type: "string" },
+      "token-ttl": { type: "string" },
+      "contact-ttl": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -167,7 +190,8 @@ export function parseStart(argv: string[], env: NodeJS.ProcessEnv): { command: s
   const bundle = values.bundle ?? (env.EDGE_BUNDLE || undefined);
   const all = ["gateway", "inferer", "logger", "deployer", ...(bundle ? ["link"] : [])];
   const services = command !== "start" ? [] : rest.length === 0 ? all : rest;
-  for (const s of services) {
+  if (services.includes("ops") && services.length > 1) throw new Error("ops runs alone: `ferry start ops` (the hub has its own nats-server)");
+  for (const s of services.filter((x) => x !== "ops")) {
     if (s === "link" && !bundle) throw new Error("the link service needs an EDGE_BUNDLE (--bundle)");
     if (!all.includes(s)) throw new Error(`unknown service ${JSON.stringify(s)} (${all.join(", ")})`);
   }
@@ -204,6 +228,12 @@ export function parseStart(argv: string[], env: NodeJS.ProcessEnv): { command: s
       resultMaxAgeMs: parseDuration(values["result-max-age"] ?? env.FERRY_RESULT_MAX_AGE ?? "7d"),
       args: rest,
       setCurrent: values["set-current"] ?? false,
+      workers: Math.max(1, num("--workers", values.workers ?? env.FERRY_WORKERS, defaultWorkers())),
+      opsPort: num("--ops-port", values["ops-port"] ?? env.FERRY_OPS_PORT, 8090),
+      publicHost: values["public-host"] ?? (env.FERRY_PUBLIC_HOST || undefined),
+      leafPort: num("--leaf-port", values["leaf-port"] ?? env.FERRY_LEAF_PORT, 7422),
+      tokenTtlMs: parseDuration(values["token-ttl"] ?? env.FERRY_TOKEN_TTL ?? "24h"),
+      contactTtlMs: parseDuration(values["contact-ttl"] ?? env.FERRY_CONTACT_TTL ?? "7d"),
       ...(bundle ? { bundle } : {}),
     },
   };

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { startNatsServer, type NatsServer } from "@ferry/natsd";
 import { start as startGateway } from "@ferry/gateway";
-import { start as startInferer } from "@ferry/inferer";
+import { start as startInferer, startPool } from "@ferry/inferer";
 import { start as startLogger } from "@ferry/logger";
 import { currentPipeline, openStores, publishManifestFile, setCurrentPipeline, start as startDeployer } from "@ferry/deployer";
 import { start as startLink } from "@ferry/link";
@@ -10,6 +10,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { ensureDurableStreams, type DurableStorage, type Service } from "@ferry/contracts";
 import { pino, type Logger } from "pino";
 import type { StartOptions } from "./options.js";
+import { startHub } from "./hub.js";
 import { edgeServerOptions, joinInBackground, prepareEdge, type EdgeSetup } from "./edge.js";
 
 /** What `ferry start` runs; `stop()` stops the services, then the spawned nats-server. */
@@ -66,6 +67,7 @@ function startEdgeLink(natsUrl: string, edge: EdgeSetup, o: StartOptions, log: L
 
 /** Starts the asked services, spawning a local nats-server first when no NATS URL is given. */
 export async function startSite(o: StartOptions, log: Logger = pino({ level: o.logLevel })): Promise<Site> {
+  if (o.services.includes("ops")) return startHub(o, log);
   const edge = o.bundle ? await prepareEdge(o.bundle, o.data, log) : undefined;
   if (edge && o.natsUrl) log.warn({ edge: edge.name }, `NATS_URL is given: that server must have JetStream domain ${edge.name} and the leaf link to the hub (credentials in ${join(o.data, "edge")})`);
   let nats: NatsServer | undefined;
@@ -109,13 +111,15 @@ export async function startSite(o: StartOptions, log: Logger = pino({ level: o.l
     }));
     if (o.services.includes("deployer")) services.push(await startDeployer({ natsUrl, replicas: o.replicas, logger: log.child({ service: "deployer" }) }));
     if (o.services.includes("inferer")) {
-      services.push(await startInferer({
+      const inferer = {
         natsUrl, manifests: [], watch: true, cacheDir: join(o.data, "cache"), intraOpThreads: o.threads,
         partition: edge?.name ?? o.partition, logDropBytes: o.logDropBytes, logRecords: o.logRecords,
-        batching: o.batchWindowMs === undefined ? false : { windowMs: o.batchWindowMs, maxBatch: o.batchMax },
+        batching: o.batchWindowMs === undefined ? false as const : { windowMs: o.batchWindowMs, maxBatch: o.batchMax },
         durable: { maxDeliveries: o.maxDeliveries, storage: durableStorage(o) },
-        logger: log.child({ service: "inferer" }),
-      }));
+      };
+      services.push(o.workers > 1
+        ? await startPool({ workers: o.workers, inferer, logLevel: o.logLevel })
+        : await startInferer({ ...inferer, logger: log.child({ service: "inferer" }) }));
     }
     if (edge && o.services.includes("link")) services.push(await startEdgeLink(natsUrl, edge, o, log));
     if (o.services.includes("gateway")) {

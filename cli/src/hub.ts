@@ -1,0 +1,41 @@
+import { join } from "node:path";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { HubLogStream, type Service } from "@ferry/contracts";
+import { start as startDeployer } from "@ferry/deployer";
+import { start as startLogger } from "@ferry/logger";
+import { start as startOps, type Ops } from "@ferry/ops";
+import type { Logger } from "pino";
+import type { StartOptions } from "./options.js";
+import type { Site } from "./start.js";
+
+/**
+ * `ferry start ops`: the Ops hub (its own nats-server with JetStream domain `hub` and a leaf node
+ * listener), plus the hub's deployer (publishing) and a logger answering from FERRY_LOGS_ALL.
+ */
+export async function startHub(o: StartOptions, log: Logger): Promise<Site> {
+  const ops = await startOps({
+    dataDir: join(o.data, "hub"),
+    port: o.opsPort, host: o.host,
+    natsPort: o.natsPort, natsHost: o.natsHost, leafPort: o.leafPort,
+    ...(o.publicHost ? { publicHost: o.publicHost } : {}),
+    tokenTtlMs: o.tokenTtlMs, contactTtlMs: o.contactTtlMs,
+    logStorage: { maxBytes: o.logStorageBytes, maxAgeMs: o.logMaxAgeMs, replicas: o.replicas },
+    logger: log.child({ service: "ops" }),
+  });
+  const services: Service[] = [ops];
+  const stop = async (): Promise<void> => {
+    for (const s of [...services].reverse()) await s.stop().catch((err: unknown) => log.error({ err }, `stopping ${s.name}`));
+  };
+  try {
+    services.push(await startDeployer({ nc: await hubConnection(ops, "ferry-hub-deployer"), replicas: o.replicas, logger: log.child({ service: "deployer" }) }));
+    services.push(await startLogger({ nc: await hubConnection(ops, "ferry-hub-logger"), stream: HubLogStream, logger: log.child({ service: "logger" }) }));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { natsUrl: ops.natsUrl, url: ops.url, services, stop };
+}
+
+function hubConnection(ops: Ops, name: string): Promise<NatsConnection> {
+  return connect({ servers: ops.natsUrl, user: ops.login.user, pass: ops.login.pass, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true });
+}
