@@ -21,6 +21,8 @@ export interface StartOptions {
   timeoutMs: number;
   threads: number;
   maxInFlight: number;
+  /** Gateway load shedding: inference requests held at once before 503 overloaded. */
+  maxPending: number;
   partition: string;
   logStorageBytes: number;
   logMaxAgeMs: number;
@@ -94,6 +96,8 @@ Options (flag / environment / default):
       --threads N       FERRY_THREADS     1           onnxruntime intra-op threads per session
       --max-in-flight N FERRY_MAX_IN_FLIGHT 2       NATS requests in flight per pipeline before the
                                                       gateway coalesces the next ones
+      --max-pending N   FERRY_MAX_PENDING 4096        inference requests the gateway holds before it
+                                                      sheds load (503 overloaded, Retry-After)
       --partition NAME  FERRY_PARTITION   host name   the site's name in log records (metadata.partition)
       --log-storage S   LOCAL_INFERENCE_STORAGE 10Gi  most log bytes kept (Ki/Mi/Gi); oldest go first
       --log-max-age D   FERRY_LOG_MAX_AGE (none)      drop log records older than this (e.g. 30d, 12h)
@@ -161,6 +165,7 @@ export function parseStart(argv: string[], env: NodeJS.ProcessEnv): { command: s
       timeout: { type: "string" },
       threads: { type: "string" },
       "max-in-flight": { type: "string" },
+      "max-pending": { type: "string" },
       "log-level": { type: "string" },
       partition: { type: "string" },
       "log-storage": { type: "string" },
@@ -214,6 +219,7 @@ export function parseStart(argv: string[], env: NodeJS.ProcessEnv): { command: s
       timeoutMs: num("--timeout", values.timeout ?? env.FERRY_TIMEOUT_MS, 15_000),
       threads: num("--threads", values.threads ?? env.FERRY_THREADS, 1),
       maxInFlight: Math.max(1, num("--max-in-flight", values["max-in-flight"] ?? env.FERRY_MAX_IN_FLIGHT, 2)),
+      maxPending: Math.max(1, num("--max-pending", values["max-pending"] ?? env.FERRY_MAX_PENDING, 4096)),
       partition: values.partition ?? env.FERRY_PARTITION ?? hostname(),
       logStorageBytes: parseSize(values["log-storage"] ?? env.LOCAL_INFERENCE_STORAGE ?? "10Gi"),
       logMaxAgeMs: optionalDuration(values["log-max-age"] ?? env.FERRY_LOG_MAX_AGE),

@@ -125,7 +125,7 @@ export async function startSite(o: StartOptions, log: Logger = pino({ level: o.l
     if (o.services.includes("gateway")) {
       const gw = await startGateway({
         natsUrl, port: o.port, host: o.host, bodyLimit: o.bodyLimit, timeoutMs: o.timeoutMs,
-        maxInFlight: o.maxInFlight,
+        maxInFlight: o.maxInFlight, maxPending: o.maxPending,
         logger: log.child({ service: "gateway" }),
       });
       url = gw.url;

@@ -23,6 +23,7 @@ export const ErrorCodes = {
   pipeline_not_ready: 503,
   logs_unavailable: 503,
   unavailable: 503,
+  overloaded: 503,
   inferer_timeout: 504,
   timeout: 504,
 } as const;

@@ -5,6 +5,7 @@ import {
   FerryError, Headers, LogPagingHeaders, MediaTypes, Subjects, inferSubject, isSubjectToken, type ErrorCode,
 } from "@ferry/contracts";
 import { Coalescer, natsError, type ForwardReply } from "./coalescer.js";
+import { admitInference, type AdmissionLimits } from "./admission.js";
 import { collectStatus, deployedPipelines, modelsOf, pipelinesOf } from "./status-client.js";
 import { registerHealth } from "./health.js";
 
@@ -19,6 +20,8 @@ export interface AppOptions {
   pipelines: readonly string[];
   maxInFlight: number;
   maxBatch: number;
+  /** Load shedding: inference requests and body bytes held at once before 503 `overloaded`. */
+  admission: AdmissionLimits;
   logger?: FastifyBaseLogger;
 }
 
@@ -64,6 +67,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
   app.get("/models", async () => ({ models: modelsOf(await collectStatus(options.nc)) }));
   registerHealth(app, options.nc);
+  admitInference(app, options.admission, (req) => req.method === "POST" && (req.url === "/infer" || req.url.startsWith("/pipelines/")));
 
   const forward = async (subject: string, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const r = await coalescer.send(subject, { body: bodyOf(req), headers: forwardedHeaders(req) });

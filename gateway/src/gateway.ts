@@ -23,6 +23,10 @@ export interface GatewayOptions {
   maxInFlight?: number;
   /** Most requests coalesced into one NATS message. Default 256. */
   maxBatch?: number;
+  /** Inference requests held at once before 503 `overloaded` (load shedding). Default 4096. */
+  maxPending?: number;
+  /** Bytes of request bodies held at once before 503 `overloaded`. Default 512 MiB. */
+  maxPendingBytes?: number;
   logger?: Logger;
 }
 
@@ -48,6 +52,7 @@ export async function start(options: GatewayOptions = {}): Promise<Gateway> {
     pipelines: options.pipelines ?? [],
     maxInFlight: options.maxInFlight ?? 2,
     maxBatch: options.maxBatch ?? 256,
+    admission: { maxPending: options.maxPending ?? 4096, maxPendingBytes: options.maxPendingBytes ?? 512 * 1024 * 1024 },
     logger,
   });
   const host = options.host ?? "0.0.0.0";

@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { connect, headers, type Msg, type NatsConnection } from "@nats-io/transport-node";
+import { Headers, inferSubject } from "@ferry/contracts";
+import { start as startGateway, type Gateway } from "@ferry/gateway";
+import { models } from "./helpers/paths.js";
+import { ARROW_FILE, PANDAS, houseRecords, quiet, startTestNats, startTestSite, until } from "./helpers/site.js";
+
+interface Answer { status: number; retryAfter: string | null; code?: string }
+
+async function send(url: string, body: string | Uint8Array, type: string): Promise<Answer> {
+  const res = await fetch(url, { method: "POST", body, headers: { "Content-Type": type } });
+  const text = await res.text();
+  const code = res.status >= 400 ? (JSON.parse(text) as { code: string }).code : undefined;
+  return { status: res.status, retryAfter: res.headers.get("retry-after"), ...(code ? { code } : {}) };
+}
+
+describe("load shedding: a gateway whose inferers are behind answers 503 with Retry-After instead of queueing", () => {
+  let nats: Awaited<ReturnType<typeof startTestNats>>;
+  let nc: NatsConnection;
+  let gateway: Gateway;
+  before(async () => {
+    nats = await startTestNats();
+    nc = await connect({ servers: nats.url });
+    gateway = await startGateway({ natsUrl: nats.url, port: 0, host: "127.0.0.1", logger: quiet, maxPending: 8, maxInFlight: 64, timeoutMs: 30_000 });
+  });
+  after(async () => {
+    await gateway.stop();
+    await nc.close();
+    await nats.stop();
+  });
+
+  it("holds at most maxPending requests for a stalled inferer; the rest get 503 overloaded at once", async () => {
+    // A stalled inferer on real NATS: it answers nothing until released.
+    const held: Msg[] = [];
+    const sub = nc.subscribe(inferSubject("stalled"), { callback: (err, msg) => { if (!err) held.push(msg); } });
+    await nc.flush();
+    const url = `${gateway.url}/pipelines/stalled`;
+    const settled: Answer[] = [];
+    const answers = Array.from({ length: 30 }, () => send(url, houseRecords([[1]]), PANDAS).then((a) => { settled.push(a); return a; }));
+    await until("22 requests refused while 8 are held", async () => settled.length >= 22 && held.length >= 8);
+    assert.equal(held.length, 8, "the stalled inferer got exactly maxPending requests");
+    assert.equal(settled.length, 22);
+    assert.ok(settled.every((a) => a.status === 503 && a.code === "overloaded" && a.retryAfter === "1"), JSON.stringify(settled[0]));
+    const h = headers();
+    h.set(Headers.status, "200");
+    h.set(Headers.contentType, "application/json");
+    for (const m of held) m.respond("[]", { headers: h });
+    const all = await Promise.all(answers);
+    assert.equal(all.filter((a) => a.status === 200).length, 8, "every held request is answered once the inferer catches up");
+    sub.unsubscribe();
+    // The slots are free again: the next 8 go through to an inferer that answers at once.
+    nc.subscribe(inferSubject("stalled"), { callback: (err, msg) => { if (!err) msg.respond("[]", { headers: h }); } });
+    await nc.flush();
+    const next = await Promise.all(Array.from({ length: 8 }, () => send(url, houseRecords([[1]]), PANDAS)));
+    assert.ok(next.every((a) => a.status === 200));
+  });
+});
+
+describe("load shedding against a real, saturated inferer", () => {
+  let site: Awaited<ReturnType<typeof startTestSite>>;
+  before(async () => { site = await startTestSite({ manifests: [join(models, "manifests", "cv-demo.json")], gateway: { maxPending: 4, maxInFlight: 1 }, logger: false }); });
+  after(async () => { await site.stop(); });
+
+  it("sheds with 503 overloaded, answers the rest with 200, and keeps serving afterwards", async () => {
+    const image = readFileSync(join(models, "data", "image_224x224.arrow"));
+    const answers = await Promise.all(Array.from({ length: 64 }, () => send(`${site.url}/pipelines/edge-cv-demo`, image, ARROW_FILE)));
+    const ok = answers.filter((a) => a.status === 200).length;
+    const shed = answers.filter((a) => a.status === 503 && a.code === "overloaded").length;
+    assert.equal(ok + shed, 64, `only 200s and 503 overloaded: ${JSON.stringify(answers.filter((a) => a.status !== 200 && a.code !== "overloaded"))}`);
+    assert.ok(ok >= 4 && shed > 0, `${ok} answered, ${shed} shed`);
+    assert.equal((await send(`${site.url}/pipelines/edge-cv-demo`, image, ARROW_FILE)).status, 200);
+  });
+});
