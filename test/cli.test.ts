@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import type { InferenceRecord } from "@ferry/contracts";
 import { houseRef, root } from "./helpers/paths.js";
-import { PANDAS, houseRecords, post } from "./helpers/site.js";
+import { PANDAS, houseRecords, post, startTestNats, until } from "./helpers/site.js";
+import { freePort } from "./helpers/hub.js";
 
 const cli = join(root, "cli", "dist", "main.js");
 
@@ -75,6 +76,26 @@ describe("the ferry command", () => {
     } finally {
       child.kill("SIGKILL");
       await rm(data, { recursive: true, force: true });
+    }
+  });
+
+  it("`ferry start gateway --gateways 2` serves one port from two processes and stops them all", { timeout: 60_000 }, async () => {
+    const nats = await startTestNats();
+    const port = await freePort();
+    const child = spawn(process.execPath, [cli, "start", "gateway", "--nats-url", nats.url, "--gateways", "2", "--port", String(port), "--host", "127.0.0.1", "--log-level", "warn"], { stdio: "ignore" });
+    try {
+      await until("the gateways to listen", async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined))?.status === 200, 20_000);
+      const workers = spawnSync("ps", ["--ppid", String(child.pid), "-o", "pid="], { encoding: "utf8" }).stdout.trim().split("\n").filter(Boolean);
+      assert.equal(workers.length, 2, "two gateway processes under the primary");
+      const answers = await Promise.all(Array.from({ length: 20 }, () => fetch(`http://127.0.0.1:${port}/pipelines`).then((r) => r.status)));
+      assert.ok(answers.every((s) => s === 200));
+      const exit = new Promise<number | null>((res) => child.once("exit", (code) => res(code)));
+      child.kill("SIGTERM");
+      assert.equal(await exit, 0);
+      for (const pid of workers) assert.throws(() => process.kill(Number(pid), 0), "every gateway process stopped");
+    } finally {
+      child.kill("SIGKILL");
+      await nats.stop();
     }
   });
 });

@@ -1,6 +1,7 @@
 import { pino } from "pino";
 import { parseStart, usage } from "./options.js";
 import { startSite } from "./start.js";
+import { runGatewayPrimary } from "./gateway-cluster.js";
 import { logsCommand } from "./logs-command.js";
 import { deployCommand } from "./deploy-command.js";
 
@@ -28,6 +29,7 @@ async function main(): Promise<number> {
   }
   const o = parsed.options;
   const log = pino({ level: o.logLevel });
+  if (o.gateways > 1 && await runGatewayPrimary(o.gateways, log)) return 0;
   const site = await startSite(o, log);
   let stopping = false;
   const shutdown = (signal: string): void => {

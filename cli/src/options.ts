@@ -43,6 +43,8 @@ export interface StartOptions {
   setCurrent: boolean;
   /** Inferers on worker threads (1: the inferer runs in the main thread). */
   workers: number;
+  /** Gateway processes behind one port (`ferry start gateway` alone). */
+  gateways: number;
   /** Ops hub (`ferry start ops`): API port, what bundles call it, leaf node port, token and contact periods. */
   opsPort: number;
   publicHost: string | undefined;
@@ -114,6 +116,8 @@ Options (flag / environment / default):
       --log-level L     FERRY_LOG_LEVEL   info        fatal|error|warn|info|debug|trace|silent
       --bundle B64      EDGE_BUNDLE       (none)      join the Ops hub as the edge this bundle names
       --workers N       FERRY_WORKERS     cores - 1   inferers on worker threads (1: in the main thread)
+      --gateways N      FERRY_GATEWAYS    1           gateway processes behind one port (with
+                                                      "start gateway --nats-url URL" only)
       --ops-port N      FERRY_OPS_PORT    8090        (ops) HTTP port of the Ops API
       --public-host H:P FERRY_PUBLIC_HOST 127.0.0.1:<ops-port>  (ops) how edges reach the Ops API
       --leaf-port N     FERRY_LEAF_PORT   7422        (ops) leaf node port edges link to
@@ -131,6 +135,14 @@ function batchWindow(text: string | undefined): number | undefined {
   const ms = Number(text);
   if (!Number.isFinite(ms) || ms < 0 || ms > 1000) throw new Error(`--batch-window must be off or 0..1000 ms, got ${JSON.stringify(text)}`);
   return ms;
+}
+
+function gatewayProcesses(n: number, services: readonly string[], natsUrl: string | undefined): number {
+  if (n <= 1) return 1;
+  if (services.length !== 1 || services[0] !== "gateway" || !natsUrl) {
+    throw new Error("--gateways N runs gateway processes alone: `ferry start gateway --nats-url URL --gateways N`");
+  }
+  return n;
 }
 
 function onOff(name: string, value: string | undefined, fallback: boolean): boolean {
@@ -182,6 +194,7 @@ export function parseStart(argv: string[], env: NodeJS.ProcessEnv): { command: s
       "set-current": { type: "boolean" },
       bundle: { type: "string" },
       workers: { type: "string" },
+      gateways: { type: "string" },
       "ops-port": { type: "string" },
       "public-host": { type: "string" },
       "leaf-port": { type: "string" },
@@ -235,6 +248,7 @@ export function parseStart(argv: string[], env: NodeJS.ProcessEnv): { command: s
       args: rest,
       setCurrent: values["set-current"] ?? false,
       workers: Math.max(1, num("--workers", values.workers ?? env.FERRY_WORKERS, defaultWorkers())),
+      gateways: gatewayProcesses(num("--gateways", values.gateways ?? env.FERRY_GATEWAYS, 1), services, values["nats-url"] ?? env.NATS_URL),
       opsPort: num("--ops-port", values["ops-port"] ?? env.FERRY_OPS_PORT, 8090),
       publicHost: values["public-host"] ?? (env.FERRY_PUBLIC_HOST || undefined),
       leafPort: num("--leaf-port", values["leaf-port"] ?? env.FERRY_LEAF_PORT, 7422),
