@@ -15,3 +15,4 @@ export * from "./log-record.js";
 export * from "./expressions.js";
 export * from "./durable-streams.js";
 export * from "./edge-bundle.js";
+export * from "./deployment-stores.js";

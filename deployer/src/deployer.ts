@@ -2,7 +2,7 @@ import { connect, headers, type Msg, type NatsConnection } from "@nats-io/transp
 import { FerryError, Headers, MediaTypes, Subjects, asFerryError, isSubjectToken, parseManifest, serviceOf, type Service } from "@ferry/contracts";
 import { pino, type Logger } from "pino";
 import { deployManifest, setCurrentPipeline, undeploy } from "./publish.js";
-import { openStores, type DeploymentStores } from "./stores.js";
+import { openDeploymentStores as openStores, type DeploymentStores } from "@ferry/contracts";
 
 /** How to start the deployer service. */
 export interface DeployerOptions {

@@ -7,7 +7,7 @@ import {
   FerryError, SiteKeys, modelsOfStep, parseDeployedManifest, parseManifest, type DeployedManifest, type DeployedStep, type DeploymentManifest,
   type PipelineStep,
 } from "@ferry/contracts";
-import type { DeploymentStores } from "./stores.js";
+import type { DeploymentStores } from "@ferry/contracts";
 
 /** Called as a model file uploads: bytes sent so far of `total`. */
 export type UploadProgress = (model: string, sent: number, total: number) => void;

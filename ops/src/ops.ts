@@ -1,9 +1,7 @@
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { jetstreamManager, StorageType, type JetStreamManager } from "@nats-io/jetstream";
-import { Kvm } from "@nats-io/kv";
-import { Objm } from "@nats-io/obj";
-import { Buckets, FerryError, MediaTypes, serviceOf, type Service } from "@ferry/contracts";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { FerryError, MediaTypes, openDeploymentStores, serviceOf, type Service } from "@ferry/contracts";
 import { pino, type Logger } from "pino";
 import type { AddressInfo } from "node:net";
 import { EdgeLifecycle, type LifecycleSettings } from "./edge-lifecycle.js";
@@ -66,8 +64,8 @@ export async function start(o: OpsOptions): Promise<Ops> {
     nc = await connect({ servers: hub.url, user: hub.login.user, pass: hub.login.pass, name: "ferry-ops", maxReconnectAttempts: -1, reconnectTimeWait: 250 });
     const jsm = await jetStreamReady(nc);
     const registry = await EdgeRegistry.open(nc);
-    const deployments = await new Kvm(nc).create(Buckets.deployments, { history: 5, storage: StorageType.File });
-    const models = await new Objm(nc).create(Buckets.models, { storage: StorageType.File });
+    // The hub keeps publishes in the same stores a site has; edges read them through domain `hub`.
+    const { deployments, models } = await openDeploymentStores(nc);
     app = Fastify({ bodyLimit: o.bodyLimit ?? 256 * 1024 * 1024, loggerInstance: log.child({ service: "ops-http" }) }) as unknown as FastifyInstance;
     handleErrors(app);
     // Filled in once the API listens: a bundle names the port it got.

@@ -2,9 +2,9 @@ import { StorageType } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { Objm, type ObjectStore } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { Buckets } from "@ferry/contracts";
+import { Buckets } from "./subjects.js";
 
-/** The JetStream stores that hold a site's deployments. */
+/** The JetStream stores that hold a site's deployments (the same kinds hold the Ops hub's publishes). */
 export interface DeploymentStores {
   /** Pipeline name → deployed manifest. */
   deployments: KV;
@@ -14,8 +14,11 @@ export interface DeploymentStores {
   models: ObjectStore;
 }
 
-/** Opens the deployment stores, creating them (file storage, `replicas` copies) where missing. */
-export async function openStores(nc: NatsConnection, replicas = 1): Promise<DeploymentStores> {
+/**
+ * Opens the deployment stores, creating them (file storage, `replicas` copies) where missing. Shared
+ * here because the deployer writes them, inferers watch them and an edge's link fills them from the hub.
+ */
+export async function openDeploymentStores(nc: NatsConnection, replicas = 1): Promise<DeploymentStores> {
   const kvm = new Kvm(nc);
   const objm = new Objm(nc);
   const [deployments, site, models] = await Promise.all([
