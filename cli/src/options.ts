@@ -115,7 +115,7 @@ Options (flag / environment / default):
       --result-max-age D FERRY_RESULT_MAX_AGE 7d      durable results older than this are removed
       --log-level L     FERRY_LOG_LEVEL   info        fatal|error|warn|info|debug|trace|silent
       --bundle B64      EDGE_BUNDLE       (none)      join the Ops hub as the edge this bundle names
-      --workers N       FERRY_WORKERS     cores - 1   inferers on worker threads (1: in the main thread)
+      --workers N       FERRY_WORKERS     cores / 4   inferers on worker threads (1: in the main thread)
       --gateways N      FERRY_GATEWAYS    1           gateway processes behind one port (with
                                                       "start gateway --nats-url URL" only)
       --ops-port N      FERRY_OPS_PORT    8090        (ops) HTTP port of the Ops API

@@ -25,11 +25,12 @@ export interface InfererPool extends Service {
 }
 
 /**
- * Inferers for this machine: one per core but one, left for nats-server and the gateway, and at least
- * one. (onnxruntime's own threads stay at 1 per session: the demo models are too small to split.)
+ * Inferers for this machine: one per four cores, at least one. Measured on 2 cores (bench/scale): a
+ * second thread made the inferer slower, as nats-server, the gateway and the clients need the same
+ * cores, and each thread costs about 180 MB (its own engine, sessions and Arrow thread).
  */
 export function defaultWorkers(cores = availableParallelism()): number {
-  return Math.max(1, cores - 1);
+  return Math.max(1, Math.floor(cores / 4));
 }
 
 /**

@@ -178,12 +178,19 @@ export class LogPublisher {
     this.#queue.splice(this.#head, 0, item);
     this.#queuedRecords += item.records;
     if (Date.now() >= this.#pausedUntil) {
-      this.#log?.warn({ err: (err as Error).message, buffered: this.#pending() }, "log publish failed; retrying");
+      if (Date.now() - this.#lastWarn >= 10_000) {
+        this.#lastWarn = Date.now();
+        // nats.js says "jetstream is not enabled" when no stream takes the subject.
+        const hint = /not enabled|no responders|503/i.test((err as Error).message) ? "no stream stores log records yet: is a logger running (stream FERRY_LOGS)?" : undefined;
+        this.#log?.warn({ err: (err as Error).message, buffered: this.#pending(), ...(hint ? { hint } : {}) }, "log publish failed; retrying (records are held, up to the buffer limit)");
+      }
       this.#pausedUntil = Date.now() + this.#o.retryDelayMs;
       clearTimeout(this.#retryTimer);
       this.#retryTimer = setTimeout(() => this.#pump(), this.#o.retryDelayMs);
     }
   }
+
+  #lastWarn = 0;
 
   #reportOverflow(): void {
     const now = Date.now();

@@ -1,0 +1,39 @@
+// Report of bench/scale.ts: the whole readable report and the JSON file.
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { scaleSettings, targets } from "./scale-config.js";
+import { renderSteady } from "./scale-report-steady.js";
+import { renderWorkers, type WorkersReport } from "./scale-report-workers.js";
+import type { SteadyResult } from "./scale-steady.js";
+
+/** Everything one run of bench/scale.ts measured; parts it skipped are absent. */
+export interface ScaleReport {
+  startedAt: string;
+  machine: Record<string, string | number | boolean>;
+  settings: typeof scaleSettings & { soakOnly: boolean; targets: typeof targets };
+  workers?: WorkersReport;
+  steady?: SteadyResult;
+  soak?: SteadyResult;
+}
+
+/** The human-readable report. */
+export function renderScale(r: ScaleReport): string {
+  const parts = [
+    r.workers && renderWorkers(r.workers),
+    r.steady && renderSteady("Part 2, embedded site at steady load", r.steady),
+    r.soak && renderSteady("Part 3, soak", r.soak),
+  ].filter((p): p is string => Boolean(p));
+  return [
+    `Ferry scale bench, ${r.startedAt}: ${Object.entries(r.machine).map(([k, v]) => `${k} ${String(v)}`).join(", ")}`,
+    "other load = CPU (% of one core) that processes outside the bench used during the run; NOISY above 20%.",
+    ...parts.flatMap((p) => ["", p]),
+  ].join("\n");
+}
+
+/** Writes the report to bench/results/scale-<timestamp>.json; returns the path. */
+export async function writeScaleReport(dir: string, r: ScaleReport): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, `scale-${r.startedAt.replace(/[:.]/g, "-")}.json`);
+  await writeFile(path, `${JSON.stringify(r, null, 2)}\n`);
+  return path;
+}
