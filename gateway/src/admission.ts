@@ -22,25 +22,33 @@ const releases = new WeakMap<FastifyRequest, () => void>();
 export function admitInference(app: FastifyInstance, limits: AdmissionLimits, isInference: (req: FastifyRequest) => boolean): { pending(): number } {
   let pending = 0;
   let bytes = 0;
-  app.addHook("onRequest", async (req, reply) => {
-    if (!isInference(req)) return;
+  // Callback hooks, not async ones: they run on every request.
+  app.addHook("onRequest", (req, reply, done) => {
+    if (!isInference(req)) return done();
     const size = Number(req.headers["content-length"] ?? 0) || 0;
     if (pending >= limits.maxPending || (pending > 0 && bytes + size > limits.maxPendingBytes)) {
       void reply.header("Retry-After", String(RETRY_AFTER_S));
-      throw new FerryError("overloaded", `the inferers are behind (${pending} requests, ${bytes} bytes waiting); retry in ${RETRY_AFTER_S} s`);
+      return done(new FerryError("overloaded", `the inferers are behind (${pending} requests, ${bytes} bytes waiting); retry in ${RETRY_AFTER_S} s`));
     }
     pending++;
     bytes += size;
-    let done = false;
+    let released = false;
     releases.set(req, () => {
-      if (done) return;
-      done = true;
+      if (released) return;
+      released = true;
       pending--;
       bytes -= size;
     });
+    done();
   });
-  const release = async (req: FastifyRequest): Promise<void> => releases.get(req)?.();
+  const release = (req: FastifyRequest, _reply: unknown, done: () => void): void => {
+    releases.get(req)?.();
+    done();
+  };
   app.addHook("onResponse", release);
-  app.addHook("onRequestAbort", release);
+  app.addHook("onRequestAbort", (req, done) => {
+    releases.get(req)?.();
+    done();
+  });
   return { pending: () => pending };
 }
