@@ -79,4 +79,26 @@ describe("gateway coalescing (real NATS, a controlled responder)", () => {
     await assert.rejects(coalescer.send("t.silent", { body: enc.encode("x"), headers: {} }), (e: unknown) => e instanceof FerryError && e.code === "inferer_timeout");
     silent.unsubscribe();
   });
+
+  it("retries once a request that reached no inferer; a responder that appeared meanwhile answers it", async () => {
+    const subject = "t.late";
+    let attempts = 0;
+    // nc, but its first request() subscribes the responder as soon as it finds nobody: the SUB leaves
+    // on the same connection before the retry's PUB, so the server has it when the retry arrives.
+    const watched = new Proxy(nc, {
+      get: (target, key) => {
+        if (key !== "request") return Reflect.get(target, key, target) as unknown;
+        return (...args: Parameters<NatsConnection["request"]>): Promise<Msg> => {
+          const p = target.request(...args);
+          if (++attempts === 1) p.catch(() => echoResponder(nc, subject).release());
+          return p;
+        };
+      },
+    });
+    const coalescer = new Coalescer(watched, { timeoutMs: 5000, maxInFlight: 2, maxBatch: 16 });
+    const r = await coalescer.send(subject, { body: enc.encode("late"), headers: {} });
+    assert.equal(r.status, 200);
+    assert.equal(dec.decode(r.body), "late");
+    assert.equal(attempts, 2, "one no-responders attempt, one retry");
+  });
 });

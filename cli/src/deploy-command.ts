@@ -1,6 +1,7 @@
 import { connect } from "@nats-io/transport-node";
 import cliProgress from "cli-progress";
 import { openStores, publishManifestFile, setCurrentPipeline, undeploy } from "@ferry/deployer";
+import { natsServers } from "@ferry/contracts";
 import type { StartOptions } from "./options.js";
 
 /** `ferry deploy`, `ferry undeploy`, `ferry current`: talk to the site's NATS server (NATS_URL or --nats-url). */
@@ -11,7 +12,7 @@ export async function deployCommand(command: "deploy" | "undeploy" | "current", 
     return 2;
   }
   const url = o.natsUrl ?? `nats://127.0.0.1:${o.natsPort}`;
-  const nc = await connect({ servers: url, name: `ferry-${command}` });
+  const nc = await connect({ servers: natsServers(url), name: `ferry-${command}` });
   try {
     const stores = await openStores(nc, o.replicas);
     if (command === "undeploy") {

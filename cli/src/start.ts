@@ -7,7 +7,7 @@ import { currentPipeline, openStores, publishManifestFile, setCurrentPipeline, s
 import { start as startLink } from "@ferry/link";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { ensureDurableStreams, type DurableStorage, type Service } from "@ferry/contracts";
+import { ensureDurableStreams, natsServers, type DurableStorage, type Service } from "@ferry/contracts";
 import { pino, type Logger } from "pino";
 import type { StartOptions } from "./options.js";
 import { startHub } from "./hub.js";
@@ -27,7 +27,7 @@ export function maxPayloadFor(bodyLimit: number): number {
 }
 
 async function deployAtStart(natsUrl: string, o: StartOptions, log: Logger): Promise<void> {
-  const nc = await connect({ servers: natsUrl, name: "ferry-start" });
+  const nc = await connect({ servers: natsServers(natsUrl), name: "ferry-start" });
   try {
     const stores = await openStores(nc, o.replicas);
     let first: string | undefined;
@@ -53,7 +53,7 @@ function durableStorage(o: StartOptions): DurableStorage {
 
 /** Creates the durable inference streams, so devices can submit before any inferer runs. */
 async function prepareStreams(natsUrl: string, o: StartOptions): Promise<void> {
-  const nc = await connect({ servers: natsUrl, name: "ferry-start" });
+  const nc = await connect({ servers: natsServers(natsUrl), name: "ferry-start" });
   try {
     await ensureDurableStreams(await jetstreamManager(nc), durableStorage(o));
   } finally {

@@ -16,3 +16,7 @@ export * from "./expressions.js";
 export * from "./durable-streams.js";
 export * from "./edge-bundle.js";
 export * from "./deployment-stores.js";
+export * from "./http-schemas.js";
+export * from "./service-discovery.js";
+export * from "./connection-watch.js";
+export * from "./nats-connect.js";

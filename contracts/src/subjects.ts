@@ -24,6 +24,8 @@ export const Subjects = {
   heartbeatPrefix: "ferry.ops.heartbeat.",
   /** Request/reply on a site: the state of its link to the Ops hub (answered by the link service). */
   linkStatus: "ferry.link.status",
+  /** Request/reply, every inferer and logger answers: its metrics in Prometheus text format (`GET /metrics` gathers them). */
+  metrics: "ferry.metrics",
 } as const;
 
 /** The Ops hub's JetStream domain. */
@@ -35,11 +37,12 @@ export const HubLogStream = "FERRY_LOGS_ALL";
 /**
  * Subjects an edge's leaf link neither imports nor exports: each site keeps its own inference, status,
  * logs and stores (JetStream reaches across only through `$JS.<domain>.API`), and only heartbeats and
- * JetStream traffic cross.
+ * JetStream traffic cross. Metrics and service discovery (`$SRV`) stay per site too, so a site's
+ * `/metrics` and `$SRV.PING` never list another site's services.
  */
 export const LeafDenied = [
   "ferry.infer", "ferry.infer.>", "ferry.status", "ferry.logs.>", "ferry.log.>", "ferry.deploy", "ferry.undeploy", "ferry.current",
-  "ferry.submit.>", "ferry.result.>", "ferry.link.>", "$KV.>", "$O.>",
+  "ferry.submit.>", "ferry.result.>", "ferry.link.>", "ferry.metrics", "$SRV.>", "$KV.>", "$O.>",
 ] as const;
 
 /** JetStream KV buckets and object stores. */

@@ -1,5 +1,5 @@
-import { connect, headers, type Msg, type NatsConnection } from "@nats-io/transport-node";
-import { FerryError, Headers, MediaTypes, Subjects, asFerryError, isSubjectToken, parseManifest, serviceOf, type Service } from "@ferry/contracts";
+import { headers, type Msg, type NatsConnection } from "@nats-io/transport-node";
+import { FerryError, Headers, MediaTypes, Subjects, asFerryError, isSubjectToken, parseManifest, serviceOf, type Service, connectService } from "@ferry/contracts";
 import { pino, type Logger } from "pino";
 import { deployManifest, setCurrentPipeline, undeploy } from "./publish.js";
 import { openDeploymentStores as openStores, type DeploymentStores } from "@ferry/contracts";
@@ -19,7 +19,7 @@ export const DeployerQueue = "ferry-deployers";
 /** Starts the deployer: answers `ferry.deploy`, `ferry.undeploy` and `ferry.current` (for the Ops hub). */
 export async function start(options: DeployerOptions = {}): Promise<Service> {
   const log = options.logger ?? pino({ name: "deployer" });
-  const nc = options.nc ?? await connect({ servers: options.natsUrl ?? "nats://127.0.0.1:4222", name: "ferry-deployer", maxReconnectAttempts: -1, noAsyncTraces: true });
+  const nc = options.nc ?? await connectService("ferry-deployer", options.natsUrl);
   const stores = await openStores(nc, options.replicas ?? 1);
   const handlers: Record<string, (body: unknown) => Promise<unknown>> = {
     [Subjects.deploy]: async (body) => (await deployManifest(stores, parseManifest(body, "deploy request"))).manifest,

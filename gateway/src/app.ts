@@ -8,6 +8,9 @@ import { Coalescer, natsError, type ForwardReply } from "./coalescer.js";
 import { admitInference, type AdmissionLimits } from "./admission.js";
 import { collectStatus, deployedPipelines, modelsOf, pipelinesOf } from "./status-client.js";
 import { registerHealth } from "./health.js";
+import { registerReady } from "./readiness.js";
+import { registerMetrics } from "./metrics.js";
+import { registerOpenApi } from "./openapi.js";
 
 /** What the gateway app needs. */
 export interface AppOptions {
@@ -67,6 +70,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
   app.get("/models", async () => ({ models: modelsOf(await collectStatus(options.nc)) }));
   registerHealth(app, options.nc);
+  registerReady(app, options.nc);
+  registerMetrics(app, options.nc);
+  registerOpenApi(app);
   admitInference(app, options.admission, (req) => req.method === "POST" && (req.url === "/infer" || req.url.startsWith("/pipelines/")));
 
   const forward = async (subject: string, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {

@@ -1,4 +1,5 @@
-import { errors, headers, type Msg, type NatsConnection } from "@nats-io/transport-node";
+import { setTimeout as sleep } from "node:timers/promises";
+import { errors, headers, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import { FerryError, Headers, decodeEnvelope, encodeEnvelope, envelopePartSize, type EnvelopePart } from "@ferry/contracts";
 
 /** An HTTP request as it crosses NATS: body bytes and the headers that say how to read and answer it. */
@@ -22,6 +23,8 @@ export interface CoalescerOptions {
   maxInFlight: number;
   /** Most requests in one envelope. */
   maxBatch: number;
+  /** Pause before the one retry of a request that reached no inferer, ms. Default 150. */
+  noRespondersRetryMs?: number;
 }
 
 interface Pending {
@@ -38,6 +41,9 @@ interface Lane {
 
 const ENVELOPE_SLACK = 1024;
 
+/** Long enough for an inferer to resubscribe after its server failed over (it reconnects at once on loopback or a LAN). */
+const NO_RESPONDERS_RETRY_MS = 150;
+
 /**
  * Sends requests to a subject, coalescing those that wait for the same subject into one batch
  * envelope while earlier ones are in flight. A lone request goes at once and alone, so nothing is
@@ -53,7 +59,10 @@ export class Coalescer {
     this.#options = options;
   }
 
-  /** Sends one request; rejects with FerryError `no_inferer`, `inferer_timeout`, `payload_too_large` or `bad_gateway`. */
+  /**
+   * Sends one request; rejects with FerryError `no_inferer`, `inferer_timeout`, `payload_too_large` or
+   * `bad_gateway`. A request that reached no inferer is retried once first (see `#request`).
+   */
   send(subject: string, req: ForwardRequest): Promise<ForwardReply> {
     const size = envelopePartSize(req.headers, req.body.length);
     const max = this.#maxPayload();
@@ -101,13 +110,13 @@ export class Coalescer {
         const only = batch[0]!;
         const h = headers();
         for (const [k, v] of Object.entries(only.req.headers)) h.set(k, v);
-        only.resolve(replyOf(await this.#nc.request(subject, only.req.body, { timeout: this.#options.timeoutMs, headers: h })));
+        only.resolve(replyOf(await this.#request(subject, only.req.body, h)));
         return;
       }
       const h = headers();
       h.set(Headers.batch, String(batch.length));
       const body = encodeEnvelope(batch.map((p): EnvelopePart => ({ headers: p.req.headers, body: p.req.body })));
-      const msg = await this.#nc.request(subject, body, { timeout: this.#options.timeoutMs, headers: h });
+      const msg = await this.#request(subject, body, h);
       if (!msg.headers?.get(Headers.batch)) {
         // An error for the whole envelope (e.g. a broken frame): every request gets it.
         const r = replyOf(msg);
@@ -123,6 +132,23 @@ export class Coalescer {
     } catch (err) {
       const e = natsError(err, subject, this.#options.timeoutMs);
       for (const p of batch) p.reject(e);
+    }
+  }
+
+  /**
+   * One NATS request, retried once after a short pause when it reached no inferer. "No responders"
+   * means nothing ran, so the retry cannot run an inference twice; it bridges the moment when a
+   * nats-server of a cluster died and the inferers behind it are reconnecting to another one.
+   * Timeouts are not retried: the inferer may have run the request.
+   */
+  async #request(subject: string, body: Uint8Array, h: MsgHdrs): Promise<Msg> {
+    const opts = { timeout: this.#options.timeoutMs, headers: h };
+    try {
+      return await this.#nc.request(subject, body, opts);
+    } catch (err) {
+      if (!isNoResponders(err)) throw err;
+      await sleep(this.#options.noRespondersRetryMs ?? NO_RESPONDERS_RETRY_MS);
+      return await this.#nc.request(subject, body, opts);
     }
   }
 }

@@ -1,5 +1,5 @@
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { serviceOf, type Service } from "@ferry/contracts";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { serviceOf, type Service, connectService } from "@ferry/contracts";
 import type { FastifyInstance } from "fastify";
 import { pino, type Logger } from "pino";
 import { buildApp } from "./app.js";
@@ -44,7 +44,7 @@ export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
 /** Starts the HTTP gateway. */
 export async function start(options: GatewayOptions = {}): Promise<Gateway> {
   const logger = options.logger ?? pino({ name: "gateway" });
-  const nc = options.nc ?? await connect({ servers: options.natsUrl ?? "nats://127.0.0.1:4222", name: "ferry-gateway", maxReconnectAttempts: -1, noAsyncTraces: true });
+  const nc = options.nc ?? await connectService("ferry-gateway", options.natsUrl);
   const app = buildApp({
     nc,
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,

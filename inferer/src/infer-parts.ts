@@ -27,6 +27,8 @@ export interface InferOptions {
   log?: { partition: string; /** Inputs larger than this are left out of a record, bytes (8 a value). */ dropBytes: number };
   /** Counts pipeline runs, when given. */
   counters?: { runs: number };
+  /** Observes each run's size (metrics), when given. */
+  observeRun?: (pipeline: string, requests: number, rows: number) => void;
 }
 
 const encoder = new TextEncoder();
@@ -123,6 +125,7 @@ async function runGroup(runtime: PipelineRuntime, requests: readonly BoundReques
   });
   let result: RunResult;
   if (options.counters) options.counters.runs++;
+  options.observeRun?.(runtime.name, requests.length, rows);
   try {
     result = await runtime.run(feeds, rows, requests[0]!.arms);
   } catch (err) {

@@ -1,11 +1,11 @@
 import { hostname, tmpdir } from "node:os";
 import { readFile } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { connect, headers, type Msg, type NatsConnection } from "@nats-io/transport-node";
+import { headers, type Msg, type NatsConnection } from "@nats-io/transport-node";
 import {
-  FerryError, Headers, decodeEnvelope, encodeEnvelope, logSubject, serviceOf,
-  type EnvelopePart, type InfererStatus, type Service,
-} from "@ferry/contracts";
+  FerryError, Headers, decodeEnvelope, encodeEnvelope, logSubject, serveDiscovery, serviceOf,
+  type EnvelopePart, type InfererStatus, type Service, connectService } from "@ferry/contracts";
+import { answerMetrics } from "@ferry/contracts/metrics";
 import { pino, type Logger } from "pino";
 import { filesBeside, readManifestFile } from "./manifest-loader.js";
 import { PipelineRuntime, type RuntimeOptions } from "./pipeline-runtime.js";
@@ -17,6 +17,8 @@ import { errorReply, inferParts, type InferOptions, type PartReply } from "./inf
 import { Batcher, type BatchWindow } from "./batcher.js";
 import { DurableRequests, type DurableOptions, type DurableRun, type DurableStats } from "./durable-requests.js";
 import { messagePart } from "./message-part.js";
+import { InfererMetrics } from "./inferer-metrics.js";
+import { InferEndpoints } from "./infer-endpoints.js";
 
 /** How to start an inferer. */
 export interface InfererOptions {
@@ -88,8 +90,10 @@ const DURABLE_BATCHING: BatchWindow = { windowMs: 0, maxBatch: 64 };
 export async function start(options: InfererOptions): Promise<Inferer> {
   const log = options.logger ?? pino({ name: "inferer" });
   const id = `inferer-${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  const nc = options.nc ?? await connect({ servers: options.natsUrl ?? "nats://127.0.0.1:4222", name: "ferry-inferer", maxReconnectAttempts: -1, noAsyncTraces: true });
+  const nc = options.nc ?? await connectService("ferry-inferer", options.natsUrl);
   const counters: InfererStats = { messages: 0, requests: 0, runs: 0 };
+  const metrics = new InfererMetrics(nc, id);
+  const endpoints = new InferEndpoints();
   const arrow = new ArrowDecoder({ timeoutMs: options.arrowDecodeTimeoutMs }).start();
   const publisher = new LogPublisher(nc, { ...options.logPublisher, logger: log });
   const logging = options.logRecords ?? true;
@@ -98,9 +102,10 @@ export async function start(options: InfererOptions): Promise<Inferer> {
     originalDataMaxValues: options.originalDataMaxValues ?? 1000,
     arrow,
     counters,
+    observeRun: (pipeline, requests, rows) => metrics.observeRun(pipeline, requests, rows),
     ...(logging ? { log: { partition, dropBytes: options.logDropBytes ?? 100 * 1024 } } : {}),
   };
-  const runtimeOptions = { intraOpThreads: options.intraOpThreads };
+  const runtimeOptions: RuntimeOptions = { intraOpThreads: options.intraOpThreads, stepTimer: (pipeline, model) => metrics.stepTimer(pipeline, model) };
   const run = partsRunner(inferOptions, options.batching ?? false);
   const inFlight = new Set<Promise<void>>();
   const logReplies = (pipeline: string, replies: readonly PartReply[]): void => {
@@ -108,7 +113,12 @@ export async function start(options: InfererOptions): Promise<Inferer> {
     if (replies.some((r) => r.logs)) setImmediate(() => publishLogs(publisher, logSubject(pipeline, partition), replies, log));
   };
   const onMessage = (entry: Entry, msg: Msg): void => {
-    const p = answer(nc, entry, msg, run, counters).then((replies) => logReplies(entry.name, replies), (err: unknown) => log.error({ err }, "reply failed"));
+    const endpoint = endpoints.of(msg.subject);
+    const t0 = performance.now();
+    const p = answer(nc, entry, msg, run, counters).then((replies) => {
+      if (replies.length > 0) endpoint.answered(replies, (performance.now() - t0) * 1e6);
+      logReplies(entry.name, replies);
+    }, (err: unknown) => log.error({ err }, "reply failed"));
     inFlight.add(p);
     void p.finally(() => inFlight.delete(p));
   };
@@ -122,9 +132,16 @@ export async function start(options: InfererOptions): Promise<Inferer> {
     ? undefined
     : await DurableRequests.open(nc, durableRun, (pipeline, reply) => logReplies(pipeline, [reply]), log, options.durable);
   const set = new PipelineSet(nc, id, onMessage, log, {
-    serving: (name) => void durable?.follow(name),
+    serving: (name, replaced) => {
+      void durable?.follow(name);
+      metrics.deployment(name, replaced ? "replaced" : "loaded");
+    },
+    failed: (name) => metrics.deployment(name, "failed"),
     removed: (name) => void durable?.unfollow(name),
   });
+  metrics.track({ runs: () => counters.runs, endpoints, publisher, ...(durable ? { durable } : {}) });
+  const metricsSub = answerMetrics(nc, metrics.registry);
+  const discovery = serveDiscovery(nc, endpoints.discoverable(id, () => set.subjects()));
   const names = await Promise.all(options.manifests.map((path) => loadFile(set, path, runtimeOptions)));
   set.setCurrent(options.current ?? names[0]);
   const watch = options.watch ?? true
@@ -134,6 +151,8 @@ export async function start(options: InfererOptions): Promise<Inferer> {
   log.info({ id, pipelines: set.status().pipelines.map((p) => p.id), current: set.current }, "inferer ready");
 
   return serviceOf("inferer", async () => {
+    await discovery.stop();
+    await metricsSub.drain();
     await watch?.stop();
     await durable?.close();
     const closing = set.close();
@@ -205,8 +224,9 @@ async function answer(nc: NatsConnection, entry: Entry, msg: Msg, run: PartsRunn
   try {
     parts = batch ? decodeEnvelope(msg.data, Number(batch)) : [messagePart(msg.headers, msg.data)];
   } catch (err) {
-    reply(msg, errorReply(new FerryError("bad_request", `broken batch envelope: ${(err as Error).message}`)));
-    return [];
+    const broken = errorReply(new FerryError("bad_request", `broken batch envelope: ${(err as Error).message}`));
+    reply(msg, broken);
+    return [broken];
   }
   counters.messages++;
   counters.requests += parts.length;

@@ -20,6 +20,8 @@ export interface InputSpec {
 interface Model {
   readonly model: Omit<LoadedModel, "bytes">;
   readonly session: ort.InferenceSession;
+  /** Observes this model's step time, seconds (metrics). */
+  readonly observe?: (seconds: number) => void;
 }
 
 interface Step extends Model {
@@ -45,9 +47,11 @@ export interface Validation {
   readonly expression: CompiledExpression;
 }
 
-/** Session options: onnxruntime threads per session. */
+/** Session options: onnxruntime threads per session, and who times the steps. */
 export interface RuntimeOptions {
   intraOpThreads?: number;
+  /** Makes the observer of a model's step times (seconds), resolved once per model so a run costs one call. */
+  stepTimer?: (pipeline: string, model: string) => (seconds: number) => void;
 }
 
 /** The result of running every step of a pipeline once. */
@@ -72,6 +76,8 @@ export class PipelineRuntime {
   /** The manifest's batching setting (undefined: the inferer's default). */
   readonly batching: BatchingSettings | false | undefined;
   readonly #steps: Step[];
+  /** Off during the warm-up run, which is no inference. */
+  #observing = false;
   #active = 0;
   #drained: (() => void) | undefined;
 
@@ -110,7 +116,8 @@ export class PipelineRuntime {
       });
       opened.push(session);
       const { bytes: _bytes, ...info } = model;
-      return { model: info, session };
+      const observe = options.stepTimer?.(manifest.pipeline, model.name);
+      return { model: info, session, ...(observe ? { observe } : {}) };
     };
     try {
       for (const [i, spec] of manifest.steps.entries()) {
@@ -133,6 +140,7 @@ export class PipelineRuntime {
       await runtime.#warmUp().catch((err: unknown) => {
         throw new FerryError("bad_request", `pipeline ${manifest.pipeline}: the warm-up run failed: ${(err as Error).message}`, { cause: err });
       });
+      runtime.#observing = true;
       return runtime;
     } catch (err) {
       await Promise.all(opened.map((s) => s.release()));
@@ -200,7 +208,9 @@ export class PipelineRuntime {
         current = next;
       }
       outputs = await last.session.run(current);
-      stepNs.push(Number(process.hrtime.bigint() - t0));
+      const ns = Number(process.hrtime.bigint() - t0);
+      stepNs.push(ns);
+      if (this.#observing) last.observe?.(ns / 1e9);
       for (const shadow of step.shadows) shadows.push(await runShadow(shadow, current));
     }
     return { outputs: tensorsOf(last.session, outputs), stepNs, shadows, lastModel: last.model };

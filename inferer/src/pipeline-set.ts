@@ -16,9 +16,11 @@ export interface Entry {
   queue: Promise<void>;
 }
 
-/** Told when a pipeline starts serving (after each version swapped in) and when it is removed. */
+/** Told when a pipeline starts serving (after each version swapped in), when a version fails to load, and when it is removed. */
 export interface PipelineSetHooks {
-  serving?(name: string): void;
+  /** `replaced`: the version took over from another that was serving. */
+  serving?(name: string, replaced: boolean): void;
+  failed?(name: string): void;
   removed?(name: string): void;
 }
 
@@ -63,8 +65,9 @@ export class PipelineSet {
         delete entry.failed;
         this.#log.info({ pipeline: name, version: runtime.version, models: runtime.models.map((m) => m.name) }, old ? "pipeline swapped" : "pipeline loaded");
         if (old) void old.retire().catch((err: unknown) => this.#log.error({ err }, "releasing the old version failed"));
-        this.#hooks.serving?.(name);
+        this.#hooks.serving?.(name, old !== undefined);
       } catch (err) {
+        this.#hooks.failed?.(name);
         entry.detail = (err as Error).message;
         if (attempted) entry.failed = attempted;
         this.#log.error({ pipeline: name, detail: entry.detail, serving: entry.runtime?.version ?? null }, "pipeline version failed to load");
@@ -96,6 +99,11 @@ export class PipelineSet {
   /** The version serving `name`, if any. */
   runtimeOf(name: string): PipelineRuntime | undefined {
     return this.#entries.get(name)?.runtime;
+  }
+
+  /** The inference subjects this inferer answers now. */
+  subjects(): string[] {
+    return [...(this.#currentSub ? [Subjects.infer] : []), ...[...this.#entries.keys()].map(inferSubject)];
   }
 
   /** What `ferry.status` answers. */

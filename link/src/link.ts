@@ -1,6 +1,6 @@
 import { jetstream } from "@nats-io/jetstream";
-import { connect, type NatsConnection, type Subscription } from "@nats-io/transport-node";
-import { FerryError, HubDomain, Subjects, isSubjectToken, serviceOf, type LinkStatus, type Service } from "@ferry/contracts";
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import { FerryError, HubDomain, Subjects, isSubjectToken, serviceOf, type LinkStatus, type Service, connectService } from "@ferry/contracts";
 import { pino, type Logger } from "pino";
 import { HeartbeatLoop } from "./heartbeat.js";
 import { PublishFollower, type FollowedVersion } from "./publish-follower.js";
@@ -47,7 +47,7 @@ export async function start(options: LinkOptions): Promise<LinkService> {
   if (!isSubjectToken(options.edge)) throw new FerryError("bad_request", `edge name ${JSON.stringify(options.edge)} is not a name of letters, digits, _ and -`);
   if (!isSubjectToken(options.pipeline)) throw new FerryError("bad_request", `pipeline ${JSON.stringify(options.pipeline)} is not a name of letters, digits, _ and -`);
   const log = options.logger ?? pino({ name: "link" });
-  const nc = options.nc ?? await connect({ servers: options.natsUrl ?? "nats://127.0.0.1:4222", name: "ferry-link", maxReconnectAttempts: -1, noAsyncTraces: true });
+  const nc = options.nc ?? await connectService("ferry-link", options.natsUrl);
   const hub = jetstream(nc, { domain: options.hubDomain ?? HubDomain, timeout: 5000 });
   const follower = new PublishFollower(nc, hub, {
     pipeline: options.pipeline, replicas: options.replicas ?? 1, maxBackoffMs: options.maxBackoffMs ?? 30_000, log, onDeployed: options.onDeployed,

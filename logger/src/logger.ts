@@ -1,13 +1,15 @@
+import { hostname } from "node:os";
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import { connect, headers, type Msg, type NatsConnection } from "@nats-io/transport-node";
+import { headers, type Msg, type NatsConnection } from "@nats-io/transport-node";
 import {
-  FerryError, Headers, LogPagingHeaders, LogStream, MediaTypes, Subjects, asFerryError, outputFormatOf, parseLogQuery,
-  serviceOf, type Service,
-} from "@ferry/contracts";
+  EndpointCounter, FerryError, Headers, LogPagingHeaders, LogStream, MediaTypes, Subjects, asFerryError, outputFormatOf, parseLogQuery,
+  serveDiscovery, serviceOf, type Service, connectService } from "@ferry/contracts";
+import { answerMetrics } from "@ferry/contracts/metrics";
 import { pino, type Logger } from "pino";
 import { LogReader } from "./log-query.js";
 import { ensureLogStream, prunedCount, type LogStorage } from "./log-stream.js";
 import { logsToArrow } from "./logs-arrow.js";
+import { LoggerMetrics } from "./logger-metrics.js";
 
 /** How to start the logger service. */
 export interface LoggerOptions {
@@ -44,7 +46,7 @@ export const LoggerQueue = "ferry-loggers";
 export async function start(options: LoggerOptions = {}): Promise<LogService> {
   const log = options.logger ?? pino({ name: "logger" });
   const storage: LogStorage = { maxBytes: 10 * 1024 ** 3, maxAgeMs: 0, replicas: 1, ...options.storage };
-  const nc = options.nc ?? await connect({ servers: options.natsUrl ?? "nats://127.0.0.1:4222", name: "ferry-logger", maxReconnectAttempts: -1, noAsyncTraces: true });
+  const nc = options.nc ?? await connectService("ferry-logger", options.natsUrl);
   const jsm = await jetstreamManager(nc);
   const stream = options.stream ?? LogStream;
   const reader = new LogReader(jetstream(nc), jsm, stream);
@@ -68,13 +70,32 @@ export async function start(options: LoggerOptions = {}): Promise<LogService> {
     }, () => undefined);
   }, 5000);
   timer.unref();
+  const id = `logger-${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const metrics = new LoggerMetrics(nc, id, () => storeStats(jsm, stream));
+  const endpoint = new EndpointCounter("query", Subjects.logsQuery, LoggerQueue);
   const sub = nc.subscribe(Subjects.logsQuery, {
     queue: LoggerQueue,
-    callback: (err, msg) => { if (!err) void answer(msg, reader, () => ready).catch((e: unknown) => log.error({ err: e }, "logs query failed")); },
+    callback: (err, msg) => {
+      if (err) return;
+      const t0 = performance.now();
+      void answer(msg, reader, () => ready).then((r) => {
+        endpoint.record((performance.now() - t0) * 1e6, r.error);
+        metrics.query(r.status);
+      }, (e: unknown) => log.error({ err: e }, "logs query failed"));
+    },
+  });
+  const metricsSub = answerMetrics(nc, metrics.registry);
+  const discovery = serveDiscovery(nc, {
+    name: "ferry-logger", id, description: `Ferry logger: answers ferry.logs.query (POST /logs) from stream ${stream}`,
+    metadata: { ferry_id: id, stream },
+    endpoints: () => [endpoint.info()],
+    stats: () => [endpoint.stats()],
   });
   await nc.flush();
   return serviceOf("logger", async () => {
     clearInterval(timer);
+    await discovery.stop();
+    await metricsSub.drain();
     await sub.drain();
     await nc.drain();
   }, { stats: () => storeStats(jsm, stream) });
@@ -85,7 +106,8 @@ async function storeStats(jsm: JetStreamManager, stream: string): Promise<LogSto
   return { messages: info.state.messages, bytes: info.state.bytes, prunedMessages: prunedCount(info) };
 }
 
-async function answer(msg: Msg, reader: LogReader, ready: () => boolean): Promise<void> {
+/** Answers one query; resolves to the status sent and, for an error, what went wrong. */
+async function answer(msg: Msg, reader: LogReader, ready: () => boolean): Promise<{ status: number; error?: string }> {
   const h = headers();
   try {
     const query = parseLogQuery(msg.data);
@@ -104,11 +126,13 @@ async function answer(msg: Msg, reader: LogReader, ready: () => boolean): Promis
       h.set(Headers.contentType, MediaTypes.pandasRecords);
       msg.respond(joinRecords(datas), { headers: h });
     }
+    return { status: 200 };
   } catch (err) {
     const e = asFerryError(err);
     h.set(Headers.status, String(e.status));
     h.set(Headers.contentType, MediaTypes.json);
     msg.respond(JSON.stringify(e.toBody()), { headers: h });
+    return { status: e.status, error: `${e.status} ${e.code}: ${e.message}` };
   }
 }
 
