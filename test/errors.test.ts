@@ -47,6 +47,17 @@ describe("bad input gets a JSON error and the site keeps serving", () => {
     await expectError(infer("a,b\n1,2", { "Content-Type": "text/csv" }), 415, "unsupported_media_type");
     await expectError(infer(houseRecords(houseRef.rows.slice(0, 1)), {}), 415, "unsupported_media_type");
   });
+  it("JSON nested thousands deep (found by the fuzz test) → 400 bad_records, not a stack overflow", () => {
+    const deep = `${"[".repeat(20_000)}0${"]".repeat(20_000)}`;
+    return expectError(infer(`[{"tensor": ${JSON.stringify(houseRef.rows[0])}, "extra": ${deep}}]`, { "Content-Type": PANDAS }), 400, "bad_records");
+  });
+  it("/logs times beyond the year 9999 or parameters nested too deep to show (found by the fuzz test) → 400", async () => {
+    for (const body of ['{"start_time": 1e300}', '{"end_time": "253402300800000"}', `{"pipeline": ${"{\"a\":".repeat(10_000)}1${"}".repeat(10_000)}}`]) {
+      const r = await post(`${site.url}/logs`, body, { "Content-Type": "application/json" });
+      assert.equal(r.status, 400, body.slice(0, 60));
+      assert.equal((r.json as { code: string }).code, "bad_request");
+    }
+  });
   it("an unsupported Accept → 406", () =>
     expectError(infer(houseRecords(houseRef.rows.slice(0, 1)), { "Content-Type": PANDAS, Accept: "text/html" }), 406, "not_acceptable"));
   it("a body over the limit → 413", () =>

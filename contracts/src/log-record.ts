@@ -47,15 +47,34 @@ export interface LogQuery {
 
 const decoder = new TextDecoder();
 
+/** A parameter's value for an error message: short, and safe for values too deep to stringify. */
+function shown(value: unknown): string {
+  try {
+    const text = JSON.stringify(value) ?? String(value);
+    return text.length > 100 ? `${text.slice(0, 100)}…` : text;
+  } catch {
+    return `${Array.isArray(value) ? "a list" : "an object"} too deep to show`;
+  }
+}
+
+/** Times JavaScript's Date and JetStream's seek can hold, with a day to spare: years 0000–9999. */
+const MIN_TIME = -62_167_219_200_000;
+const MAX_TIME = 253_402_214_400_000;
+
+function inRange(name: string, t: number): number {
+  if (t < MIN_TIME || t > MAX_TIME) throw new FerryError("bad_request", `${name} must be within the years 0000–9999, got ${t}`);
+  return t;
+}
+
 function timeParam(name: string, value: unknown): number | undefined {
   if (value === undefined || value === null || value === "") return undefined;
-  if (typeof value === "number" && Number.isFinite(value)) return value;
+  if (typeof value === "number" && Number.isFinite(value)) return inRange(name, value);
   if (typeof value === "string") {
-    if (/^\d+$/.test(value)) return Number(value);
+    if (/^\d+$/.test(value)) return inRange(name, Number(value));
     const t = Date.parse(value);
-    if (!Number.isNaN(t) && /^\d{4}-\d{2}-\d{2}/.test(value)) return t;
+    if (!Number.isNaN(t) && /^\d{4}-\d{2}-\d{2}/.test(value)) return inRange(name, t);
   }
-  throw new FerryError("bad_request", `${name} must be an RFC 3339 time or ms since the epoch, got ${JSON.stringify(value)}`);
+  throw new FerryError("bad_request", `${name} must be an RFC 3339 time or ms since the epoch, got ${shown(value)}`);
 }
 
 /**
@@ -80,15 +99,15 @@ export function parseLogQuery(body: Uint8Array): LogQuery {
   if (unknown.length > 0) throw new FerryError("bad_request", `unknown /logs parameter(s): ${unknown.join(", ")}`);
   const pipeline = p.pipeline ?? p.pipeline_name;
   if (pipeline !== undefined && (typeof pipeline !== "string" || !/^[A-Za-z0-9_-]{1,128}$/.test(pipeline))) {
-    throw new FerryError("bad_request", `pipeline must be a pipeline name, got ${JSON.stringify(pipeline)}`);
+    throw new FerryError("bad_request", `pipeline must be a pipeline name, got ${shown(pipeline)}`);
   }
   if (p.partition !== undefined && (typeof p.partition !== "string" || p.partition.length === 0 || p.partition.length > 253)) {
-    throw new FerryError("bad_request", `partition must be a site (edge) name, got ${JSON.stringify(p.partition)}`);
+    throw new FerryError("bad_request", `partition must be a site (edge) name, got ${shown(p.partition)}`);
   }
   const size = p.page_size ?? p.limit ?? DEFAULT_LOG_PAGE;
-  if (typeof size !== "number" || !Number.isInteger(size) || size < 1) throw new FerryError("bad_request", `page_size must be a positive whole number, got ${JSON.stringify(size)}`);
+  if (typeof size !== "number" || !Number.isInteger(size) || size < 1) throw new FerryError("bad_request", `page_size must be a positive whole number, got ${shown(size)}`);
   const order = String(p.order ?? "asc").toLowerCase();
-  if (order !== "asc" && order !== "desc") throw new FerryError("bad_request", `order must be Asc or Desc, got ${JSON.stringify(p.order)}`);
+  if (order !== "asc" && order !== "desc") throw new FerryError("bad_request", `order must be Asc or Desc, got ${shown(p.order)}`);
   if (p.cursor !== undefined && typeof p.cursor !== "string") throw new FerryError("bad_request", "cursor must be the string from x-iteration-cursor");
   const startTime = timeParam("start_time", p.start_time);
   const endTime = timeParam("end_time", p.end_time);

@@ -25,7 +25,25 @@ export function decodePandasRecords(body: Uint8Array): InputTable {
       throw new FerryError("bad_records", `pandas-records row ${i} is not a JSON object`);
     }
   }
+  if (deeperThan(parsed, MAX_DEPTH)) throw new FerryError("bad_records", `pandas-records input is nested deeper than ${MAX_DEPTH} levels`);
   return new RecordsTable(parsed as Record<string, unknown>[]);
+}
+
+/** Deepest nesting accepted anywhere in a body (a row echoed in `original_data` must stringify too). */
+const MAX_DEPTH = 32;
+
+/** Whether `value` nests arrays or objects deeper than `max` (iterative: the value may be hostile). */
+function deeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== "object" || v === null) continue;
+    if (depth >= max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (typeof child === "object" && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return false;
 }
 
 class RecordsTable implements InputTable {
@@ -75,8 +93,6 @@ function flattenColumn(rows: Record<string, unknown>[], name: string): InputColu
   }
   return { name, values, offsets };
 }
-
-const MAX_DEPTH = 32;
 
 function pushFlat(value: unknown, out: number[], name: string, row: number, depth: number): void {
   if (typeof value === "number") {
