@@ -70,13 +70,15 @@ class GatewayMetrics {
   }
 }
 
-/** The pipeline label of an inference request; undefined for other routes. */
+/**
+ * The pipeline label of an inference request; undefined for other routes. Reads the URL and the
+ * route's parameters rather than `req.routeOptions`, which builds a new object on every access.
+ */
 function pipelineOf(metrics: GatewayMetrics, req: FastifyRequest, code: number): string | undefined {
   if (req.method !== "POST") return undefined;
-  const route = req.routeOptions.url;
-  if (route === "/infer") return CURRENT_PIPELINE_LABEL;
-  if (route !== "/pipelines/:name") return undefined;
-  return metrics.pipelineLabel((req.params as { name?: string }).name ?? "", code);
+  const name = (req.params as { name?: string } | undefined)?.name;
+  if (name !== undefined) return req.url.startsWith("/pipelines/") ? metrics.pipelineLabel(name, code) : undefined;
+  return req.url === "/infer" || req.url.startsWith("/infer?") ? CURRENT_PIPELINE_LABEL : undefined;
 }
 
 /** This gateway's `instance` label: unique per process, also when several run behind one port. */
