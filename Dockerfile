@@ -1,6 +1,6 @@
 # Ferry on Node 20 / Debian bookworm with Debian's nats-server. No engine runs on the development
 # machines, so this file mirrors the install steps that .ci/run proves (apt nats-server, npm ci with the
-# onnxruntime download skipped, tsc -b); it is validated through compose.yaml, not built in CI.
+# onnxruntime download skipped, tsc -b and the dashboard's vite build); it is validated through compose.yaml, not built in CI.
 FROM node:20-bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends nats-server && rm -rf /var/lib/apt/lists/*
 ENV PATH="$PATH:/usr/sbin" ONNXRUNTIME_NODE_INSTALL=skip FERRY_DATA=/data FERRY_HOST=0.0.0.0
@@ -16,9 +16,10 @@ COPY client/package.json client/
 COPY ops/package.json ops/
 COPY link/package.json link/
 COPY cli/package.json cli/
+COPY ui/package.json ui/
 RUN npm ci --no-audit --no-fund
 COPY . .
-RUN node_modules/.bin/tsc -b
+RUN npm run build
 VOLUME /data
 EXPOSE 8080 4222 8090 7422
 CMD ["node", "cli/dist/main.js", "start"]

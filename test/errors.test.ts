@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Table, tableToIPC, vectorFromArray } from "apache-arrow";
-import { InfererQueue, inferSubject, type InferenceRecord } from "@ferry/contracts";
+import { Headers, InfererQueue, encodeEnvelope, inferSubject, type InferenceRecord } from "@ferry/contracts";
+import { headers as natsHeaders } from "@nats-io/transport-node";
 import { houseRef, manifests, models } from "./helpers/paths.js";
 import { ARROW_FILE, PANDAS, houseRecords, post, startTestSite, type TestSite } from "./helpers/site.js";
 
@@ -56,6 +57,35 @@ describe("bad input gets a JSON error and the site keeps serving", () => {
       const r = await post(`${site.url}/logs`, body, { "Content-Type": "application/json" });
       assert.equal(r.status, 400, body.slice(0, 60));
       assert.equal((r.json as { code: string }).code, "bad_request");
+    }
+  });
+  it("/logs cursors forged with a seq beyond 2^53 or a partition that is not a string (found by the fuzz test) → 400", async () => {
+    const forged = [{ seq: 1e20, index: 0, order: "asc" }, { seq: 2 ** 64, index: 0, order: "desc" }, { seq: 1, index: 0, order: "asc", partition: 5 },
+      { seq: 1, index: 0, order: "desc", partition: [] }, { seq: -1, index: 0, order: "asc" }, { seq: 1, index: 0, order: "asc", startTime: "0" }];
+    for (const c of forged) {
+      const cursor = Buffer.from(JSON.stringify(c)).toString("base64url");
+      await expectError(post(`${site.url}/logs`, JSON.stringify({ cursor }), { "Content-Type": "application/json" }), 400, "bad_request", /cursor/);
+    }
+  });
+  it("URLs with a malformed %-escape (found by the fuzz test) → 400 Ferry JSON, not Fastify's own body", async () => {
+    for (const path of ["/pipelines/%zz", "/pipelines/a%", "/pipelines/%G0", "/infer%"]) {
+      await expectError(post(`${site.url}${path}`, houseRecords(houseRef.rows.slice(0, 1)), { "Content-Type": PANDAS }), 400, "bad_request", /URL/);
+    }
+  });
+  it("pipeline names up to 128 characters reach Ferry; longer ones are unknown pipelines (found by the fuzz test)", async () => {
+    for (const n of [101, 128, 129, 600, 5000]) {
+      await expectError(post(`${site.url}/pipelines/${"p".repeat(n)}`, houseRecords(houseRef.rows.slice(0, 1)), { "Content-Type": PANDAS }), 404, "unknown_pipeline");
+    }
+  });
+  it("a NATS batch envelope whose part headers are not strings (found by the fuzz test) → 400, not 500", async () => {
+    const body = houseRecords(houseRef.rows.slice(0, 1));
+    for (const bad of [{ "Content-Type": 5 }, { "Content-Type": PANDAS, Accept: ["application/json"] }, { "Content-Type": PANDAS, Accept: {} }]) {
+      const h = natsHeaders();
+      h.set(Headers.batch, "1");
+      const envelope = encodeEnvelope([{ headers: bad as unknown as Record<string, string>, body: new TextEncoder().encode(body) }]);
+      const reply = await site.client.request(inferSubject("edge-houseprice"), envelope, { headers: h, timeout: 10_000 });
+      assert.equal(reply.headers?.get(Headers.status), "400", new TextDecoder().decode(reply.data));
+      assert.equal((JSON.parse(new TextDecoder().decode(reply.data)) as ErrorReply).code, "bad_request");
     }
   });
   it("an unsupported Accept → 406", () =>

@@ -7,8 +7,9 @@
  * Every reply must be a 2xx or a 4xx JSON error (see helpers/fuzz-check.ts for the two 5xx answers to
  * load that inference targets may give); afterwards the site must still serve, hold every record logged
  * before the fuzzing, have bounded memory, and its pino logs (captured at debug level) must not hold
- * any body. Inputs that hit known bugs are left out of the main properties and kept, skipped, in one
- * property per bug at the end (FUZZ_KNOWN_BUGS=1 runs them).
+ * any body. The five bugs it found after its first run (forged /logs cursors, non-string part headers in
+ * NATS batch envelopes, malformed %-escapes and long names in URLs, /logs reads bounded by num_pending)
+ * are fixed, with regression tests in errors.test.ts and logs.test.ts.
  *
  * Replay a failure with FUZZ_SEED=<seed> (fast-check prints the seed and the shrunk input);
  * FUZZ_EXPLORE=1 lists every kind of bad reply instead of stopping at the first.
@@ -21,7 +22,6 @@ import type { LogRecord } from "@ferry/contracts";
 import { houseRef } from "./helpers/paths.js";
 import { PANDAS, houseRecords, post, startTestSite, until, type TestSite } from "./helpers/site.js";
 import { FUZZ_MARKER, MARKED_FROM, arrowFiles, envelopeBody, inferenceBody, logsBody, type FuzzBody } from "./helpers/fuzz-bodies.js";
-import { badEscapeSegment, forgedCursorBody, longNameSegment, nonStringPartHeaders } from "./helpers/fuzz-known-bugs.js";
 import { httpHeaders, natsHeaders as fuzzNatsHeaders, pipelineSegment } from "./helpers/fuzz-headers.js";
 import { LOAD_ANSWERS, Tally, httpPost, natsRequest, problemOf, type Reply } from "./helpers/fuzz-check.js";
 import { LogCapture } from "./helpers/fuzz-log-capture.js";
@@ -42,11 +42,7 @@ const ROWS_PER_REQUEST = 5;
 const N = GOOD_REQUESTS * ROWS_PER_REQUEST;
 /** First input value of the good rows: record i has tensor[0] = MARK_BASE + i. */
 const MARK_BASE = 7_770_000;
-/**
- * Generated inputs per target (10,600 in all). The /logs targets run first, on the good records alone:
- * once records of several pipelines are stored, /logs queries can take 10 s (known bug, skipped
- * property "/logs answers promptly…" below), which would swamp the run.
- */
+/** Generated inputs per target (10,600 in all). The /logs targets run first, on the good records alone. */
 const INPUTS = {
   "POST /logs": 1200,
   "NATS ferry.logs.query": 600,
@@ -63,11 +59,6 @@ const INPUTS = {
  * from dominating the run.
  */
 const ARROW_DECODE_TIMEOUT_MS = 2000;
-/** Inputs per known-bug property (skipped until fixed; FUZZ_KNOWN_BUGS=1 runs them). */
-const BUG_INPUTS = 64;
-const knownBugs = process.env.FUZZ_KNOWN_BUGS === "1";
-/** The skip option of a known-bug property: skipped with the bug named, unless FUZZ_KNOWN_BUGS=1. */
-const bug = (what: string): { skip: string | false } => ({ skip: knownBugs ? false : `bug: ${what}` });
 
 const seed = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : undefined;
 /**
@@ -243,28 +234,6 @@ describe("hostile input: generated requests get 2xx or 4xx JSON and the site sur
   it("POST /pipelines/{random names}", main("POST /pipelines/{random}", httpInput(pipelineSegment.map((s) => `/pipelines/${s}`), inferenceBody(64 * 1024)), http));
   it("NATS ferry.infer", main("NATS ferry.infer", natsInput("ferry.infer", natsBodies(1)), nats));
   it("NATS ferry.infer.edge-houseprice", main("NATS ferry.infer.edge-houseprice", natsInput("ferry.infer.edge-houseprice", natsBodies(2)), nats));
-
-  // Known bugs: inputs the properties above leave out because they get a 5xx or a non-Ferry error body.
-  const known = <I extends { body: FuzzBody }>(target: string, arb: fc.Arbitrary<I>, send: (input: I) => Promise<Reply[]>) =>
-    async (t: TestContext): Promise<void> => { t.diagnostic(await fuzz(`known bug: ${target}`, BUG_INPUTS, arb, send)); };
-  it("/logs forged cursor: seq beyond 2^64, partition not a string", bug("500 internal `invalid JSON` / `partition.replace is not a function`; e.g. POST /logs {\"cursor\": base64url('{\"seq\":1e20,\"index\":0,\"order\":\"asc\"}')}"),
-    known("NATS ferry.logs.query", natsInput("ferry.logs.query", forgedCursorBody), nats));
-  it("NATS batch envelope part header that is not a string", bug("500 internal `value.replace is not a function` / `accept.trim is not a function`; e.g. ferry.infer, Ferry-Batch: 1, part headers {\"Content-Type\":5}"),
-    known("NATS ferry.infer.edge-houseprice", natsInput("ferry.infer.edge-houseprice", envelopeBody(nonStringPartHeaders)), nats));
-  it("URL with a malformed %-escape", bug("Fastify answers 400 {\"error\":\"Bad Request\",\"code\":\"FST_ERR_BAD_URL\",\"message\",\"statusCode\"}, not a Ferry error; e.g. POST /pipelines/%zz"),
-    known("POST /pipelines/{bad escape}", httpInput(badEscapeSegment.map((s) => `/pipelines/${s}`), inferenceBody(4096)), http));
-  it("/logs answers promptly once records of several pipelines are stored", bug("a /logs query takes 10 s, or 504 after 15 s: LogReader#read (logger/src/log-query.ts) fetches as many messages as the consumer's num_pending says, and nats-server 2.9.10 overstates num_pending for these filtered ephemeral consumers (58 for 40 messages), so fetches wait out their 5 s expiry; seen after the inference properties above, e.g. POST /logs {}"),
-    async () => {
-      for (let i = 0; i < 8; i++) {
-        const t = Date.now();
-        const res = await fetch(`${site.url}/logs`, { method: "POST", body: "{}", headers: { "Content-Type": "application/json" } });
-        await res.arrayBuffer();
-        assert.equal(res.status, 200);
-        assert.ok(Date.now() - t < 3000, `/logs {} took ${Date.now() - t} ms`);
-      }
-    });
-  it("pipeline name longer than 100 characters", bug("Fastify answers 414 FST_ERR_MAX_PARAM_LENGTH (maxParamLength 100), not a Ferry error, so a pipeline named with 101–128 characters cannot be called; e.g. POST /pipelines/ppp…(101 p)"),
-    known("POST /pipelines/{long name}", httpInput(longNameSegment.map((s) => `/pipelines/${s}`), inferenceBody(4096)), http));
 
   it("afterwards: the site serves, memory is bounded, every earlier record is there, no body was logged", async (t) => {
     for (const [kind, example] of found) t.diagnostic(`FOUND ${kind}\n      ${example}`);

@@ -8,7 +8,9 @@ import { start as startInferer } from "@ferry/inferer";
 import { start as startLogger } from "@ferry/logger";
 import { start as startGateway } from "@ferry/gateway";
 import type { InferenceRecord, LogRecord } from "@ferry/contracts";
-import { houseRef, manifests } from "./helpers/paths.js";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { houseRef, manifests, models } from "./helpers/paths.js";
 import { ARROW_FILE, PANDAS, houseRecords, post, quiet, startTestNats, startTestSite, type TestSite } from "./helpers/site.js";
 
 interface Page { status: number; records: LogRecord[]; cursor: string | null; iteration: string | null }
@@ -255,5 +257,64 @@ describe("log durability and limits", () => {
     } finally {
       await site.stop();
     }
+  });
+});
+
+describe("log queries over several pipelines", () => {
+  let site: TestSite;
+  before(async () => { site = await startTestSite({ manifests: [manifests.houseprice, manifests.bucketed, manifests.cv] }); });
+  after(async () => { await site.stop(); });
+
+  /**
+   * Counts pull requests on FERRY_LOGS that the server ended with 408 Request Timeout: each is a fetch
+   * that asked for more messages than there were and waited out its expiry (found by the fuzz test:
+   * nats-server 2.9 overstates num_pending for filtered consumers, and /logs took 10 s).
+   */
+  async function expiredFetches(run: () => Promise<void>): Promise<{ pulls: number; expired: number }> {
+    const watch = await connect({ servers: site.nats.url });
+    const inboxes = new Set<string>();
+    let expired = 0;
+    watch.subscribe("$JS.API.CONSUMER.MSG.NEXT.FERRY_LOGS.>", { callback: (_e, m) => { if (m.reply) inboxes.add(m.reply); } });
+    watch.subscribe("_INBOX.>", { callback: (_e, m) => { if (inboxes.has(m.subject) && m.headers?.code === 408) expired++; } });
+    await watch.flush();
+    try {
+      await run();
+      await sleep(6000); // longer than a fetch's expiry (5 s): any waiting fetch has ended by now
+    } finally {
+      await watch.close();
+    }
+    return { pulls: inboxes.size, expired };
+  }
+
+  it("reads each pipeline's records without waiting out a fetch", async () => {
+    const rows = houseRef.rows;
+    const house = rows.filter((_r, i) => i % 3 === 0);
+    const bucketed = rows.length - house.length;
+    for (let i = 0; i < rows.length; i++) {
+      const r = await post(`${site.url}/pipelines/${i % 3 === 0 ? "edge-houseprice" : "edge-houseprice-bucketed"}`, houseRecords([rows[i]!]), { "Content-Type": PANDAS });
+      assert.equal(r.status, 200);
+    }
+    const image = new Uint8Array(readFileSync(join(models, "data", "image_224x224.arrow")));
+    for (let i = 0; i < 12; i++) {
+      const r = await post(`${site.url}/pipelines/edge-cv-demo`, image, { "Content-Type": ARROW_FILE });
+      assert.equal(r.status, 200);
+      const h = await post(`${site.url}/pipelines/edge-houseprice-bucketed`, houseRecords([rows[i]!]), { "Content-Type": PANDAS });
+      assert.equal(h.status, 200);
+    }
+    await untilStored(site, rows.length + 24);
+    const seen = await expiredFetches(async () => {
+      const all = await logs(site.url);
+      assert.equal(all.records.length, rows.length + 24);
+      const first = await logs(site.url, { pipeline: "edge-houseprice" });
+      assert.deepEqual(first.records.map((r) => r.in.tensor), house);
+      assert.deepEqual((await logs(site.url, { pipeline: "edge-houseprice", start_time: 0 })).records.map((r) => r.in.tensor), house);
+      assert.equal((await logs(site.url, { pipeline: "edge-houseprice-bucketed", order: "desc", page_size: 5 })).records.length, 5);
+      assert.deepEqual((await allPages(site.url, { pipeline: "edge-houseprice", start_time: 0, page_size: 3 })).map((r) => r.in.tensor), house);
+      assert.equal((await allPages(site.url, { pipeline: "edge-houseprice-bucketed", start_time: 0, page_size: 4 })).length, bucketed + 12);
+      assert.equal((await allPages(site.url, { pipeline: "edge-cv-demo", order: "desc", page_size: 5 })).length, 12);
+      assert.equal((await logs(site.url, { pipeline: "no-such-pipeline", start_time: 0 })).records.length, 0);
+    });
+    assert.ok(seen.pulls > 0, "the watcher saw the queries' fetches");
+    assert.equal(seen.expired, 0, `${seen.expired} of ${seen.pulls} fetches waited out their expiry`);
   });
 });

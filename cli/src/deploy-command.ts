@@ -1,8 +1,17 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import cliProgress from "cli-progress";
 import { openStores, publishManifestFile, setCurrentPipeline, undeploy } from "@ferry/deployer";
-import { natsServers } from "@ferry/contracts";
+import { natsConnectOptions, natsUrlWithCredentials } from "@ferry/contracts";
 import type { StartOptions } from "./options.js";
+
+/** The local site's server; as its admin user when the site requires credentials (`<data>/nats/users.json`). */
+async function localAdminUrl(o: StartOptions): Promise<string> {
+  const url = `nats://127.0.0.1:${o.natsPort}`;
+  const stored = await readFile(join(o.data, "nats", "users.json"), "utf8").then((t) => JSON.parse(t) as { admin?: unknown }, () => undefined);
+  return typeof stored?.admin === "string" ? natsUrlWithCredentials(url, "admin", stored.admin) : url;
+}
 
 /** `ferry deploy`, `ferry undeploy`, `ferry current`: talk to the site's NATS server (NATS_URL or --nats-url). */
 export async function deployCommand(command: "deploy" | "undeploy" | "current", o: StartOptions): Promise<number> {
@@ -11,8 +20,8 @@ export async function deployCommand(command: "deploy" | "undeploy" | "current", 
     process.stderr.write(`ferry ${command}: missing ${command === "deploy" ? "MANIFEST" : "PIPELINE"}\n`);
     return 2;
   }
-  const url = o.natsUrl ?? `nats://127.0.0.1:${o.natsPort}`;
-  const nc = await connect({ servers: natsServers(url), name: `ferry-${command}` });
+  const url = o.natsUrl ?? await localAdminUrl(o);
+  const nc = await connect({ ...natsConnectOptions(url), name: `ferry-${command}` });
   try {
     const stores = await openStores(nc, o.replicas);
     if (command === "undeploy") {

@@ -33,7 +33,7 @@ export async function startHub(o: StartOptions, log: Logger): Promise<Site> {
     await stop();
     throw err;
   }
-  return { natsUrl: ops.natsUrl, url: ops.url, services, stop };
+  return { natsUrl: ops.natsUrl, passwords: undefined, url: ops.url, services, stop };
 }
 
 function hubConnection(ops: Ops, name: string): Promise<NatsConnection> {

@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { hostname } from "node:os";
 import { parseDuration, parseSize } from "@ferry/contracts";
 import { defaultWorkers } from "@ferry/inferer";
+import type { NatsAuthMode } from "./site-users.js";
 
 /** Everything `ferry start` can be told, from flags or the environment. */
 export interface StartOptions {
@@ -14,6 +15,8 @@ export interface StartOptions {
   natsPort: number;
   natsHost: string;
   natsUrl: string | undefined;
+  /** Whether the spawned nats-server requires credentials (auto: when `natsHost` is not loopback). */
+  natsAuth: NatsAuthMode;
   logLevel: string;
   manifests: string[];
   current: string | undefined;
@@ -89,6 +92,11 @@ Options (flag / environment / default):
       --nats-port N     FERRY_NATS_PORT   4222        client port of the spawned nats-server
       --nats-host ADDR  FERRY_NATS_HOST   127.0.0.1   listen address of the spawned nats-server
       --nats-url URL    NATS_URL          (spawn)     use this NATS server instead of spawning one
+                                                      (credentials in it: nats://user:pass@host:port)
+      --nats-auth MODE  FERRY_NATS_AUTH   auto        on: the spawned nats-server requires a user per
+                                                      role (passwords in <data>/nats/users.json, see
+                                                      README "NATS users"); auto: on when --nats-host
+                                                      is not loopback; off
       --pipeline FILE   FERRY_PIPELINES   demo        deployment manifest to serve (repeatable;
                                                       env: comma-separated); published at start
                                                       unless the same models are deployed
@@ -171,6 +179,7 @@ export function parseStart(argv: string[], env: NodeJS.ProcessEnv): { command: s
       "nats-port": { type: "string" },
       "nats-host": { type: "string" },
       "nats-url": { type: "string" },
+      "nats-auth": { type: "string" },
       pipeline: { type: "string", multiple: true },
       current: { type: "string" },
       "body-limit": { type: "string" },
@@ -224,6 +233,7 @@ export function parseStart(argv: string[], env: NodeJS.ProcessEnv): { command: s
       natsPort: num("--nats-port", values["nats-port"] ?? env.FERRY_NATS_PORT, 4222),
       natsHost: values["nats-host"] ?? env.FERRY_NATS_HOST ?? "127.0.0.1",
       natsUrl: values["nats-url"] ?? (env.NATS_URL || undefined),
+      natsAuth: natsAuthMode(values["nats-auth"] ?? env.FERRY_NATS_AUTH),
       logLevel: values["log-level"] ?? env.FERRY_LOG_LEVEL ?? "info",
       // An edge serves what Ops publishes, not the demo.
       manifests: (values.pipeline ?? envPipelines ?? (bundle ? [] : demoManifests)).map((p) => resolve(p)),
@@ -257,4 +267,10 @@ export function parseStart(argv: string[], env: NodeJS.ProcessEnv): { command: s
       ...(bundle ? { bundle } : {}),
     },
   };
+}
+
+function natsAuthMode(value: string | undefined): NatsAuthMode {
+  const v = value ?? "auto";
+  if (v === "auto" || v === "on" || v === "off") return v;
+  throw new Error(`--nats-auth must be auto, on or off, got ${JSON.stringify(v)}`);
 }

@@ -7,15 +7,19 @@ import { currentPipeline, openStores, publishManifestFile, setCurrentPipeline, s
 import { start as startLink } from "@ferry/link";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { ensureDurableStreams, natsServers, type DurableStorage, type Service } from "@ferry/contracts";
+import { ensureDurableStreams, natsConnectOptions, type DurableStorage, type NatsRole, type Service } from "@ferry/contracts";
 import { pino, type Logger } from "pino";
 import type { StartOptions } from "./options.js";
 import { startHub } from "./hub.js";
 import { edgeServerOptions, joinInBackground, prepareEdge, type EdgeSetup } from "./edge.js";
+import { natsAuthRequired, roleUrl, sitePasswords, siteUsers, type SitePasswords } from "./site-users.js";
 
 /** What `ferry start` runs; `stop()` stops the services, then the spawned nats-server. */
 export interface Site {
+  /** The NATS server's URL (without credentials). */
   readonly natsUrl: string;
+  /** Role passwords, when the spawned server requires credentials (`--nats-auth`). */
+  readonly passwords: SitePasswords | undefined;
   readonly url: string | undefined;
   readonly services: Service[];
   stop(): Promise<void>;
@@ -27,7 +31,7 @@ export function maxPayloadFor(bodyLimit: number): number {
 }
 
 async function deployAtStart(natsUrl: string, o: StartOptions, log: Logger): Promise<void> {
-  const nc = await connect({ servers: natsServers(natsUrl), name: "ferry-start" });
+  const nc = await connect({ ...natsConnectOptions(natsUrl), name: "ferry-start" });
   try {
     const stores = await openStores(nc, o.replicas);
     let first: string | undefined;
@@ -53,7 +57,7 @@ function durableStorage(o: StartOptions): DurableStorage {
 
 /** Creates the durable inference streams, so devices can submit before any inferer runs. */
 async function prepareStreams(natsUrl: string, o: StartOptions): Promise<void> {
-  const nc = await connect({ servers: natsServers(natsUrl), name: "ferry-start" });
+  const nc = await connect({ ...natsConnectOptions(natsUrl), name: "ferry-start" });
   try {
     await ensureDurableStreams(await jetstreamManager(nc), durableStorage(o));
   } finally {
@@ -71,6 +75,8 @@ export async function startSite(o: StartOptions, log: Logger = pino({ level: o.l
   const edge = o.bundle ? await prepareEdge(o.bundle, o.data, log) : undefined;
   if (edge && o.natsUrl) log.warn({ edge: edge.name }, `NATS_URL is given: that server must have JetStream domain ${edge.name} and the leaf link to the hub (credentials in ${join(o.data, "edge")})`);
   let nats: NatsServer | undefined;
+  const usersFile = join(o.data, "nats", "users.json");
+  const passwords = !o.natsUrl && natsAuthRequired(o.natsAuth, o.natsHost) ? await sitePasswords(usersFile) : undefined;
   const spawnNats = async (port: number): Promise<NatsServer> => {
     const server = await startNatsServer({
       dataDir: join(o.data, "nats"),
@@ -78,13 +84,16 @@ export async function startSite(o: StartOptions, log: Logger = pino({ level: o.l
       host: o.natsHost,
       maxPayload: maxPayloadFor(o.bodyLimit),
       log: (line) => log.debug({ nats: line }),
+      ...(passwords ? { users: siteUsers(passwords) } : {}),
       ...(edge ? edgeServerOptions(edge) : {}),
     });
-    log.info({ url: server.url, version: server.version, ...(edge ? { edge: edge.name, linked: edge.credentials !== undefined } : {}) }, "nats-server started");
+    const auth = passwords ? { credentials: usersFile, deviceUser: "device" } : { credentials: "none (loopback only)" };
+    log.info({ url: server.url, version: server.version, ...auth, ...(edge ? { edge: edge.name, linked: edge.credentials !== undefined } : {}) }, "nats-server started");
     return server;
   };
   if (!o.natsUrl) nats = await spawnNats(o.natsPort);
-  const natsUrl = o.natsUrl ?? nats!.url;
+  const serverUrl = o.natsUrl ?? nats!.url;
+  const as = (role: NatsRole): string => roleUrl(serverUrl, role, passwords);
   const services: Service[] = [];
   let url: string | undefined;
   let relinking: Promise<void> | undefined;
@@ -104,15 +113,15 @@ export async function startSite(o: StartOptions, log: Logger = pino({ level: o.l
   try {
     // The site's pipelines are deployments (KV + object store) that inferers watch; the manifests given
     // here are published unless the same models are deployed already.
-    await prepareStreams(natsUrl, o);
-    if (o.services.includes("inferer") || o.services.includes("deployer")) await deployAtStart(natsUrl, o, log);
+    await prepareStreams(as("admin"), o);
+    if (o.services.includes("inferer") || o.services.includes("deployer")) await deployAtStart(as("admin"), o, log);
     if (o.services.includes("logger")) services.push(await startLogger({
-      natsUrl, storage: { maxBytes: o.logStorageBytes, maxAgeMs: o.logMaxAgeMs, replicas: o.replicas }, logger: log.child({ service: "logger" }),
+      natsUrl: as("logger"), storage: { maxBytes: o.logStorageBytes, maxAgeMs: o.logMaxAgeMs, replicas: o.replicas }, logger: log.child({ service: "logger" }),
     }));
-    if (o.services.includes("deployer")) services.push(await startDeployer({ natsUrl, replicas: o.replicas, logger: log.child({ service: "deployer" }) }));
+    if (o.services.includes("deployer")) services.push(await startDeployer({ natsUrl: as("deployer"), replicas: o.replicas, logger: log.child({ service: "deployer" }) }));
     if (o.services.includes("inferer")) {
       const inferer = {
-        natsUrl, manifests: [], watch: true, cacheDir: join(o.data, "cache"), intraOpThreads: o.threads,
+        natsUrl: as("inferer"), manifests: [], watch: true, cacheDir: join(o.data, "cache"), intraOpThreads: o.threads,
         partition: edge?.name ?? o.partition, logDropBytes: o.logDropBytes, logRecords: o.logRecords,
         batching: o.batchWindowMs === undefined ? false as const : { windowMs: o.batchWindowMs, maxBatch: o.batchMax },
         durable: { maxDeliveries: o.maxDeliveries, storage: durableStorage(o) },
@@ -121,10 +130,10 @@ export async function startSite(o: StartOptions, log: Logger = pino({ level: o.l
         ? await startPool({ workers: o.workers, inferer, logLevel: o.logLevel })
         : await startInferer({ ...inferer, logger: log.child({ service: "inferer" }) }));
     }
-    if (edge && o.services.includes("link")) services.push(await startEdgeLink(natsUrl, edge, o, log));
+    if (edge && o.services.includes("link")) services.push(await startEdgeLink(as("link"), edge, o, log));
     if (o.services.includes("gateway")) {
       const gw = await startGateway({
-        natsUrl, port: o.port, host: o.host, bodyLimit: o.bodyLimit, timeoutMs: o.timeoutMs,
+        natsUrl: as("gateway"), port: o.port, host: o.host, bodyLimit: o.bodyLimit, timeoutMs: o.timeoutMs,
         maxInFlight: o.maxInFlight, maxPending: o.maxPending,
         logger: log.child({ service: "gateway" }),
       });
@@ -135,5 +144,5 @@ export async function startSite(o: StartOptions, log: Logger = pino({ level: o.l
     await stop();
     throw err;
   }
-  return { natsUrl, url, services, stop };
+  return { natsUrl: serverUrl, passwords, url, services, stop };
 }

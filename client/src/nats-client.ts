@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { connect, headers, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
-import { Headers, ResultStream, Subjects, inferSubject, resultSubject, submitSubject } from "@ferry/contracts";
+import { Headers, ResultStream, Subjects, inferSubject, natsConnectOptions, resultSubject, submitSubject } from "@ferry/contracts";
 import { requireToken } from "./errors.js";
 import { durableResult, iterateResults, waitForResult, type DurableResult, type ResultsOptions } from "./durable-results.js";
 import { encodeInput, type InferInput } from "./input.js";
@@ -12,8 +12,13 @@ import { SendBuffer } from "./send-buffer.js";
 
 /** Options of {@link connectNats}. */
 export interface NatsClientOptions {
-  /** The site's NATS server(s). Default `nats://127.0.0.1:4222`. */
+  /**
+   * The site's NATS server(s). Default `nats://127.0.0.1:4222`. A site that requires credentials takes
+   * them in the URL (`nats://device:PASSWORD@host:4222`) or in `user`/`pass`.
+   */
   servers?: string | string[];
+  user?: string;
+  pass?: string;
   /** A connection to use instead (the caller keeps owning it: `close()` leaves it open). */
   nc?: NatsConnection;
   /** How long `infer` waits for an answer, ms, the link's down time included. Default 30 s. */
@@ -88,8 +93,10 @@ const MESSAGE_OVERHEAD = 256;
  * returns the client. Requests made while the link is down are held, up to `maxBufferBytes`.
  */
 export async function connectNats(options: NatsClientOptions = {}): Promise<NatsFerryClient> {
+  const url = Array.isArray(options.servers) ? options.servers.join(",") : options.servers;
   const nc = options.nc ?? await connect({
-    servers: options.servers ?? "nats://127.0.0.1:4222",
+    ...natsConnectOptions(url),
+    ...(options.user !== undefined ? { user: options.user, pass: options.pass } : {}),
     name: options.name,
     maxReconnectAttempts: -1,
     waitOnFirstConnect: true,

@@ -58,6 +58,7 @@ export function decodeEnvelope(data: Uint8Array, expected?: number): EnvelopePar
     if (typeof headers !== "object" || headers === null || Array.isArray(headers)) {
       throw new RangeError("batch envelope: part headers are not an object");
     }
+    if (Object.values(headers).some((v) => typeof v !== "string")) throw new RangeError("batch envelope: a part header value is not a string");
     parts.push({ headers: headers as Record<string, string>, body: body.bytes });
     at = body.next;
   }

@@ -141,6 +141,47 @@ export const ReadyReplySchema = Type.Object({
   reasons: Type.Array(Type.String(), { description: "why the site is not ready; empty when it is" }),
 });
 
+/** Latency of the inference requests of a span of time, ms; `null` when none was answered in it. */
+const LatencyMs = Type.Union([Type.Number({ minimum: 0 }), Type.Null()]);
+
+/** One second of the gateway's inference traffic (`POST /infer`, `POST /pipelines/{name}`). */
+export const TrafficSecondSchema = Type.Object({
+  time: Type.Integer({ description: "start of the second, ms since the epoch" }),
+  requests: Type.Integer({ minimum: 0, description: "inference requests answered in that second" }),
+  errors: Type.Integer({ minimum: 0, description: "of those, answered with a status of 400 or more" }),
+  p50_ms: LatencyMs,
+  p99_ms: LatencyMs,
+}, { additionalProperties: false });
+
+/**
+ * `GET /ui/stats` body: the gateway's own inference traffic for the dashboard. Latency quantiles come from
+ * log-spaced buckets (each about 20% wide) and are the upper bound of the bucket holding the quantile.
+ */
+export const DashboardStatsSchema = Type.Object({
+  now: Type.Integer({ description: "the gateway's clock, ms since the epoch" }),
+  seconds: Type.Array(TrafficSecondSchema, { description: "the last complete seconds, oldest first, seconds without traffic included" }),
+  recent: Type.Object({
+    span_s: Type.Integer({ minimum: 1, description: "how many of the last complete seconds this summary covers" }),
+    requests_per_s: Type.Number({ minimum: 0 }),
+    p50_ms: LatencyMs,
+    p99_ms: LatencyMs,
+  }, { additionalProperties: false }),
+  total: Type.Object({
+    requests: Type.Integer({ minimum: 0, description: "inference requests answered since the gateway started" }),
+    errors: Type.Integer({ minimum: 0 }),
+    since: Type.Integer({ description: "when the gateway started counting, ms since the epoch" }),
+  }, { additionalProperties: false }),
+  nats: Type.Object({
+    in_msgs: Type.Integer({ minimum: 0 }),
+    out_msgs: Type.Integer({ minimum: 0 }),
+    in_bytes: Type.Integer({ minimum: 0 }),
+    out_bytes: Type.Integer({ minimum: 0 }),
+  }, { additionalProperties: false, description: "the gateway's NATS connection counters" }),
+}, { additionalProperties: false });
+
+/** `GET /ui/stats` body. */
+export type DashboardStats = Static<typeof DashboardStatsSchema>;
+
 // Compile-time checks: each schema's static type must fit the hand-written type it documents, so that a field
 // added to or retyped in records.ts, log-record.ts or edge-bundle.ts without its schema fails `tsc`.
 type Fits<A extends B, B> = A;

@@ -20,3 +20,4 @@ export * from "./http-schemas.js";
 export * from "./service-discovery.js";
 export * from "./connection-watch.js";
 export * from "./nats-connect.js";
+export * from "./nats-permissions.js";

@@ -1,11 +1,50 @@
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
 
 /** The default NATS URL: the site's local server. */
 export const DefaultNatsUrl = "nats://127.0.0.1:4222";
 
-/** Server URLs from a `NATS_URL`-style value: one URL or a comma-separated list (nats.js takes only an array). */
-export function natsServers(url: string = DefaultNatsUrl): string[] {
+function parts(url: string): string[] {
   return url.split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+function withoutUserInfo(server: string): string {
+  const m = /^([a-z]+:\/\/)?[^@/]*@(.*)$/i.exec(server);
+  return m ? `${m[1] ?? ""}${m[2]}` : server;
+}
+
+/**
+ * Server URLs from a `NATS_URL`-style value: one URL or a comma-separated list (nats.js takes only an
+ * array), without credentials (see {@link natsCredentials}).
+ */
+export function natsServers(url: string = DefaultNatsUrl): string[] {
+  return parts(url).map(withoutUserInfo);
+}
+
+/**
+ * The user and password of a `nats://user:password@host:port` URL (the first server that has them),
+ * percent-decoded. nats.js ignores credentials in URLs; Ferry reads them, as the Go client and the
+ * `nats` CLI do.
+ */
+export function natsCredentials(url: string = DefaultNatsUrl): { user: string; pass: string } | undefined {
+  for (const server of parts(url)) {
+    const m = /^(?:[a-z]+:\/\/)?([^@/:]*)(?::([^@/]*))?@/i.exec(server);
+    if (m) return { user: decodeURIComponent(m[1]!), pass: decodeURIComponent(m[2] ?? "") };
+  }
+  return undefined;
+}
+
+/** `url` with `user:password@` put before each server's host (credentials percent-encoded). */
+export function natsUrlWithCredentials(url: string, user: string, pass: string): string {
+  const info = `${encodeURIComponent(user)}:${encodeURIComponent(pass)}@`;
+  return natsServers(url).map((s) => {
+    const m = /^([a-z]+:\/\/)(.*)$/i.exec(s);
+    return m ? `${m[1]}${info}${m[2]}` : `${info}${s}`;
+  }).join(",");
+}
+
+/** nats.js connection options for a `NATS_URL`-style value: its servers and, when it has them, its credentials. */
+export function natsConnectOptions(url?: string): Pick<ConnectionOptions, "servers" | "user" | "pass"> {
+  return { servers: natsServers(url), ...natsCredentials(url) };
 }
 
 /**
@@ -13,5 +52,5 @@ export function natsServers(url: string = DefaultNatsUrl): string[] {
  * reconnecting for ever, without the async stack traces nats.js would build for every request.
  */
 export function connectService(name: string, natsUrl?: string): Promise<NatsConnection> {
-  return connect({ servers: natsServers(natsUrl), name, maxReconnectAttempts: -1, noAsyncTraces: true });
+  return connect({ ...natsConnectOptions(natsUrl), name, maxReconnectAttempts: -1, noAsyncTraces: true });
 }

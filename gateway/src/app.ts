@@ -11,6 +11,7 @@ import { registerHealth } from "./health.js";
 import { registerReady } from "./readiness.js";
 import { registerMetrics } from "./metrics.js";
 import { registerOpenApi } from "./openapi.js";
+import { registerDashboard } from "./dashboard.js";
 
 /** What the gateway app needs. */
 export interface AppOptions {
@@ -39,6 +40,15 @@ const fastifyCodes: Record<string, ErrorCode> = {
 export function buildApp(options: AppOptions): FastifyInstance {
   const app: FastifyInstance = Fastify({
     bodyLimit: options.bodyLimit,
+    // Pipeline names are subject tokens of up to 128 characters; longer ones get Ferry's own 404.
+    routerOptions: { maxParamLength: 512 },
+    // Fastify answers a malformed URL (FST_ERR_BAD_URL) itself unless told otherwise.
+    frameworkErrors: (err, _req, reply) => {
+      const e = err.code === "FST_ERR_MAX_PARAM_LENGTH"
+        ? new FerryError("unknown_pipeline", "unknown pipeline: names are at most 128 characters")
+        : new FerryError("bad_request", "bad URL: a malformed %-escape");
+      void (reply as FastifyReply).code(e.status).type(MediaTypes.json).send(e.toBody());
+    },
     logController: new LogController({ disableRequestLogging: true }),
     ...(options.logger ? { loggerInstance: options.logger } : {}),
   }) as unknown as FastifyInstance;
@@ -73,6 +83,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   registerReady(app, options.nc);
   registerMetrics(app, options.nc);
   registerOpenApi(app);
+  registerDashboard(app, options.nc);
   admitInference(app, options.admission, (req) => req.method === "POST" && (req.url === "/infer" || req.url.startsWith("/pipelines/")));
 
   const forward = async (subject: string, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {

@@ -5,3 +5,5 @@ export { linkStatus, type Health } from "./health.js";
 export { registerReady, type Readiness } from "./readiness.js";
 export { registerMetrics, CURRENT_PIPELINE_LABEL, UNKNOWN_PIPELINE_LABEL } from "./metrics.js";
 export { gatherMetrics, mergeExpositions, METRICS_GATHER_MS } from "./metrics-merge.js";
+export { registerDashboard, defaultDashboardDist, DASHBOARD_CSP, type DashboardOptions } from "./dashboard.js";
+export { dashboardOpenApiPaths, DASHBOARD_PREFIX } from "./dashboard-openapi.js";

@@ -5,8 +5,9 @@ import swaggerUi from "@fastify/swagger-ui";
 import {
   ErrorCodes, HealthReplySchema, InferenceReplySchema, InferenceRecordSchema, LogIterationStatusSchema, LogPagingHeaders,
   LogQueryBodySchema, LogRecordSchema, LogReplySchema, MediaTypes, ModelsReplySchema, PandasRecordsRequestSchema,
-  PipelinesReplySchema, ReadyReplySchema, errorBodyOf, type ErrorCode,
+  PipelinesReplySchema, ReadyReplySchema, DashboardStatsSchema, errorBodyOf, type ErrorCode,
 } from "@ferry/contracts";
+import { dashboardOpenApiPaths } from "./dashboard-openapi.js";
 
 /** Where the API documentation is served: the UI at `/docs`, the OpenAPI document at `/docs/json` (and `/docs/yaml`). */
 export const DOCS_PREFIX = "/docs";
@@ -221,6 +222,7 @@ export function openApiDocument(): OpenApiDocument {
           responses: { 200: { description: "the site's metrics", content: { [METRICS_CONTENT_TYPE]: json({ type: "string" }) } } },
         },
       },
+      ...dashboardOpenApiPaths(),
     },
     components: {
       schemas: {
@@ -228,6 +230,7 @@ export function openApiDocument(): OpenApiDocument {
         PandasRecordsRequest: PandasRecordsRequestSchema,
         InferenceReply: { ...InferenceReplySchema, items: ref("InferenceRecord") }, InferenceRecord: InferenceRecordSchema,
         LogQuery: LogQueryBodySchema, LogReply: { ...LogReplySchema, items: ref("LogRecord") }, LogRecord: LogRecordSchema,
+        DashboardStats: DashboardStatsSchema,
       },
       responses: { NotFound: errorResponses(["not_found"])["404"]! },
     },

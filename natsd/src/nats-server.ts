@@ -40,6 +40,16 @@ export interface NatsServerOptions {
 export interface NatsUser {
   user: string;
   password: string;
+  /** Subjects it may publish to and subscribe to; none: everything. */
+  permissions?: NatsUserPermissions;
+}
+
+/** nats-server `permissions` of a user. */
+export interface NatsUserPermissions {
+  publish?: { allow?: readonly string[]; deny?: readonly string[] };
+  subscribe?: { allow?: readonly string[]; deny?: readonly string[] };
+  /** May answer requests it receives (one reply each, for a while): `allow_responses`. */
+  allowResponses?: boolean;
 }
 
 /**
@@ -129,9 +139,21 @@ function configText(o: ConfigInput): string {
   ].join("\n");
 }
 
+function permissionsText(p: NatsUserPermissions | undefined): string {
+  if (!p) return "";
+  const side = (name: string, x: { allow?: readonly string[]; deny?: readonly string[] } | undefined): string[] => {
+    if (!x) return [];
+    const parts = [...(x.allow ? [`allow: ${JSON.stringify(x.allow)}`] : []), ...(x.deny ? [`deny: ${JSON.stringify(x.deny)}`] : [])];
+    return [`${name}: { ${parts.join(", ")} }`];
+  };
+  const parts = [...side("publish", p.publish), ...side("subscribe", p.subscribe), ...(p.allowResponses ? ["allow_responses: true"] : [])];
+  return `, permissions: { ${parts.join(", ")} }`;
+}
+
 function usersText(users: readonly NatsUser[] | undefined): string[] {
   if (!users) return [];
-  return ["authorization {", "  users: [", ...users.map((u) => `    { user: ${JSON.stringify(u.user)}, password: ${JSON.stringify(u.password)} }`), "  ]", "}"];
+  const user = (u: NatsUser): string => `    { user: ${JSON.stringify(u.user)}, password: ${JSON.stringify(u.password)}${permissionsText(u.permissions)} }`;
+  return ["authorization {", "  users: [", ...users.map(user), "  ]", "}"];
 }
 
 function leafText(host: string, port: number | undefined, remotes: readonly LeafRemote[] | undefined): string[] {

@@ -103,13 +103,14 @@ export function natsHeaders(kind: BodyKind, batch?: string): fc.Arbitrary<[strin
 
 /**
  * Path segments for `POST /pipelines/{name}`: real names, unknown tokens, dots, wildcards, percent-escapes
- * and slashes as a client could type them, and random text (URI-encoded). None longer than 100 characters
- * and no malformed escapes: Fastify answers those itself, not in Ferry's error format (known bugs, see
- * fuzz.test.ts and helpers/fuzz-known-bugs.ts).
+ * and slashes as a client could type them, random text (URI-encoded), malformed %-escapes, and names of
+ * 100 to 1,500 characters.
  */
 export const pipelineSegment: fc.Arbitrary<string> = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom("edge-houseprice", "edge-cv-demo", "edge-houseprice-bucketed") },
   { weight: 3, arbitrary: fc.constantFrom("a.b", "*", "%3E", "ferry.infer", "..", "%2e%2e", "edge-houseprice.x", "edge-houseprice%20", "%20", "EDGE-HOUSEPRICE", "x".repeat(100), "%E6%97%A5", "a%00b", "a/b", "a%2Fb", ";", "edge-houseprice;x=1", "%25") },
   { weight: 1, arbitrary: fc.stringMatching(/^[A-Za-z0-9_-]{1,40}$/) },
   { weight: 2, arbitrary: fc.string({ minLength: 1, maxLength: 40 }).map(encodeURIComponent) },
-).filter((s) => s.length <= 100);
+  { weight: 1, arbitrary: fc.tuple(fc.stringMatching(/^[a-z-]{0,8}$/), fc.constantFrom("%", "%z", "%zz", "%G0", "%%")).map(([a, b]) => a + b) },
+  { weight: 1, arbitrary: fc.integer({ min: 100, max: 1500 }).map((n) => "p".repeat(n)) },
+);

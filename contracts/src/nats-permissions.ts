@@ -1,0 +1,73 @@
+import { Buckets, HubDomain, LogStream, RequestStream, ResultStream, Subjects } from "./subjects.js";
+
+/** The NATS users a site's server knows when it requires credentials: one per Ferry role. */
+export const NatsRoles = ["admin", "gateway", "inferer", "logger", "deployer", "link", "device"] as const;
+export type NatsRole = (typeof NatsRoles)[number];
+
+/** Subjects a user may publish to and subscribe to (nats-server `permissions`). */
+export interface NatsPermissions {
+  publish: { allow?: string[]; deny?: string[] };
+  subscribe: { allow?: string[]; deny?: string[] };
+  /** Whether the user may answer requests it receives (publish once to their reply subject). */
+  allowResponses: boolean;
+}
+
+/**
+ * Every JetStream API subject about one stream: `$JS.API.STREAM.INFO.S`, `$JS.API.CONSUMER.CREATE.S.…`,
+ * `$JS.API.STREAM.MSG.GET.S`, `$JS.API.CONSUMER.MSG.NEXT.S.…`.
+ */
+function streamApi(stream: string): string[] {
+  return [`$JS.API.*.*.${stream}`, `$JS.API.*.*.${stream}.>`, `$JS.API.*.*.*.${stream}`, `$JS.API.*.*.*.${stream}.>`];
+}
+
+const kv = (bucket: string): string[] => [...streamApi(`KV_${bucket}`), `$KV.${bucket}.>`];
+const objects = (bucket: string): string[] => [...streamApi(`OBJ_${bucket}`), `$O.${bucket}.>`];
+/** Acks and flow control of JetStream consumers, and the account info nats.js asks for. */
+const consuming = ["$JS.ACK.>", "$JS.FC.>", "$JS.API.INFO"];
+/** Services never delete or purge streams: only an operator (admin) does. */
+const serviceDeny = ["$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.PURGE.>", "$JS.API.ACCOUNT.>", "$JS.API.SERVER.>", "$JS.API.META.>"];
+const discovery = ["$SRV.>"];
+/** Reading durable results: direct gets by subject and consumers of FERRY_RESULTS (no stream changes). */
+const resultReading = [
+  `$JS.API.DIRECT.GET.${ResultStream}`, `$JS.API.DIRECT.GET.${ResultStream}.>`, `$JS.API.STREAM.MSG.GET.${ResultStream}`, `$JS.API.STREAM.INFO.${ResultStream}`,
+  `$JS.API.CONSUMER.CREATE.${ResultStream}`, `$JS.API.CONSUMER.CREATE.${ResultStream}.>`, `$JS.API.CONSUMER.DURABLE.CREATE.${ResultStream}.>`,
+  `$JS.API.CONSUMER.INFO.${ResultStream}.>`, `$JS.API.CONSUMER.DELETE.${ResultStream}.>`, `$JS.API.CONSUMER.MSG.NEXT.${ResultStream}.>`,
+  `$JS.ACK.${ResultStream}.>`, `$JS.FC.${ResultStream}.>`, "$JS.API.INFO",
+];
+
+function role(publish: string[], subscribe: string[], allowResponses = true): NatsPermissions {
+  return { publish: { allow: publish, deny: serviceDeny }, subscribe: { allow: ["_INBOX.>", ...subscribe] }, allowResponses };
+}
+
+/**
+ * What each role may do. A device may ask for inference (`ferry.infer`, `ferry.infer.>`), submit durable
+ * requests (`ferry.submit.>`), and read durable results (`FERRY_RESULTS`: direct gets and consumers), and
+ * nothing else: no other JetStream API, no log records, no deployment buckets, no service subjects.
+ */
+export function rolePermissions(r: NatsRole): NatsPermissions | undefined {
+  switch (r) {
+    case "admin":
+      return undefined;
+    case "gateway":
+      return role([Subjects.infer, `${Subjects.inferPrefix}>`, Subjects.status, Subjects.logsQuery, Subjects.metrics, Subjects.linkStatus,
+        ...kv(Buckets.site), ...kv(Buckets.deployments), ...consuming], []);
+    case "inferer":
+      return role([`${Subjects.logPrefix}>`, `${Subjects.resultPrefix}>`, ...streamApi(LogStream), ...streamApi(RequestStream), ...streamApi(ResultStream),
+        ...kv(Buckets.site), ...kv(Buckets.deployments), ...objects(Buckets.models), ...consuming],
+      [Subjects.infer, `${Subjects.inferPrefix}>`, Subjects.status, Subjects.metrics, ...discovery]);
+    case "logger":
+      return role([...streamApi(LogStream), ...consuming], [Subjects.logsQuery, Subjects.metrics, ...discovery]);
+    case "deployer":
+      return role([...kv(Buckets.site), ...kv(Buckets.deployments), ...objects(Buckets.models), ...consuming],
+        [Subjects.deploy, Subjects.undeploy, Subjects.setCurrent]);
+    case "link":
+      return role([`${Subjects.heartbeatPrefix}>`, `$JS.${HubDomain}.API.>`, ...kv(Buckets.site), ...kv(Buckets.deployments), ...objects(Buckets.models), ...consuming],
+        [Subjects.linkStatus]);
+    case "device":
+      return {
+        publish: { allow: [Subjects.infer, `${Subjects.inferPrefix}>`, `${Subjects.submitPrefix}>`, ...resultReading] },
+        subscribe: { allow: ["_INBOX.>"] },
+        allowResponses: false,
+      };
+  }
+}

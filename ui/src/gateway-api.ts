@@ -1,0 +1,123 @@
+// What the page reads of the gateway's HTTP API (README "HTTP API"; `GET /ui/stats` is contracts'
+// DashboardStatsSchema). Written out here rather than imported: the page is browser code and contracts is not.
+
+/** One entry of `GET /pipelines`. */
+export interface PipelineStatus {
+  id: string;
+  status: string;
+  version?: string;
+  detail?: string;
+}
+
+/** One entry of `GET /models`. */
+export interface ModelStatus {
+  name: string;
+  sha: string;
+  status: string;
+  version: string;
+  detail?: string;
+}
+
+/** The site's link to the Ops hub, from `GET /health`. */
+export interface LinkStatus {
+  joined: boolean;
+  edge?: string;
+  link: "up" | "down" | "standalone";
+  last_contact?: number;
+  detail?: string;
+}
+
+/** `GET /health`. */
+export interface Health {
+  status: string;
+  nats: "connected" | "reconnecting";
+  link: LinkStatus;
+}
+
+/** One record of `POST /logs`. */
+export interface LogRecord {
+  time: number;
+  in: Record<string, unknown>;
+  out: Record<string, unknown[]>;
+  anomaly: { count: number } & Record<string, unknown>;
+  metadata: {
+    last_model: string;
+    pipeline_version: string;
+    elapsed: number[];
+    dropped: string[];
+    partition: string;
+  };
+}
+
+/** One second of `GET /ui/stats`. */
+export interface TrafficSecond {
+  time: number;
+  requests: number;
+  errors: number;
+  p50_ms: number | null;
+  p99_ms: number | null;
+}
+
+/** `GET /ui/stats`: the gateway's inference traffic over the last minute. */
+export interface DashboardStats {
+  now: number;
+  seconds: TrafficSecond[];
+  recent: { span_s: number; requests_per_s: number; p50_ms: number | null; p99_ms: number | null };
+  total: { requests: number; errors: number; since: number };
+  nats: { in_msgs: number; out_msgs: number; in_bytes: number; out_bytes: number };
+}
+
+/** A failed call: Ferry's `{error, code}` body when there is one. */
+export class ApiError extends Error {
+  override readonly name = "ApiError";
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+/** Longer than a poll, so a stuck call cannot hold the page for long. */
+const CALL_TIMEOUT_MS = 5000;
+
+async function call<T>(path: string, init: RequestInit = {}): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(path, { ...init, signal: AbortSignal.timeout(CALL_TIMEOUT_MS), headers: { Accept: "application/json", ...init.headers } });
+  } catch (err) {
+    throw new ApiError(0, "unreachable", `the gateway did not answer (${err instanceof Error ? err.message : String(err)})`);
+  }
+  const body: unknown = await res.json().catch(() => undefined);
+  if (!res.ok) {
+    const e = body as { error?: unknown; code?: unknown } | undefined;
+    throw new ApiError(res.status, typeof e?.code === "string" ? e.code : "http_error", typeof e?.error === "string" ? e.error : `HTTP ${res.status}`);
+  }
+  return body as T;
+}
+
+/** The site's pipelines. */
+export async function getPipelines(): Promise<PipelineStatus[]> {
+  return (await call<{ pipelines: PipelineStatus[] }>("/pipelines")).pipelines;
+}
+
+/** The running inferers' models. */
+export async function getModels(): Promise<ModelStatus[]> {
+  return (await call<{ models: ModelStatus[] }>("/models")).models;
+}
+
+/** Liveness and the Ops link state. */
+export async function getHealth(): Promise<Health> {
+  return call<Health>("/health");
+}
+
+/** The gateway's traffic figures (served beside the page). */
+export async function getStats(): Promise<DashboardStats> {
+  return call<DashboardStats>(`${import.meta.env.BASE_URL}stats`);
+}
+
+/** The newest `count` log records, newest first. */
+export async function getLatestLogs(count: number): Promise<LogRecord[]> {
+  return call<LogRecord[]>("/logs", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ page_size: count, order: "desc" }),
+  });
+}
