@@ -4,6 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
+import { jetstream } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
 import { start as startInferer, type Inferer } from "@ferry/inferer";
 import { start as startLogger, type LogService } from "@ferry/logger";
 import { Headers, HubDomain, inferSubject, decodeEdgeBundle, heartbeatSubject, parsePipelineUrl, type EdgeCredentials, type HeartbeatReply } from "@ferry/contracts";
@@ -86,6 +88,46 @@ describe("Ops hub: edges, bundles, one-time join tokens, revocation", () => {
     const shop2 = listed.find((e) => e.name === "shop-2")!;
     assert.equal(shop2.state, "joined");
     assert.ok(shop2.last_seen! > 0, "the heartbeat counted as contact");
+  });
+
+  it("an edge's user on the hub may send its own heartbeats and read what is published, and nothing else", async () => {
+    await publishHousePrice(hub);
+    const { creds } = await addAndJoin(hub, "shop-4");
+    // The same user and password its leaf link uses, as a plain client of the hub.
+    const nc = await connect({ servers: hub.ops.natsUrl, user: creds.user, pass: creds.password });
+    try {
+      // The server reports each refusal on the connection (a request in the hub's domain is checked as the
+      // `$JS.API` subject it maps to, so nats.js cannot pin that one on the request: it times out).
+      const violations: string[] = [];
+      void (async () => {
+        for await (const st of nc.status()) if (st.type === "error") violations.push(String((st as { error?: Error }).error?.message));
+      })();
+      const beat = (await nc.request(heartbeatSubject("shop-4"), JSON.stringify({ edge: "shop-4", pipelines: [] }), { timeout: 5000 })).json<HeartbeatReply>();
+      assert.equal(beat.ok, true);
+      // What the edge's link reads through its leaf link (this user): the published manifest, in the hub's domain.
+      const edge = await startEdge(creds);
+      await until("the leaf link", async () => (await reachesHub(edge, "shop-4"))?.ok === true);
+      const deployments = await new Kvm(jetstream(edge, { domain: HubDomain })).open("ferry-deployments");
+      assert.match((await deployments.get("edge-houseprice"))?.string() ?? "", /"pipeline":\s*"edge-houseprice"/);
+      const denied = async (what: string, op: () => Promise<unknown>): Promise<void> => {
+        const subject = what.replace(`$JS.${HubDomain}.API.`, "$JS.API.");
+        await assert.rejects(op, what);
+        await until(`the refusal of ${what}`, async () => violations.some((v) => v.includes("Permissions Violation") && v.includes(`"${subject}"`)));
+      };
+      await denied(heartbeatSubject("shop-1"), () => nc.request(heartbeatSubject("shop-1"), JSON.stringify({ edge: "shop-1", pipelines: [] }), { timeout: 1000 }));
+      await denied("$KV.ferry-deployments.edge-houseprice", () => jetstream(nc, { domain: HubDomain, timeout: 1000 }).publish("$KV.ferry-deployments.edge-houseprice", "{}"));
+      const hubApi = `$JS.${HubDomain}.API`;
+      for (const subject of [`${hubApi}.STREAM.DELETE.FERRY_LOGS_ALL`, `${hubApi}.STREAM.PURGE.FERRY_LOGS_ALL`, `${hubApi}.STREAM.INFO.FERRY_LOGS_ALL`,
+        `${hubApi}.CONSUMER.CREATE.FERRY_LOGS_ALL`, `${hubApi}.STREAM.UPDATE.KV_ferry-deployments`, `${hubApi}.STREAM.NAMES`, "$JS.API.STREAM.INFO.FERRY_LOGS_ALL",
+        "ferry.deploy", "ferry.logs.query", "$KV.ferry-ops-edges.shop-1"]) {
+        await denied(subject, () => nc.request(subject, "{}", { timeout: 1000 }));
+      }
+      await denied("ferry.ops.heartbeat.>", async () => {
+        for await (const _m of nc.subscribe("ferry.ops.heartbeat.>")) break;
+      });
+    } finally {
+      await nc.close();
+    }
   });
 
   it("a removed edge's leaf link is dropped at once and refused from then on; adding it again gives a new token", async () => {

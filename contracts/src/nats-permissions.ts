@@ -24,8 +24,14 @@ const kv = (bucket: string): string[] => [...streamApi(`KV_${bucket}`), `$KV.${b
 const objects = (bucket: string): string[] => [...streamApi(`OBJ_${bucket}`), `$O.${bucket}.>`];
 /** Acks and flow control of JetStream consumers, and the account info nats.js asks for. */
 const consuming = ["$JS.ACK.>", "$JS.FC.>", "$JS.API.INFO"];
-/** Services never delete or purge streams: only an operator (admin) does. */
-const serviceDeny = ["$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.PURGE.>", "$JS.API.ACCOUNT.>", "$JS.API.SERVER.>", "$JS.API.META.>"];
+/**
+ * Services never delete streams nor purge logs or durable requests and results: only an operator (admin)
+ * does. (Object stores purge an object's old chunks when it is replaced, so those purges stay allowed.)
+ */
+const serviceDeny = [
+  "$JS.API.STREAM.DELETE.>", `$JS.API.STREAM.PURGE.${LogStream}`, `$JS.API.STREAM.PURGE.${RequestStream}`, `$JS.API.STREAM.PURGE.${ResultStream}`,
+  "$JS.API.ACCOUNT.>", "$JS.API.SERVER.>", "$JS.API.META.>",
+];
 const discovery = ["$SRV.>"];
 /** Reading durable results: direct gets by subject and consumers of FERRY_RESULTS (no stream changes). */
 const resultReading = [
@@ -61,7 +67,7 @@ export function rolePermissions(r: NatsRole): NatsPermissions | undefined {
       return role([...kv(Buckets.site), ...kv(Buckets.deployments), ...objects(Buckets.models), ...consuming],
         [Subjects.deploy, Subjects.undeploy, Subjects.setCurrent]);
     case "link":
-      return role([`${Subjects.heartbeatPrefix}>`, `$JS.${HubDomain}.API.>`, ...kv(Buckets.site), ...kv(Buckets.deployments), ...objects(Buckets.models), ...consuming],
+      return role([`${Subjects.heartbeatPrefix}>`, Subjects.status, `$JS.${HubDomain}.API.>`, ...kv(Buckets.site), ...kv(Buckets.deployments), ...objects(Buckets.models), ...consuming],
         [Subjects.linkStatus]);
     case "device":
       return {
@@ -70,4 +76,37 @@ export function rolePermissions(r: NatsRole): NatsPermissions | undefined {
         allowResponses: false,
       };
   }
+}
+
+/** Read-only JetStream API subjects of one stream through a domain's API prefix (consumers of it included). */
+function readOnlyStreamApi(api: string, stream: string): string[] {
+  return [
+    `${api}.STREAM.INFO.${stream}`, `${api}.DIRECT.GET.${stream}`, `${api}.DIRECT.GET.${stream}.>`, `${api}.STREAM.MSG.GET.${stream}`,
+    `${api}.CONSUMER.CREATE.${stream}`, `${api}.CONSUMER.CREATE.${stream}.>`, `${api}.CONSUMER.INFO.${stream}.>`,
+    `${api}.CONSUMER.DELETE.${stream}.>`, `${api}.CONSUMER.MSG.NEXT.${stream}.>`,
+  ];
+}
+
+/**
+ * What an edge's leaf link may do on the Ops hub (its user there): send its own heartbeats, read the hub's
+ * published pipelines and models (read-only, through `$JS.hub.API`), answer the hub's requests to its own
+ * JetStream (`$JS.<edge>.API`, for log sync), and nothing else: no other edge's heartbeats, no writes to
+ * the hub's buckets or streams, no stream management.
+ */
+export function edgeLeafPermissions(edge: string): NatsPermissions {
+  const hubApi = `$JS.${HubDomain}.API`;
+  const deployments = `KV_${Buckets.deployments}`;
+  const models = `OBJ_${Buckets.models}`;
+  return {
+    publish: {
+      allow: [
+        `${Subjects.heartbeatPrefix}${edge}`, `${hubApi}.INFO`, ...readOnlyStreamApi(hubApi, deployments), ...readOnlyStreamApi(hubApi, models),
+        `$JS.ACK.${deployments}.>`, `$JS.ACK.${models}.>`, "$JS.FC.>", "_INBOX.>",
+        // What the hub's log sync (a stream source) gets from the edge: its consumer's messages and replies.
+        "$JS.S.>", "$JSC.R.>",
+      ],
+    },
+    subscribe: { allow: ["_INBOX.>", `$JS.${edge}.API.>`, "$JS.FC.>"] },
+    allowResponses: true,
+  };
 }

@@ -2,7 +2,7 @@ import type { JetStreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { NatsUser } from "@ferry/natsd";
 import {
-  FerryError, HubDomain, encodeEdgeBundle, isSubjectToken, type DeployedManifest, type EdgeCredentials, type JoinRequest,
+  FerryError, HubDomain, edgeLeafPermissions, encodeEdgeBundle, isSubjectToken, type DeployedManifest, type EdgeCredentials, type JoinRequest,
 } from "@ferry/contracts";
 import type { Logger } from "pino";
 import type { EdgeRecord, EdgeRegistry } from "./edge-registry.js";
@@ -150,7 +150,7 @@ export class EdgeLifecycle {
   }
 
   async #users(): Promise<NatsUser[]> {
-    return (await this.#registry.list()).flatMap((r: EdgeRecord) => (r.state === "joined" && r.password_bcrypt ? [{ user: r.name, password: r.password_bcrypt }] : []));
+    return (await this.#registry.list()).flatMap((r: EdgeRecord) => (r.state === "joined" && r.password_bcrypt ? [{ user: r.name, password: r.password_bcrypt, permissions: edgeLeafPermissions(r.name) }] : []));
   }
 
   async #syncSources(): Promise<void> {
