@@ -130,6 +130,8 @@ export const HealthReplySchema = Type.Object({
   link: LinkStatusSchema,
 });
 
+export type HealthReply = Static<typeof HealthReplySchema>;
+
 /** `GET /ready` body: answered with 200 when `status` is `ready`, else with 503 and the `reasons`. */
 export const ReadyReplySchema = Type.Object({
   status: Type.Union([Type.Literal("ready"), Type.Literal("not_ready")]),

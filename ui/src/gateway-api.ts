@@ -1,71 +1,14 @@
-// What the page reads of the gateway's HTTP API (README "HTTP API"; `GET /ui/stats` is contracts'
-// DashboardStatsSchema). Written out here rather than imported: the page is browser code and contracts is not.
+// What the page reads of the gateway's HTTP API (README "HTTP API"): the types come from contracts (type-only
+// imports: nothing of contracts reaches the browser bundle).
+import type { DashboardStats, HealthReply, LogRecord, ModelStatus, PipelineStatus } from "@ferry/contracts";
 
-/** One entry of `GET /pipelines`. */
-export interface PipelineStatus {
-  id: string;
-  status: string;
-  version?: string;
-  detail?: string;
-}
-
-/** One entry of `GET /models`. */
-export interface ModelStatus {
-  name: string;
-  sha: string;
-  status: string;
-  version: string;
-  detail?: string;
-}
-
-/** The site's link to the Ops hub, from `GET /health`. */
-export interface LinkStatus {
-  joined: boolean;
-  edge?: string;
-  link: "up" | "down" | "standalone";
-  last_contact?: number;
-  detail?: string;
-}
-
+export type { DashboardStats, LogRecord, ModelStatus, PipelineStatus };
 /** `GET /health`. */
-export interface Health {
-  status: string;
-  nats: "connected" | "reconnecting";
-  link: LinkStatus;
-}
-
-/** One record of `POST /logs`. */
-export interface LogRecord {
-  time: number;
-  in: Record<string, unknown>;
-  out: Record<string, unknown[]>;
-  anomaly: { count: number } & Record<string, unknown>;
-  metadata: {
-    last_model: string;
-    pipeline_version: string;
-    elapsed: number[];
-    dropped: string[];
-    partition: string;
-  };
-}
-
+export type Health = HealthReply;
 /** One second of `GET /ui/stats`. */
-export interface TrafficSecond {
-  time: number;
-  requests: number;
-  errors: number;
-  p50_ms: number | null;
-  p99_ms: number | null;
-}
-
-/** `GET /ui/stats`: the gateway's inference traffic over the last minute. */
-export interface DashboardStats {
-  now: number;
-  seconds: TrafficSecond[];
-  recent: { span_s: number; requests_per_s: number; p50_ms: number | null; p99_ms: number | null };
-  total: { requests: number; errors: number; since: number };
-  nats: { in_msgs: number; out_msgs: number; in_bytes: number; out_bytes: number };
-}
+export type TrafficSecond = DashboardStats["seconds"][number];
+/** The site's link to the Ops hub, from `GET /health`. */
+export type LinkStatus = HealthReply["link"];
 
 /** A failed call: Ferry's `{error, code}` body when there is one. */
 export class ApiError extends Error {
