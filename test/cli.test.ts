@@ -8,7 +8,7 @@ import { describe, it } from "node:test";
 import type { InferenceRecord } from "@ferry/contracts";
 import { houseRef, root } from "./helpers/paths.js";
 import { PANDAS, houseRecords, post, startTestNats, until } from "./helpers/site.js";
-import { freePort } from "./helpers/hub.js";
+import { freePort } from "./helpers/free-port.js";
 
 const cli = join(root, "cli", "dist", "main.js");
 

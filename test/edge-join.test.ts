@@ -7,14 +7,8 @@ import { after, before, describe, it } from "node:test";
 import { FerryError, LeafDenied, encodeEdgeBundle, decodeEdgeBundle, type EdgeBundle, type EdgeCredentials, type JoinRequest } from "@ferry/contracts";
 import { credentialsPath, edgeServerOptions, joinInBackground, prepareEdge, parseStart } from "@ferry/cli";
 import { quiet, until } from "./helpers/site.js";
+import { freePort } from "./helpers/free-port.js";
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
-  const port = (probe.address() as { port: number }).port;
-  await new Promise((r) => probe.close(r));
-  return port;
-}
 
 /** Stands in for the Ops API's `POST /join` only: each token is good once, as on the real hub. */
 async function startJoinStandIn(port = 0): Promise<{ server: Server; host: string; tokens: Set<string>; posts: JoinRequest[] }> {

@@ -10,6 +10,7 @@ import type { Health } from "@ferry/gateway";
 import { houseRef } from "./helpers/paths.js";
 import { opsPost, publishHousePrice, startTestHub, type TestHub } from "./helpers/hub.js";
 import { PANDAS, houseRecords, post, quiet, until } from "./helpers/site.js";
+import { freePort } from "./helpers/free-port.js";
 
 async function health(site: Site): Promise<Health> {
   return (await (await fetch(`${site.url}/health`)).json()) as Health;
@@ -125,13 +126,6 @@ describe("ferry start with a bundle while the Ops hub is unreachable", () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
-  const port = (probe.address() as { port: number }).port;
-  await new Promise((r) => probe.close(r));
-  return port;
-}
 
 /** A TCP relay from `port` to `target` on loopback. */
 async function relay(port: number, target: number): Promise<Server> {

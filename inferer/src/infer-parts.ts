@@ -15,6 +15,8 @@ export interface PartReply {
   body: Uint8Array;
   /** Builds this reply's log records (one per row); called after the reply is sent. */
   logs?: () => string[];
+  /** The error behind a 500 reply: a fault of Ferry's or of the model, which the inferer logs. */
+  failure?: FerryError;
 }
 
 /** Options of the inference path. */
@@ -36,7 +38,7 @@ const encoder = new TextEncoder();
 /** The reply for an error. */
 export function errorReply(err: unknown): PartReply {
   const e = asFerryError(err);
-  return { status: e.status, contentType: MediaTypes.json, body: encoder.encode(JSON.stringify(e.toBody())) };
+  return { status: e.status, contentType: MediaTypes.json, body: encoder.encode(JSON.stringify(e.toBody())), ...(e.status === 500 ? { failure: e } : {}) };
 }
 
 /**

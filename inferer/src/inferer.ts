@@ -117,6 +117,7 @@ export async function start(options: InfererOptions): Promise<Inferer> {
     const t0 = performance.now();
     const p = answer(nc, entry, msg, run, counters).then((replies) => {
       if (replies.length > 0) endpoint.answered(replies, (performance.now() - t0) * 1e6);
+      for (const r of replies) if (r.failure) log.error({ err: r.failure.cause ?? r.failure, code: r.failure.code, pipeline: entry.name }, "inference failed");
       logReplies(entry.name, replies);
     }, (err: unknown) => log.error({ err }, "reply failed"));
     inFlight.add(p);

@@ -81,6 +81,7 @@ export async function start(options: LoggerOptions = {}): Promise<LogService> {
       void answer(msg, reader, () => ready).then((r) => {
         endpoint.record((performance.now() - t0) * 1e6, r.error);
         metrics.query(r.status);
+        if (r.status >= 500 && r.status !== 503 && r.status !== 504) log.error({ error: r.error }, "logs query failed");
       }, (e: unknown) => log.error({ err: e }, "logs query failed"));
     },
   });

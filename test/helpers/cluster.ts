@@ -1,5 +1,5 @@
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
+import { freePort } from "./free-port.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StorageType, jetstreamManager, type ClusterInfo, type JetStreamManager } from "@nats-io/jetstream";
@@ -21,19 +21,6 @@ export interface TestCluster {
   restart(i: number): Promise<NatsServer>;
   /** Stops every server and removes the folders. */
   stop(): Promise<void>;
-}
-
-/** A free loopback port: listen on port 0, note it, close (a race with other processes is unlikely here). */
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve, reject) => {
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", resolve);
-  });
-  const address = srv.address();
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  if (!address || typeof address !== "object") throw new Error("no port");
-  return address.port;
 }
 
 /**

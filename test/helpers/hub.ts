@@ -1,5 +1,4 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -11,15 +10,8 @@ import { start as startOps, type Ops, type OpsOptions } from "@ferry/ops";
 import type { Service } from "@ferry/contracts";
 import { models } from "./paths.js";
 import { quiet } from "./site.js";
+import { freePort } from "./free-port.js";
 
-/** A free TCP port on loopback (for servers that must come back on the same port). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 /** An Ops hub with its deployer and logger (FERRY_LOGS_ALL), as `ferry start ops` runs it. */
 export interface TestHub {
