@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { tableFromIPC } from "apache-arrow";
+import { Table, tableFromIPC, tableToIPC, vectorFromArray } from "apache-arrow";
 import { connect, headers } from "@nats-io/transport-node";
 import { startNatsServer } from "@ferry/natsd";
 import { start as startInferer } from "@ferry/inferer";
@@ -155,6 +155,14 @@ describe("log durability and limits", () => {
       const [record] = (await logs(site.url)).records;
       assert.deepEqual(record!.in, {});
       assert.deepEqual(record!.metadata.dropped, ["tensor"]);
+      // Arrow: only the large column goes; the small one stays in the record.
+      const table = new Table({ tensor: vectorFromArray([houseRef.rows[1]!]), site_id: vectorFromArray([7]) });
+      const r = await post(`${site.url}/infer`, tableToIPC(table, "file"), { "Content-Type": ARROW_FILE });
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      await untilStored(site, 2);
+      const latest = (await logs(site.url, { order: "desc", page_size: 1 })).records[0]!;
+      assert.deepEqual(latest.in, { site_id: 7 });
+      assert.deepEqual(latest.metadata.dropped, ["tensor"]);
     } finally {
       await site.stop();
     }

@@ -96,18 +96,24 @@ class ArrowTable implements InputTable {
     return column;
   }
 
-  row(i: number): Record<string, unknown> {
+  row(i: number, columns?: readonly string[]): Record<string, unknown> {
     const row: Record<string, unknown> = {};
     for (const c of this.#columns.values()) {
-      row[c.name] = "error" in c ? c.text[i] ?? null : toPlain(c.values, c.offsets[i]!, c.offsets[i + 1]!);
+      if (columns && !columns.includes(c.name)) continue;
+      row[c.name] = "error" in c ? c.text[i] ?? null : c.scalar ? Number(c.values[c.offsets[i]!]) : toPlain(c.values, c.offsets[i]!, c.offsets[i + 1]!);
     }
     return row;
   }
 
   rowSize(i: number): number {
     let size = 0;
-    for (const c of this.#columns.values()) size += "error" in c ? 1 : c.offsets[i + 1]! - c.offsets[i]!;
+    for (const name of this.columnNames) size += this.cellSize(name, i);
     return size;
+  }
+
+  cellSize(name: string, i: number): number {
+    const c = this.#columns.get(name);
+    return !c || "error" in c ? 1 : c.offsets[i + 1]! - c.offsets[i]!;
   }
 }
 
@@ -132,7 +138,7 @@ function flattenChunks(name: string, chunks: readonly Data[]): InputColumn {
     for (let i = 1; i < p.offsets.length; i++) offsets[++row] = at + p.offsets[i]!;
     at += p.values.length;
   }
-  return { name, values: values as NumericArray, offsets };
+  return { name, values: values as NumericArray, offsets, ...(parts[0]!.scalar ? { scalar: true } : {}) };
 }
 
 /** Walks down list levels, mapping each row's [start, end) to leaf value positions. */
@@ -161,7 +167,8 @@ function flattenData(name: string, data: Data): InputColumn {
         ends[i] = ends[i]! * size;
       }
     } else {
-      return leafColumn(name, node, starts, ends);
+      const leaf = leafColumn(name, node, starts, ends);
+      return depth === 0 ? { ...leaf, scalar: true } : leaf;
     }
     const child = node.children[0];
     if (!child || depth > 32) throw new FerryError("bad_input_type", `column "${name}" has an unsupported list layout`);

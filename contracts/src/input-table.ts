@@ -6,6 +6,8 @@ export interface InputColumn {
   readonly values: NumericArray;
   /** Row boundaries into `values`, `rowCount + 1` entries. */
   readonly offsets: Int32Array;
+  /** One plain value per row (an Arrow column of numbers, not of lists): shown as a number, not a list. */
+  readonly scalar?: boolean;
 }
 
 /** A decoded request: rows of named columns, read lazily so that unused columns cost nothing. */
@@ -14,10 +16,12 @@ export interface InputTable {
   readonly columnNames: readonly string[];
   /** The named column flattened to numbers; throws a FerryError (422) when it cannot be. */
   column(name: string): InputColumn;
-  /** Row `i` as a plain object (for `original_data` and log records). */
-  row(i: number): Record<string, unknown>;
+  /** Row `i` as a plain object (for `original_data` and log records): every column, or only `columns`. */
+  row(i: number, columns?: readonly string[]): Record<string, unknown>;
   /** How many scalar values row `i` holds over all its columns (to decide when a row is too large to echo). */
   rowSize(i: number): number;
+  /** How many scalar values column `name` holds in row `i` (without building the row). */
+  cellSize(name: string, i: number): number;
 }
 
 /** Whether every row of `column` holds exactly `width` values. */

@@ -67,14 +67,19 @@ class RecordsTable implements InputTable {
     return column;
   }
 
-  row(i: number): Record<string, unknown> {
-    return this.#rows[i]!;
+  row(i: number, columns?: readonly string[]): Record<string, unknown> {
+    const row = this.#rows[i]!;
+    return columns ? Object.fromEntries(Object.entries(row).filter(([name]) => columns.includes(name))) : row;
   }
 
   rowSize(i: number): number {
     let size = 0;
     for (const value of Object.values(this.#rows[i]!)) size += countScalars(value, 0);
     return size;
+  }
+
+  cellSize(name: string, i: number): number {
+    return countScalars(this.#rows[i]![name], 0);
   }
 }
 

@@ -3,6 +3,7 @@ import {
   Utf8, tableToIPC, vectorFromArray, type Vector,
 } from "apache-arrow";
 import { OutputTypeKeys, type NumericArray, type TensorElementType } from "./tensor-types.js";
+import type { InputTable } from "./input-table.js";
 
 /** One output tensor of a session run covering every row of a (possibly merged) batch. */
 export interface OutputTensor {
@@ -166,27 +167,21 @@ export interface LogContext {
   readonly modelSplit?: string;
 }
 
-function countValues(value: unknown): number {
-  if (!Array.isArray(value)) return 1;
-  let n = 0;
-  for (const v of value) n += countValues(v);
-  return n;
-}
-
-/** A row's inputs with the largest columns dropped until it fits in `dropBytes` (8 bytes a value). */
-export function keptInputs(row: Record<string, unknown>, dropBytes: number): { in: Record<string, unknown>; dropped: string[] } {
-  const sizes = Object.entries(row).map(([name, value]) => [name, countValues(value) * 8] as const);
+/**
+ * Row `i`'s inputs with the largest columns dropped until it fits in `dropBytes` (8 bytes a value).
+ * Sizes come from the table, so a dropped column (an image) is never turned into a plain array.
+ */
+export function keptInputs(table: InputTable, i: number, dropBytes: number): { in: Record<string, unknown>; dropped: string[] } {
+  const sizes = table.columnNames.map((name) => [name, table.cellSize(name, i) * 8] as const);
   let total = sizes.reduce((n, [, s]) => n + s, 0);
-  if (total <= dropBytes) return { in: row, dropped: [] };
+  if (total <= dropBytes) return { in: table.row(i), dropped: [] };
   const dropped: string[] = [];
   for (const [name, size] of [...sizes].sort((a, b) => b[1] - a[1])) {
     if (total <= dropBytes) break;
     dropped.push(name);
     total -= size;
   }
-  const kept: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(row)) if (!dropped.includes(name)) kept[name] = value;
-  return { in: kept, dropped };
+  return { in: table.row(i, table.columnNames.filter((name) => !dropped.includes(name))), dropped };
 }
 
 /** One log record (JSON text) per row of the view, in the spec's log format. */

@@ -20,7 +20,7 @@ parentPort?.on("message", (job: DecodeJob) => {
       const values = c.values.slice();
       const offsets = c.offsets.slice();
       transfer.push(values.buffer as ArrayBuffer, offsets.buffer);
-      return { name: c.name, values, offsets };
+      return { ...c, values, offsets };
     });
     parentPort!.postMessage({ id: job.id, decoded: { rowCount: decoded.rowCount, columns } } satisfies DecodeResult, transfer);
   } catch (err) {

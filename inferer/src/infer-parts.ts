@@ -162,7 +162,7 @@ async function runGroup(runtime: PipelineRuntime, requests: readonly BoundReques
       partition: log.partition, pipelineVersion: runtime.version, lastModelSha: last.sha,
       input: (i) => {
         if (cache.size(i) * 8 <= log.dropBytes) return { json: cache.json(i), dropped: [] };
-        const kept = keptInputs(r.table.row(i), log.dropBytes);
+        const kept = keptInputs(r.table, i, log.dropBytes);
         return { json: JSON.stringify(kept.in), dropped: kept.dropped };
       },
       ...(runtime.validations.length > 0 ? { anomalies: (i: number) => checks.flags(start + i) } : {}),
