@@ -130,12 +130,33 @@ describe("Ops hub: edges, bundles, one-time join tokens, revocation", () => {
     }
   });
 
-  it("a removed edge's leaf link is dropped at once and refused from then on; adding it again gives a new token", async () => {
+  it("a removed edge's leaf link is dropped at once and refused from then on; adding it again gives a new token", async (t) => {
     const { creds, token } = await addAndJoin(hub, "shop-3");
     const edge = await startEdge(creds);
     await until("the leaf link", async () => (await reachesHub(edge, "shop-3"))?.ok === true);
+    // The revocation restarts the hub's nats-server: meanwhile the Ops API answers 200, or 503 with
+    // Retry-After while the server is away, never a 500.
+    let polling = true;
+    const seen: number[] = [];
+    const poll = (async () => {
+      while (polling) {
+        const r = await fetch(`${hub.ops.url}/edges`);
+        const body = (await r.json()) as { code?: string };
+        seen.push(r.status);
+        if (r.status !== 200) {
+          assert.equal(r.status, 503, JSON.stringify(body));
+          assert.equal(body.code, "unavailable");
+          assert.equal(r.headers.get("retry-after"), "1");
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
     const res = await fetch(`${hub.ops.url}/edges/shop-3`, { method: "DELETE" });
     assert.equal(res.status, 200);
+    await new Promise((r) => setTimeout(r, 500));
+    polling = false;
+    await poll;
+    t.diagnostic(`GET /edges during the revocation: ${seen.filter((x) => x === 200).length}× 200, ${seen.filter((x) => x === 503).length}× 503`);
     await until("the link to drop", async () => (await reachesHub(edge, "shop-3")) === undefined, 15_000);
     // Refused from then on: the edge's server keeps retrying with the revoked credentials.
     for (let i = 0; i < 3; i++) {

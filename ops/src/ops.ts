@@ -127,10 +127,21 @@ function handleErrors(app: FastifyInstance): void {
   app.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
   app.setErrorHandler((err: FastifyError, _req, reply) => {
     const e = err instanceof FerryError ? err
-      : new FerryError(err.code === "FST_ERR_CTP_BODY_TOO_LARGE" ? "payload_too_large" : err.statusCode && err.statusCode < 500 ? "bad_request" : "internal", err.message);
+      : hubUnreachable(err) ? new FerryError("unavailable", `the hub's NATS server is not reachable right now (restarting?): ${err.message}`)
+        : new FerryError(err.code === "FST_ERR_CTP_BODY_TOO_LARGE" ? "payload_too_large" : err.statusCode && err.statusCode < 500 ? "bad_request" : "internal", err.message);
+    if (e.code === "unavailable") void reply.header("Retry-After", "1");
     void reply.code(e.status).type(MediaTypes.json).send(e.toBody());
   });
   app.setNotFoundHandler((req, reply) => {
     void reply.code(404).type(MediaTypes.json).send({ error: `no route ${req.method} ${req.url.split("?")[0]}`, code: "not_found" });
   });
+}
+
+/**
+ * nats.js errors of a hub server that is away for a moment (a revocation restarts it): the request timed
+ * out, found no responder, or the connection is closed or reconnecting. Worth a retry, not a 500.
+ */
+function hubUnreachable(err: Error): boolean {
+  return ["TimeoutError", "NoRespondersError", "ConnectionError", "ClosedConnectionError", "DrainingConnectionError", "RequestError"].includes(err.name)
+    || /no responders|timeout|connection (closed|draining)|disconnect/i.test(err.message);
 }
