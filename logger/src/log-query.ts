@@ -1,4 +1,5 @@
-import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { setTimeout as sleep } from "node:timers/promises";
+import { AckPolicy, DeliverPolicy, type ConsumerConfig, type ConsumerInfo, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import { FerryError, LogStream, isSubjectToken, logFilter, type LogQuery } from "@ferry/contracts";
 
@@ -32,6 +33,9 @@ interface Cursor extends Position {
   endTime?: number;
 }
 
+/** How long each try at creating a query's consumer may take, and for how long to try again, ms (see #addConsumer). */
+const CONSUMER_TRY_MS = 600;
+const CONSUMER_TRIES_MS = 8000;
 /** Records reach the stream shortly after their `time` (later when buffered through an outage). */
 const LATE_MS = 60_000;
 /** Most bytes asked for in one fetch (well under the server's max_pending of 64 MiB or more). */
@@ -165,7 +169,7 @@ export class LogReader {
     const last = await this.#lastMatch(filter);
     const stop = Math.min(last, end.seq);
     if (last === 0 || ("seq" in from && from.seq > stop)) return [];
-    const info = await this.#jsm.consumers.add(this.#stream, {
+    const info = await this.#addConsumer({
       filter_subject: filter,
       ack_policy: AckPolicy.None,
       mem_storage: true,
@@ -176,7 +180,7 @@ export class LogReader {
     });
     const out: StoredRecord[] = [];
     try {
-      const consumer = await this.#js.consumers.get(this.#stream, info.name);
+      const consumer = this.#js.consumers.getConsumerFromInfo(info);
       let messages = Math.min(info.num_pending, "seq" in from ? stop - from.seq + 1 : Number.POSITIVE_INFINITY);
       let seen = 0;
       let records = 0;
@@ -213,6 +217,22 @@ export class LogReader {
     }
     return out;
   }
+
+  /**
+   * Creates the query's temporary consumer. In a cluster with a server down, nats-server 2.9 may place it
+   * on the dead peer and never answer; a new try lands elsewhere. A try given up on may still create its
+   * consumer later: `inactive_threshold` removes it.
+   */
+  async #addConsumer(config: Partial<ConsumerConfig>): Promise<ConsumerInfo> {
+    const deadline = Date.now() + CONSUMER_TRIES_MS;
+    for (;;) {
+      const created = this.#jsm.consumers.add(this.#stream, config);
+      if (Date.now() + CONSUMER_TRY_MS >= deadline) return created;
+      const info = await Promise.race([created, sleep(CONSUMER_TRY_MS, undefined, { ref: false })]).catch(() => undefined);
+      if (info) return info;
+    }
+  }
+
 
   /** Sequence of the last message on `filter` (0 when none). */
   async #lastMatch(filter: string): Promise<number> {
