@@ -1,5 +1,5 @@
 import { parentPort } from "node:worker_threads";
-import { FerryError, decodeArrowColumns, type DecodedArrow } from "@ferry/contracts";
+import { FerryError, decodeArrowColumns, type DecodedArrow, type NumericArray } from "@ferry/contracts";
 
 /** A decode job: an id and the body's bytes (a buffer transferred to this thread). */
 export interface DecodeJob {
@@ -10,6 +10,18 @@ export interface DecodeJob {
 /** A decode result: the columns (buffers transferred back) or a FerryError's code and message. */
 export type DecodeResult = { id: number; decoded: DecodedArrow } | { id: number; code: FerryError["code"]; message: string };
 
+type TypedValues = Exclude<NumericArray, number[]>;
+
+/**
+ * A copy with its own buffer. `new` + `set` is a memcpy (0.05 ms for a 600 KB image in a loop here), where
+ * `TypedArray.prototype.slice` took 0.9–3 ms in the same loop; end to end the difference is within noise.
+ */
+function copyOf(a: TypedValues): TypedValues {
+  const out = new (a.constructor as new (n: number) => TypedValues)(a.length);
+  (out as Float64Array).set(a as Float64Array);
+  return out;
+}
+
 parentPort?.on("message", (job: DecodeJob) => {
   try {
     const decoded = decodeArrowColumns(job.body);
@@ -17,8 +29,8 @@ parentPort?.on("message", (job: DecodeJob) => {
     const columns = decoded.columns.map((c) => {
       if ("error" in c || Array.isArray(c.values)) return c;
       // Own copies, so their buffers can move to the main thread (views share the body's buffer).
-      const values = c.values.slice();
-      const offsets = c.offsets.slice();
+      const values = copyOf(c.values);
+      const offsets = new Int32Array(c.offsets);
       transfer.push(values.buffer as ArrayBuffer, offsets.buffer);
       return { ...c, values, offsets };
     });
