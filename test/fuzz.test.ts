@@ -59,7 +59,7 @@ const INPUTS = {
   "NATS ferry.infer.edge-houseprice": 1600,
 } as const;
 /**
- * The inferer's Arrow decoding time limit here (default 10 s): a body that hits it gets 400 and its
+ * The inferer's Arrow decoding time limit here (default 3 s): a body that hits it gets 400 and its
  * thread is replaced either way; 2 s keeps the few such bodies, and the requests coalesced with them,
  * from dominating the run.
  */

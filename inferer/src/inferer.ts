@@ -46,7 +46,7 @@ export interface InfererOptions {
   watch?: boolean;
   /** Folder for the local copies of deployed models and manifests. Default: a folder in the OS temp dir. */
   cacheDir?: string;
-  /** An Arrow body still decoding after this long gets 400 (hostile input), ms. Default 10 000. */
+  /** An Arrow body still decoding after this long gets 400 (hostile input), ms. Default 3000. */
   arrowDecodeTimeoutMs?: number;
   /**
    * Merge concurrent requests for a pipeline into one session run (sync and durable alike), for
