@@ -228,11 +228,12 @@ export class LogReader {
     for (;;) {
       const created = this.#jsm.consumers.add(this.#stream, config);
       if (Date.now() + CONSUMER_TRY_MS >= deadline) return created;
-      const info = await Promise.race([created, sleep(CONSUMER_TRY_MS, undefined, { ref: false })]).catch(() => undefined);
+      // An error answer (no such stream…) ends the query; only silence is worth another try.
+      const info = await Promise.race([created, sleep(CONSUMER_TRY_MS, undefined, { ref: false })]);
       if (info) return info;
+      created.catch(() => undefined);
     }
   }
-
 
   /** Sequence of the last message on `filter` (0 when none). */
   async #lastMatch(filter: string): Promise<number> {
