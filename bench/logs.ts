@@ -7,8 +7,6 @@
 // Run: npm run bench:logs (or node bench/dist/logs.js). Environment: BENCH_SECONDS, BENCH_WARMUP_SECONDS
 // (as bench/infer.ts), BENCH_LOGS_ROUNDS (on/off pairs, default 3), BENCH_LOGS_RECORDS (default 1000000),
 // BENCH_LOGS_REPEATS (timed queries each, default 20).
-import { mkdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { LogStream, logSubject } from "@ferry/contracts";
 import { concurrencies, houseBody, houseHeaders, paths, pipelines, timing } from "./helpers/config.js";
 import { cpuWindow, type HttpRun } from "./helpers/load.js";
@@ -20,6 +18,7 @@ import {
 } from "./helpers/logs-query.js";
 import { checkReply } from "./helpers/probe.js";
 import { Cleanup, stopAllChildren } from "./helpers/procs.js";
+import { writeReportFile } from "./helpers/report-file.js";
 import { memoryOf, type Memory } from "./helpers/servers.js";
 import { median } from "./helpers/stats.js";
 import { describeMachine, progress } from "./helpers/machine.js";
@@ -433,11 +432,8 @@ function render(s: Summary): string {
   ].join("\n");
 }
 
-async function writeSummary(s: Summary): Promise<string> {
-  await mkdir(paths.results, { recursive: true });
-  const path = join(paths.results, `logs-${s.startedAt.replace(/[:.]/g, "-")}.json`);
-  await writeFile(path, `${JSON.stringify(s, null, 2)}\n`);
-  return path;
+function writeSummary(s: Summary): Promise<string> {
+  return writeReportFile(paths.results, "logs", s);
 }
 
 async function main(): Promise<number> {

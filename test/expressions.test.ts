@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { compileExpression, ExpressionError, type ExpressionScope } from "@ferry/contracts";
+import { prng } from "./helpers/prng.js";
 
 /** Compiles and evaluates in one go. */
 function check(source: string, scope: ExpressionScope = {}): boolean {
@@ -356,17 +357,7 @@ describe("validation expressions: errors", () => {
 });
 
 describe("validation expressions: random input", () => {
-  /** mulberry32: a small deterministic PRNG, so a failure reproduces. */
-  function rng(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
+
 
   const pieces = [
     "x", "y", "z", "flag", "`a.b`", "`", "0", "1", "2.5", "1e3", ".5", "1e", "3", "(", "(", ")", ")", "[", "]", ",",
@@ -408,7 +399,7 @@ describe("validation expressions: random input", () => {
   }
 
   it("2000 random strings either compile or throw ExpressionError, and evaluate to a boolean or throw ExpressionError", () => {
-    const random = rng(0xfe77);
+    const random = prng(0xfe77);
     const scopes: ExpressionScope[] = [
       { x: [1, 2, 3], y: 2, z: [NaN, 0.5, -1], flag: true, "a.b": new Float32Array([0.25, 4]) },
       { x: [], y: [5n], z: new BigInt64Array([1n, 2n, 3n]), flag: false, "a.b": 7 },
@@ -443,7 +434,7 @@ describe("validation expressions: random input", () => {
   });
 
   it("hostile 1000-character inputs fail fast", () => {
-    const random = rng(42);
+    const random = prng(42);
     const started = Date.now();
     for (let n = 0; n < 200; n++) {
       let source = "";

@@ -1,11 +1,10 @@
 // Report of bench/devices.ts: the readable tables and the JSON file.
-import { mkdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { procLabels, type devicesSettings } from "./devices-config.js";
 import type { DurablePhase } from "./devices-durable.js";
 import type { SyncRun, SyncSummary } from "./devices-sync.js";
 import type { CpuShare } from "./load.js";
 import { table } from "./report.js";
+import { writeReportFile } from "./report-file.js";
 
 /** Everything one run of bench/devices.ts measured. */
 export interface DevicesSummary {
@@ -131,9 +130,6 @@ export function renderDevices(s: DevicesSummary): string {
 }
 
 /** Writes the summary to bench/results/devices-<timestamp>.json; returns the path. */
-export async function writeDevicesSummary(dir: string, s: DevicesSummary): Promise<string> {
-  await mkdir(dir, { recursive: true });
-  const path = join(dir, `devices-${s.startedAt.replace(/[:.]/g, "-")}.json`);
-  await writeFile(path, `${JSON.stringify(s, null, 2)}\n`);
-  return path;
+export function writeDevicesSummary(dir: string, s: DevicesSummary): Promise<string> {
+  return writeReportFile(dir, "devices", s);
 }

@@ -1,9 +1,8 @@
-import { mkdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import type { InProcessRun } from "./inprocess.js";
 import type { HttpRun } from "./load.js";
 import type { ImageFigure } from "./probe.js";
 import type { Memory } from "./servers.js";
+import { writeReportFile } from "./report-file.js";
 
 /** Every run of one server topology. */
 export interface TopologyResult {
@@ -136,9 +135,6 @@ export function render(s: Summary): string {
 }
 
 /** Writes the summary to bench/results/infer-<timestamp>.json; returns the path. */
-export async function writeSummary(dir: string, s: Summary): Promise<string> {
-  await mkdir(dir, { recursive: true });
-  const path = join(dir, `infer-${s.startedAt.replace(/[:.]/g, "-")}.json`);
-  await writeFile(path, `${JSON.stringify(s, null, 2)}\n`);
-  return path;
+export function writeSummary(dir: string, s: Summary): Promise<string> {
+  return writeReportFile(dir, "infer", s);
 }

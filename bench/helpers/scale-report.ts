@@ -1,10 +1,9 @@
 // Report of bench/scale.ts: the whole readable report and the JSON file.
-import { mkdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { scaleSettings, targets } from "./scale-config.js";
 import { renderSteady } from "./scale-report-steady.js";
 import { renderWorkers, type WorkersReport } from "./scale-report-workers.js";
 import type { SteadyResult } from "./scale-steady.js";
+import { writeReportFile } from "./report-file.js";
 
 /** Everything one run of bench/scale.ts measured; parts it skipped are absent. */
 export interface ScaleReport {
@@ -31,9 +30,6 @@ export function renderScale(r: ScaleReport): string {
 }
 
 /** Writes the report to bench/results/scale-<timestamp>.json; returns the path. */
-export async function writeScaleReport(dir: string, r: ScaleReport): Promise<string> {
-  await mkdir(dir, { recursive: true });
-  const path = join(dir, `scale-${r.startedAt.replace(/[:.]/g, "-")}.json`);
-  await writeFile(path, `${JSON.stringify(r, null, 2)}\n`);
-  return path;
+export function writeScaleReport(dir: string, r: ScaleReport): Promise<string> {
+  return writeReportFile(dir, "scale", r);
 }

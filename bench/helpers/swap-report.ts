@@ -1,7 +1,6 @@
 // Report of bench/swap.ts: the readable tables and the JSON file.
-import { mkdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import type { Bucket, Flip, LoadRun, Publish } from "./swap-load.js";
+import { writeReportFile } from "./report-file.js";
 
 /** A load run as stored (without its per-request samples). */
 export type StoredRun = Omit<LoadRun, "samples" | "startMs">;
@@ -119,9 +118,6 @@ export function renderSwap(s: SwapSummary): string {
 }
 
 /** Writes the summary to bench/results/swap-<timestamp>.json; returns the path. */
-export async function writeSwapSummary(dir: string, s: SwapSummary): Promise<string> {
-  await mkdir(dir, { recursive: true });
-  const path = join(dir, `swap-${s.startedAt.replace(/[:.]/g, "-")}.json`);
-  await writeFile(path, `${JSON.stringify(s, null, 2)}\n`);
-  return path;
+export function writeSwapSummary(dir: string, s: SwapSummary): Promise<string> {
+  return writeReportFile(dir, "swap", s);
 }

@@ -1,13 +1,12 @@
 // Report of bench/sync.ts: the rounds as a table (edge write rate next to the hub's catch-up rate), CPU
 // per phase, what the servers warned about, and the JSON summary under bench/results/.
-import { mkdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import type { CpuShare } from "./load.js";
 import { table } from "./report.js";
 import type { SyncSettings } from "./sync-config.js";
 import type { RoundResult } from "./sync-round.js";
 import type { WarningKind } from "./sync-warnings.js";
 import { median } from "./stats.js";
+import { writeReportFile } from "./report-file.js";
 
 /** Medians over the rounds. */
 export interface SyncMedians {
@@ -111,9 +110,6 @@ export function renderSync(s: SyncSummary): string {
 }
 
 /** Writes the summary to bench/results/sync-<timestamp>.json; returns the path. */
-export async function writeSyncSummary(dir: string, s: SyncSummary): Promise<string> {
-  await mkdir(dir, { recursive: true });
-  const path = join(dir, `sync-${s.startedAt.replace(/[:.]/g, "-")}.json`);
-  await writeFile(path, `${JSON.stringify(s, null, 2)}\n`);
-  return path;
+export function writeSyncSummary(dir: string, s: SyncSummary): Promise<string> {
+  return writeReportFile(dir, "sync", s);
 }

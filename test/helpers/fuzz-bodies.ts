@@ -15,6 +15,7 @@ import fc from "fast-check";
 import { tableFromIPC, tableToIPC } from "apache-arrow";
 import { encodeEnvelope } from "@ferry/contracts";
 import { models } from "./paths.js";
+import { prng } from "./prng.js";
 
 /**
  * A string that every fuzzed JSON, bytes and envelope body carries; random per run so that nothing
@@ -50,17 +51,6 @@ export function body(kind: BodyKind, bytes: Uint8Array, label: string, extra: Pa
   return b;
 }
 
-/** A small, fast deterministic PRNG (mulberry32), to fill large bodies from a shrinkable seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Random bytes
