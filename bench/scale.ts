@@ -1,7 +1,8 @@
 // Ferry scale bench. Part 1: `ferry start inferer --workers N` for N = 1 and 2, alternated in rounds against
-// one nats-server, loaded by 64 NATS devices (image classifier, house price) and over HTTP through a
-// gateway child (house price, c32); req/s, the 2/1 ratio (target >= 1.6x for the classifier), CPU and
-// peak RSS of every process; plus the whole site in one process (--workers 1) over HTTP. Part 2: the
+// one nats-server, loaded by 64 NATS devices (image classifier, house price), 16 devices (the compute-bound
+// classifier, models/README.md) and over HTTP through a gateway child (house price, c32); req/s, the 2/1
+// ratio (target >= 1.6x for the classifier), CPU and peak RSS of every process; 1 worker with 2 onnxruntime
+// threads on the compute-bound classifier; plus the whole site in one process (--workers 1) over HTTP. Part 2: the
 // embedded site (`ferry start`, its own nats-server) under steady HTTP load for 60 s, its RSS against the
 // 400 MB target and its trend. Part 3 (off by default): the same as a soak. Default length about 4 minutes.
 // Run: npm run bench:scale   (or: npx tsc -b && node bench/dist/scale.js [--soak-only])
@@ -21,7 +22,7 @@ import type { WorkersReport } from "./helpers/scale-report-workers.js";
 import { createLogStream } from "./helpers/scale-site.js";
 import { measureSteady } from "./helpers/scale-steady.js";
 import { summarizeScaling, workerRatios } from "./helpers/scale-summary.js";
-import { measureScaling } from "./helpers/scale-workers.js";
+import { measureScaling, scaleWorkloads } from "./helpers/scale-workers.js";
 
 /** Part 1 on its own nats-server, torn down before part 2 starts. */
 async function workersPart(): Promise<WorkersReport> {
@@ -36,7 +37,7 @@ async function workersPart(): Promise<WorkersReport> {
     cleanup.defer(async () => {
       await Promise.all(devices.map((d) => d.close()));
     });
-    const result = await measureScaling({ nats, nc, devices, workloads: await loadWorkloads() });
+    const result = await measureScaling({ nats, nc, devices, workloads: scaleWorkloads(await loadWorkloads(), scaleSettings.devices) });
     const summary = summarizeScaling(result.runs);
     return { ...result, summary, ratios: workerRatios(summary) };
   } finally {

@@ -66,6 +66,9 @@ SEED_REF_HOUSES = 424242     # the 15 generated reference rows
 SEED_CNN = 1234              # image classifier weights
 SEED_CALIB = 99              # calibration images for the classifier head
 IMAGE_SEEDS = [1, 2]         # the two reference images
+SEED_HEAVY = 4321            # compute-bound classifier weights
+HEAVY_CHANNELS = 32
+HEAVY_BLOCKS = 9             # 3x3 convs at full resolution sharing one weight tensor
 
 N_TRAIN = 8192
 HIDDEN = 16
@@ -95,6 +98,8 @@ UUIDS = {
     "house-price-estimator": "04b24848-4945-46db-bcd3-b550fca655ca",
     "image-classifier": "1d6e7e2d-8b00-4c05-9956-cf28f21de0c9",
     "price-bucket": "0666d853-f27b-4c44-a251-5f74a18e3b08",
+    "edge-cv-heavy": "e2f8ae7a-1c8a-419a-a740-2ec86824d434",
+    "image-classifier-heavy": "e4a12239-98b0-474b-8768-1081dd738c63",
 }
 
 F32 = np.float32
@@ -362,6 +367,88 @@ def build_cnn_graph(c):
         initializer=inits)
 
 
+# --------------------------------------------------------------------------------------------- compute-bound classifier
+
+def conv3x3(x, w, b):
+    """Conv 3x3, stride 1, padding 1, float32, as nine shifted matrix products. x [C,H,W], w [O,C,3,3]."""
+    ch, hgt, wid = x.shape
+    p = np.zeros((ch, hgt + 2, wid + 2), dtype=F32)
+    p[:, 1:-1, 1:-1] = x
+    y = np.zeros((w.shape[0], hgt * wid), dtype=F32)
+    for dy in range(3):
+        for dx in range(3):
+            y += w[:, :, dy, dx] @ p[:, dy:dy + hgt, dx:dx + wid].reshape(ch, hgt * wid)
+    return (y + b[:, None]).reshape(w.shape[0], hgt, wid)
+
+
+def heavy_features(c, images):
+    out = []
+    for x in images:
+        h = np.maximum(conv3x3(x, c["stem_W"], c["stem_B"]), F32(0))
+        for _ in range(HEAVY_BLOCKS):
+            h = np.maximum(conv3x3(h, c["block_W"], c["block_B"]), F32(0))
+        out.append(h.mean(axis=(1, 2), dtype=F32))
+    return np.stack(out)
+
+
+def build_heavy_weights():
+    rng = np.random.default_rng(SEED_HEAVY)
+    ch = HEAVY_CHANNELS
+    c = {  # He initialisation keeps activations in range through the stack of ReLU convs
+        "stem_W": (rng.normal(0, 1, (ch, 3, 3, 3)) * np.sqrt(2 / 27)).astype(F32),
+        "stem_B": np.zeros(ch, dtype=F32),
+        "block_W": (rng.normal(0, 1, (ch, ch, 3, 3)) * np.sqrt(2 / (ch * 9))).astype(F32),
+        "block_B": (rng.normal(0, 0.01, ch)).astype(F32),
+    }
+    calib = np.random.default_rng(SEED_CALIB).random((8, 3, 224, 224), dtype=F32)
+    feats = heavy_features(c, calib).astype(np.float64)
+    mu, sd = feats.mean(0), feats.std(0) + 1e-12
+    # A tenth of the tiny model's scale: ten layers deep, float32 rounding differs more between numpy and
+    # ONNX Runtime, and a sharper head would amplify it past the tests' tolerance.
+    W = rng.normal(0, 1, (ch, 1001)) / sd[:, None] * 0.1
+    c["fc_W"] = W.astype(F32)
+    c["fc_B"] = (-(mu @ W) + rng.normal(0, 0.5, 1001)).astype(F32)
+    return c
+
+
+def heavy_forward(c, images):
+    logits = heavy_features(c, images) @ c["fc_W"] + c["fc_B"]
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs = e / e.sum(axis=1, keepdims=True)
+    return np.argmax(probs, axis=1).astype(np.int64), probs
+
+
+def heavy_macs():
+    return 224 * 224 * HEAVY_CHANNELS * 27 + HEAVY_BLOCKS * 224 * 224 * HEAVY_CHANNELS * HEAVY_CHANNELS * 9
+
+
+def build_heavy_graph(c):
+    nodes = [
+        helper.make_node("Conv", ["tensor", "stem_W", "stem_B"], ["stem"], name="stem", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["stem"], ["h0"], name="stem_relu"),
+    ]
+    for i in range(HEAVY_BLOCKS):
+        nodes += [
+            helper.make_node("Conv", [f"h{i}", "block_W", "block_B"], [f"conv{i}"], name=f"block{i}",
+                             kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+            helper.make_node("Relu", [f"conv{i}"], [f"h{i + 1}"], name=f"block{i}_relu"),
+        ]
+    nodes += [
+        helper.make_node("GlobalAveragePool", [f"h{HEAVY_BLOCKS}"], ["pooled"], name="gap"),
+        helper.make_node("Flatten", ["pooled"], ["flat"], name="flatten", axis=1),
+        helper.make_node("Gemm", ["flat", "fc_W", "fc_B"], ["logits"], name="fc"),
+        helper.make_node("Softmax", ["logits"], ["probabilities"], name="softmax", axis=1),
+        helper.make_node("ArgMax", ["probabilities"], ["classification"], name="argmax", axis=1, keepdims=0),
+    ]
+    inits = [init(k, c[k]) for k in ["stem_W", "stem_B", "block_W", "block_B", "fc_W", "fc_B"]]
+    return helper.make_graph(
+        nodes, "image_classifier_heavy",
+        [helper.make_tensor_value_info("tensor", TensorProto.FLOAT, ["batch", 3, 224, 224])],
+        [helper.make_tensor_value_info("classification", TensorProto.INT64, ["batch"]),
+         helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 1001])],
+        initializer=inits)
+
+
 # --------------------------------------------------------------------------------------------- price bucket
 
 def build_bucket_graph():
@@ -448,6 +535,16 @@ Tiny CNN with seeded random weights: Conv(3->8, k8, s8) -> Relu -> Conv(8->16, k
 GlobalAveragePool -> Flatten -> Gemm(16->1001) -> Softmax -> ArgMax. The Gemm head is whitened on
 uniform-noise calibration images so different noise images get different classes.
 
+### `image-classifier-heavy.onnx` (benchmarks)
+
+Same input and outputs as `image-classifier.onnx`, but compute-bound like a real image classifier:
+Conv(3->{HEAVY_CHANNELS}, k3, pad 1) -> Relu, then {HEAVY_BLOCKS} x [Conv({HEAVY_CHANNELS}->{HEAVY_CHANNELS}, k3, pad 1) -> Relu], all at
+224x224, -> GlobalAveragePool -> Gemm(->1001) -> Softmax -> ArgMax: {heavy_macs() / 1e9:.2f} G multiply-adds per image,
+about ResNet-50's 4.1 G. The {HEAVY_BLOCKS} block convs share one weight tensor, so the file stays small; the
+cost is the same as with separate weights. Random seeded weights, whitened head as above. `bench/scale`
+uses it (pipeline `edge-cv-heavy`, `manifests/cv-heavy.json`) to measure inferer workers on a model whose
+run, not moving its input, is the work.
+
 ## Reference data
 
 - `house-price-reference.json`: 20 input rows (the first 5 from the Ferry spec, 15 generated),
@@ -460,6 +557,8 @@ uniform-noise calibration images so different noise images get different classes
   probability sum (ONNX Runtime matches the probabilities to ~1e-5 relative: the whitened head
   amplifies float32 rounding, so compare with a relative tolerance of ~1e-3). The images are `numpy.random.default_rng(seed).random((1, 3, 224, 224),
   dtype=numpy.float32)` (uniform [0, 1)), seeds {IMAGE_SEEDS}; expected classes {img_classes}.
+- `image-heavy-reference.json`: the same 2 images through `image-classifier-heavy.onnx`: class and
+  first 10 probabilities (numpy float32; compare with a relative tolerance of ~1e-3).
 - `data/image_224x224_<i>.f32` (i = 0, 1): those images as raw little-endian float32, NCHW order,
   1x3x224x224 = 150528 values (602112 bytes), no header.
 
@@ -469,6 +568,8 @@ Paths are relative to the manifest file.
 
 - `houseprice.json`: pipeline `edge-houseprice`, one step `house-price-estimator`.
 - `cv-demo.json`: pipeline `edge-cv-demo`, one step `image-classifier`.
+- `cv-heavy.json`: pipeline `edge-cv-heavy`, one step `image-classifier-heavy` (benchmarks; not
+  served by `npm start`).
 - `houseprice-bucketed.json`: pipeline `edge-houseprice-bucketed`, steps `house-price-estimator`
   then `price-bucket`.
 
@@ -553,6 +654,20 @@ def main():
         "images": images,
     })
 
+    # 3b. Compute-bound classifier (bench/scale): same input and outputs, ResNet-50-like cost.
+    h = build_heavy_weights()
+    save_model("image-classifier-heavy.onnx", build_heavy_graph(h),
+               "Ferry bench model: compute-bound random-weight CNN (3x3 convs at 224x224), 1001 classes.")
+    heavy_cls, heavy_probs = heavy_forward(h, [reference_image(seed)[0] for seed in IMAGE_SEEDS])
+    print(f"image-classifier-heavy: {heavy_macs() / 1e9:.2f} GMACs, classes={heavy_cls.tolist()} "
+          f"p_max={heavy_probs.max(axis=1).round(4).tolist()}", file=sys.stderr)
+    write_json("image-heavy-reference.json", {
+        "model": "image-classifier-heavy.onnx",
+        "macs": heavy_macs(),
+        "images": [{"file": im["file"], "class": int(heavy_cls[i]), "first10_probabilities": floats(heavy_probs[i, :10])}
+                   for i, im in enumerate(images)],
+    })
+
     # 4. Manifests.
     def step(model, file):
         return {"model": model, "version": UUIDS[model], "file": file}
@@ -563,6 +678,9 @@ def main():
     write_json("manifests/cv-demo.json", {
         "pipeline": "edge-cv-demo", "pipeline_version": UUIDS["edge-cv-demo"],
         "steps": [step("image-classifier", "../image-classifier.onnx")]})
+    write_json("manifests/cv-heavy.json", {
+        "pipeline": "edge-cv-heavy", "pipeline_version": UUIDS["edge-cv-heavy"],
+        "steps": [step("image-classifier-heavy", "../image-classifier-heavy.onnx")]})
     write_json("manifests/houseprice-bucketed.json", {
         "pipeline": "edge-houseprice-bucketed", "pipeline_version": UUIDS["edge-houseprice-bucketed"],
         "steps": [step("house-price-estimator", "../house-price-estimator.onnx"),
@@ -572,7 +690,8 @@ def main():
     listed = ["house-price-estimator.onnx", "image-classifier.onnx", "price-bucket.onnx",
               "house-price-reference.json", "houseprice-bucketed-reference.json", "image-reference.json",
               "data/image_224x224_0.f32", "data/image_224x224_1.f32",
-              "manifests/houseprice.json", "manifests/cv-demo.json", "manifests/houseprice-bucketed.json"]
+              "manifests/houseprice.json", "manifests/cv-demo.json", "manifests/houseprice-bucketed.json",
+              "image-classifier-heavy.onnx", "image-heavy-reference.json", "manifests/cv-heavy.json"]
     hashes = {f: sha256(f) for f in listed}
     sizes = {f: os.path.getsize(path(f)) for f in listed}
     write_bytes("README.md", readme(hashes, sizes, stats, [im["class"] for im in images]).encode("utf-8"))

@@ -11,6 +11,7 @@ export const paths = {
   imageModel: join(repoRoot, "models", "image-classifier.onnx"),
   houseManifest: join(repoRoot, "models", "manifests", "houseprice.json"),
   cvManifest: join(repoRoot, "models", "manifests", "cv-demo.json"),
+  cvHeavyManifest: join(repoRoot, "models", "manifests", "cv-heavy.json"),
   imageArrow: join(repoRoot, "models", "data", "image_224x224.arrow"),
   imageF32: join(repoRoot, "models", "data", "image_224x224_0.f32"),
   results: join(repoRoot, "bench", "results"),
@@ -22,7 +23,7 @@ export const houseBody = `[{"tensor": [${houseRow.map((x) => (Number.isInteger(x
 export const houseHeaders = { "content-type": "application/json; format=pandas-records" };
 export const arrowHeaders = { "content-type": "application/vnd.apache.arrow.file" };
 
-export const pipelines = { house: "edge-houseprice", cv: "edge-cv-demo" };
+export const pipelines = { house: "edge-houseprice", cv: "edge-cv-demo", cvHeavy: "edge-cv-heavy" };
 
 /** A positive number from the environment variable `name`, or `fallback` when it is unset. */
 export function envNumber(name: string, fallback: number): number {

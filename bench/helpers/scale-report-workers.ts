@@ -3,7 +3,7 @@ import type { CpuShare } from "./load.js";
 import { table } from "./report.js";
 import { scaleLabels, scaleSettings, targets } from "./scale-config.js";
 import type { LoadSummary, WorkersRatio } from "./scale-summary.js";
-import type { ScaleRun, SetupMemory, WorkersResult } from "./scale-workers.js";
+import { setupOf, type ScaleRun, type SetupMemory, type WorkersResult } from "./scale-workers.js";
 
 /** Part 1 with its medians and ratios. */
 export type WorkersReport = WorkersResult & { summary: LoadSummary[]; ratios: WorkersRatio[] };
@@ -48,11 +48,13 @@ function memoryTable(memory: readonly SetupMemory[]): string {
 }
 
 function ratioLines(ratios: readonly WorkersRatio[]): string[] {
-  return ratios.map((r) => {
-    const classifier = r.load.startsWith("image classifier");
+  const setups = [...new Set(ratios.map((r) => r.setup))];
+  return setups.flatMap((setup) => [`${setup} / 1 worker, req/s:`, ...ratios.filter((r) => r.setup === setup).map((r) => {
+    const workers = r.setup === setupOf(2);
+    const classifier = workers && r.load.startsWith("image classifier");
     const verdict = classifier ? ` — ${r.ratio >= targets.classifierRatio ? "MEETS" : "does NOT meet"} the >= ${targets.classifierRatio}x target` : "";
     return `  ${r.load}: ${fixed(r.ratio)}x (best rounds ${fixed(r.bestRatio)}x)${verdict}`;
-  });
+  })]);
 }
 
 function problemLines(runs: readonly ScaleRun[]): string[] {
@@ -65,14 +67,15 @@ export function renderWorkers(w: WorkersReport): string {
   const problems = problemLines(w.runs);
   return [
     `Part 1: ferry start inferer --workers N (1 and 2, alternated over ${s.rounds} rounds) against one nats-server, log records on;`,
-    `loads: ${s.devices} NATS devices in closed loops (one workload at a time), then house price over HTTP through a ferry start gateway`,
-    `child (autocannon c${s.httpConnections}); ${s.warmupSeconds} s warm-up + ${s.seconds} s each. "one process" = ferry start --workers 1 (all services).`,
+    `loads: ${s.devices} NATS devices in closed loops (one workload at a time; ${Math.min(16, s.devices)} for the compute-bound classifier, 4.2 G`,
+    `multiply-adds an image), then house price over HTTP through a ferry start gateway child (autocannon c${s.httpConnections});`,
+    `${s.warmupSeconds} s warm-up + ${s.seconds} s each. "${setupOf(1, 2)}" = --workers 1 --threads 2, compute-bound classifier only.`,
+    `"one process" = ferry start --workers 1 (all services).`,
     "",
     runsTable(w.runs),
     "",
     summaryTable(w.summary),
     "",
-    "2 workers / 1 worker, req/s:",
     ...ratioLines(w.ratios),
     ...(problems.length ? ["", "Failures:", ...problems] : []),
     "",

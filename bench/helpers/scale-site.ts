@@ -16,6 +16,9 @@ import { scaleLabels } from "./scale-config.js";
 const readyTimeoutMs = 60_000;
 const served = [pipelines.cv, pipelines.house];
 const manifestFlags = ["--pipeline", paths.cvManifest, "--pipeline", paths.houseManifest];
+/** The inferer children also serve the compute-bound classifier (models/README.md). */
+const infererServed = [...served, pipelines.cvHeavy];
+const infererManifestFlags = [...manifestFlags, "--pipeline", paths.cvHeavyManifest];
 
 /** A Ferry child serving HTTP. */
 export interface HttpChild {
@@ -61,7 +64,7 @@ async function waitForInferers(nc: NatsConnection, child: Child, workers: number
   while (Date.now() < deadline) {
     if (exited(child)) throw new Error(`${child.label} exited before it was ready:\n${child.output()}`);
     try {
-      const n = await runningInferers(nc, served);
+      const n = await runningInferers(nc, infererServed);
       if (n >= workers) return;
       last = `${n} of ${workers} inferers serving`;
     } catch (err) {
@@ -72,9 +75,10 @@ async function waitForInferers(nc: NatsConnection, child: Child, workers: number
   throw new Error(`${child.label}: ${last} after ${readyTimeoutMs} ms\n${child.output()}`);
 }
 
-/** `ferry start inferer --workers N --log-records on` serving the classifier and house price. */
-export async function startInfererChild(nats: BenchNats, nc: NatsConnection, workers: number, cleanup: Cleanup): Promise<Child> {
-  const child = spawnFerry(scaleLabels.inferer, nats, ["inferer", ...manifestFlags, "--workers", String(workers), "--log-records", "on"], cleanup);
+/** `ferry start inferer --workers N --threads T --log-records on` serving both classifiers and house price. */
+export async function startInfererChild(nats: BenchNats, nc: NatsConnection, workers: number, threads: number, cleanup: Cleanup): Promise<Child> {
+  const flags = ["inferer", ...infererManifestFlags, "--workers", String(workers), "--threads", String(threads), "--log-records", "on"];
+  const child = spawnFerry(scaleLabels.inferer, nats, flags, cleanup);
   await waitForInferers(nc, child, workers);
   return child;
 }

@@ -16,9 +16,11 @@ export interface LoadSummary {
   failed: number;
 }
 
-/** Req/s with 2 workers ÷ with 1, for one load. */
+/** Req/s of a setup ÷ with 1 worker, for one load. */
 export interface WorkersRatio {
   load: string;
+  /** The setup compared with 1 worker. */
+  setup: string;
   /** Of the medians. */
   ratio: number;
   /** Of the best rounds. */
@@ -45,10 +47,10 @@ export function summarizeScaling(runs: readonly ScaleRun[]): LoadSummary[] {
   return keys.map((k) => fold(runs.filter((r) => `${r.load}\u0000${r.setup}` === k)));
 }
 
-/** 2 workers ÷ 1 worker for every load both ran. */
+/** 2 workers ÷ 1 worker, then 1 worker with 2 onnxruntime threads ÷ 1 worker, for every load both ran. */
 export function workerRatios(summaries: readonly LoadSummary[]): WorkersRatio[] {
-  return summaries.filter((s) => s.setup === setupOf(1)).flatMap((one) => {
-    const two = summaries.find((s) => s.load === one.load && s.setup === setupOf(2));
-    return two ? [{ load: one.load, ratio: two.rps / one.rps, bestRatio: two.bestRps / one.bestRps }] : [];
-  });
+  return [setupOf(2), setupOf(1, 2)].flatMap((setup) => summaries.filter((s) => s.setup === setupOf(1)).flatMap((one) => {
+    const other = summaries.find((s) => s.load === one.load && s.setup === setup);
+    return other ? [{ load: one.load, setup, ratio: other.rps / one.rps, bestRatio: other.bestRps / one.bestRps }] : [];
+  }));
 }

@@ -3,6 +3,7 @@
 // and over HTTP through a fresh gateway (house price), sampling every process's RSS. Then the whole site
 // in one process (--workers 1) serves house price over HTTP, for comparison.
 import type { NatsConnection } from "@nats-io/transport-node";
+import { inferSubject } from "@ferry/contracts";
 import { houseBody, houseHeaders, pipelines } from "./config.js";
 import type { Workload } from "./devices-config.js";
 import { closedLoop } from "./devices-load.js";
@@ -38,12 +39,23 @@ export interface SetupMemory {
   peaks: { label: string; mb: number }[];
 }
 
+/** A device workload of part 1 and how many of the device connections run it. */
+export type ScaleWorkload = Workload & { devices: number };
+
+/** An inferer setup: worker threads, and onnxruntime intra-op threads per session. */
+export interface InfererSetup {
+  workers: number;
+  threads: number;
+  /** Only these device workloads (labels), and no HTTP run; default: every workload and the HTTP run. */
+  only?: readonly string[];
+}
+
 /** What part 1 needs: the nats-server, a control connection, the device connections and their workloads. */
 export interface WorkersContext {
   nats: BenchNats;
   nc: NatsConnection;
   devices: readonly NatsConnection[];
-  workloads: readonly Workload[];
+  workloads: readonly ScaleWorkload[];
 }
 
 /** Everything part 1 measured. */
@@ -58,9 +70,10 @@ const bench: Proc = { label: scaleLabels.bench, pid: process.pid, node: true };
 const oneProcess = "one process";
 const httpLoad = (): string => `house price, HTTP c${scaleSettings.httpConnections}`;
 
-/** A setup's label for `workers` inferer threads. */
-export function setupOf(workers: number): string {
-  return workers === 1 ? "1 worker" : `${workers} workers`;
+/** A setup's label for `workers` inferer threads with `threads` onnxruntime threads each. */
+export function setupOf(workers: number, threads = 1): string {
+  const label = workers === 1 ? "1 worker" : `${workers} workers`;
+  return threads === 1 ? label : `${label}, ${threads} ort threads`;
 }
 
 /** The autocannon load of part 1 on `url`'s house-price route; `procs` are the Ferry processes. */
@@ -78,16 +91,17 @@ async function httpRun(url: string, procs: readonly Proc[], setup: string, round
 }
 
 /** Every device runs its closed loop on `w`: warm-up, then the measured window with CPU sampled. */
-async function deviceRun(ctx: WorkersContext, w: Workload, procs: readonly Proc[], setup: string, round: number): Promise<ScaleRun> {
-  const { seconds, warmupSeconds, devices, requestTimeoutMs } = scaleSettings;
-  progress(`${setup}, round ${round}: ${w.label}, ${devices} NATS devices, ${warmupSeconds} s warm-up + ${seconds} s`);
-  await closedLoop(ctx.devices, w, warmupSeconds, requestTimeoutMs);
+async function deviceRun(ctx: WorkersContext, w: ScaleWorkload, procs: readonly Proc[], setup: string, round: number): Promise<ScaleRun> {
+  const { seconds, warmupSeconds, requestTimeoutMs } = scaleSettings;
+  const devices = ctx.devices.slice(0, w.devices);
+  progress(`${setup}, round ${round}: ${w.label}, ${devices.length} NATS devices, ${warmupSeconds} s warm-up + ${seconds} s`);
+  await closedLoop(devices, w, warmupSeconds, requestTimeoutMs);
   const closeCpu = cpuWindow([bench, ...procs]);
-  const loop = await closedLoop(ctx.devices, w, seconds, requestTimeoutMs);
+  const loop = await closedLoop(devices, w, seconds, requestTimeoutMs);
   const cpu = await closeCpu();
   const failed = loop.errors + Object.values(loop.otherStatuses).reduce((a, b) => a + b, 0);
   return {
-    load: `${w.label}, NATS x${devices}`, setup, round, rps: loop.rps, p50Ms: loop.latency.p50Ms, p99Ms: loop.latency.p99Ms,
+    load: `${w.label}, NATS x${devices.length}`, setup, round, rps: loop.rps, p50Ms: loop.latency.p50Ms, p99Ms: loop.latency.p99Ms,
     failed, problems: loop.problems, cpu,
   };
 }
@@ -104,19 +118,19 @@ async function sampled(setup: string, round: number, procs: readonly Proc[], bod
   }
 }
 
-/** A fresh inferer with `workers` threads and a fresh gateway; the device loads, then the HTTP load. */
-async function measureWorkers(ctx: WorkersContext, workers: number, round: number): Promise<WorkersResult> {
-  const setup = setupOf(workers);
+/** A fresh inferer in setup `s` and a fresh gateway; the device loads, then the HTTP load. */
+async function measureWorkers(ctx: WorkersContext, s: InfererSetup, round: number): Promise<WorkersResult> {
+  const setup = setupOf(s.workers, s.threads);
   const cleanup = new Cleanup();
   try {
     progress(`${setup}, round ${round}: starting the inferer and the gateway`);
-    const inferer = await startInfererChild(ctx.nats, ctx.nc, workers, cleanup);
+    const inferer = await startInfererChild(ctx.nats, ctx.nc, s.workers, s.threads, cleanup);
     const gateway = await startGatewayChild(ctx.nats, cleanup);
     const procs = [ctx.nats.proc, inferer, gateway.child];
     return await sampled(setup, round, procs, async () => {
       const runs: ScaleRun[] = [];
-      for (const w of ctx.workloads) runs.push(await deviceRun(ctx, w, procs, setup, round));
-      runs.push(await httpRun(gateway.url, procs, setup, round));
+      for (const w of ctx.workloads.filter((w) => !s.only || s.only.includes(w.label))) runs.push(await deviceRun(ctx, w, procs, setup, round));
+      if (!s.only) runs.push(await httpRun(gateway.url, procs, setup, round));
       return runs;
     });
   } finally {
@@ -137,7 +151,22 @@ async function measureOneProcess(ctx: WorkersContext): Promise<WorkersResult> {
   }
 }
 
-/** Every round of 1 and 2 workers, then the one-process site. */
+/** The label of the compute-bound classifier's workload. */
+export const heavyLabel = "image classifier, compute-bound";
+
+/**
+ * Part 1's device workloads: the demo classifier and house price on every device connection, and the
+ * compute-bound classifier (4.2 G multiply-adds an image) on 16: enough to keep two workers busy
+ * without 64 queued images adding seconds of latency.
+ */
+export function scaleWorkloads(demo: readonly Workload[], devices: number): ScaleWorkload[] {
+  const cv = demo.find((w) => w.pipeline === pipelines.cv);
+  if (!cv) throw new Error("no image classifier workload");
+  const heavy = { ...cv, label: heavyLabel, pipeline: pipelines.cvHeavy, subject: inferSubject(pipelines.cvHeavy), devices: Math.min(16, devices) };
+  return [...demo.map((w) => ({ ...w, devices })), heavy];
+}
+
+/** Every round of 1 and 2 workers (and 1 worker with 2 onnxruntime threads), then the one-process site. */
 export async function measureScaling(ctx: WorkersContext): Promise<WorkersResult> {
   const all: WorkersResult = { runs: [], memory: [] };
   const add = (r: WorkersResult): void => {
@@ -145,7 +174,9 @@ export async function measureScaling(ctx: WorkersContext): Promise<WorkersResult
     all.memory.push(...r.memory);
   };
   for (let round = 1; round <= scaleSettings.rounds; round++) {
-    for (const workers of workersOfRound(round)) add(await measureWorkers(ctx, workers, round));
+    for (const workers of workersOfRound(round)) add(await measureWorkers(ctx, { workers, threads: 1 }, round));
+    // The other way to give one inferer both cores: onnxruntime's intra-op threads, on the model that can use them.
+    add(await measureWorkers(ctx, { workers: 1, threads: 2, only: [heavyLabel] }, round));
   }
   add(await measureOneProcess(ctx));
   return all;

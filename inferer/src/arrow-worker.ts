@@ -7,7 +7,7 @@ export interface DecodeJob {
   body: Uint8Array;
 }
 
-/** A decode result: the columns (buffers transferred back) or a FerryError's code and message. */
+/** A decode result: the columns (their buffers, the body's included, transferred back) or a FerryError's code and message. */
 export type DecodeResult = { id: number; decoded: DecodedArrow } | { id: number; code: FerryError["code"]; message: string };
 
 type TypedValues = Exclude<NumericArray, number[]>;
@@ -25,16 +25,19 @@ function copyOf(a: TypedValues): TypedValues {
 parentPort?.on("message", (job: DecodeJob) => {
   try {
     const decoded = decodeArrowColumns(job.body);
-    const transfer: ArrayBuffer[] = [];
+    const body = job.body.buffer as ArrayBuffer;
+    const transfer = new Set<ArrayBuffer>();
     const columns = decoded.columns.map((c) => {
       if ("error" in c || Array.isArray(c.values)) return c;
-      // Own copies, so their buffers can move to the main thread (views share the body's buffer).
-      const values = copyOf(c.values);
+      // Values that are views into the body go back as views: the body's buffer, which this thread
+      // owns, moves back once with all of them (no copy). Anything arrow-js allocated is copied, as
+      // its buffer may be shared with other objects here.
+      const values = c.values.buffer === body ? c.values : copyOf(c.values);
       const offsets = new Int32Array(c.offsets);
-      transfer.push(values.buffer as ArrayBuffer, offsets.buffer);
+      transfer.add(values.buffer as ArrayBuffer).add(offsets.buffer);
       return { ...c, values, offsets };
     });
-    parentPort!.postMessage({ id: job.id, decoded: { rowCount: decoded.rowCount, columns } } satisfies DecodeResult, transfer);
+    parentPort!.postMessage({ id: job.id, decoded: { rowCount: decoded.rowCount, columns } } satisfies DecodeResult, [...transfer]);
   } catch (err) {
     const e = err instanceof FerryError ? err : new FerryError("bad_arrow", `Arrow body cannot be read: ${(err as Error).message}`);
     parentPort!.postMessage({ id: job.id, code: e.code, message: e.message } satisfies DecodeResult);

@@ -9,6 +9,7 @@ export const manifests = {
   houseprice: join(models, "manifests", "houseprice.json"),
   cv: join(models, "manifests", "cv-demo.json"),
   bucketed: join(models, "manifests", "houseprice-bucketed.json"),
+  cvHeavy: join(models, "manifests", "cv-heavy.json"),
 };
 
 /** The generator's reference rows and outputs for the house-price model. */
@@ -24,6 +25,8 @@ export interface ImageReference {
   images: { file: string; class: number; first10_probabilities: number[] }[];
 }
 export const imageRef = JSON.parse(readFileSync(join(models, "image-reference.json"), "utf8")) as ImageReference;
+/** The same images through the compute-bound bench classifier. */
+export const heavyImageRef = JSON.parse(readFileSync(join(models, "image-heavy-reference.json"), "utf8")) as ImageReference;
 
 /** Raw float32 pixels of a reference image ([1,3,224,224]). */
 export function imagePixels(i: number): Float32Array {
