@@ -1,15 +1,20 @@
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import cliProgress from "cli-progress";
 import { openStores, publishManifestFile, setCurrentPipeline, undeploy } from "@ferry/deployer";
 import { natsConnectOptions, natsUrlWithCredentials } from "@ferry/contracts";
 import type { StartOptions } from "./options.js";
+import { roleUrl, secretPasswords, storedPasswords } from "./site-users.js";
 
-/** The local site's server; as its admin user when the site requires credentials (`<data>/nats/users.json`). */
-async function localAdminUrl(o: StartOptions): Promise<string> {
-  const url = `nats://127.0.0.1:${o.natsPort}`;
-  const stored = await readFile(join(o.data, "nats", "users.json"), "utf8").then((t) => JSON.parse(t) as { admin?: unknown }, () => undefined);
+/**
+ * The site's server (NATS_URL, else the local one) as its admin user when the site requires credentials:
+ * derived from FERRY_NATS_SECRET, else from `<data>/nats/users.json`.
+ */
+async function adminUrl(o: StartOptions): Promise<string> {
+  const url = o.natsUrl ?? `nats://127.0.0.1:${o.natsPort}`;
+  if (o.natsSecret) return roleUrl(url, "admin", secretPasswords(o.natsSecret));
+  if (o.natsUrl) return url;
+  const stored = await storedPasswords(join(o.data, "nats", "users.json"));
   return typeof stored?.admin === "string" ? natsUrlWithCredentials(url, "admin", stored.admin) : url;
 }
 
@@ -20,7 +25,7 @@ export async function deployCommand(command: "deploy" | "undeploy" | "current", 
     process.stderr.write(`ferry ${command}: missing ${command === "deploy" ? "MANIFEST" : "PIPELINE"}\n`);
     return 2;
   }
-  const url = o.natsUrl ?? await localAdminUrl(o);
+  const url = await adminUrl(o);
   const nc = await connect({ ...natsConnectOptions(url), name: `ferry-${command}` });
   try {
     const stores = await openStores(nc, o.replicas);

@@ -2,5 +2,5 @@ export { startSite, maxPayloadFor, type Site } from "./start.js";
 export { parseStart, demoManifests, usage, type StartOptions } from "./options.js";
 export { prepareEdge, joinHub, joinInBackground, edgeServerOptions, leafRemoteOf, type EdgeSetup } from "./edge.js";
 export { credentialsPath, readCredentials, saveCredentials } from "./edge-credentials.js";
-export { natsAuthRequired, sitePasswords, siteUsers, roleUrl, type NatsAuthMode, type SitePasswords } from "./site-users.js";
+export { natsAuthRequired, natsSecret, secretPasswords, sitePasswords, siteUsers, roleUrl, type NatsAuthMode, type SitePasswords } from "./site-users.js";
 export { deployCommand } from "./deploy-command.js";

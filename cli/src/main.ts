@@ -4,6 +4,7 @@ import { startSite } from "./start.js";
 import { runGatewayPrimary } from "./gateway-cluster.js";
 import { logsCommand } from "./logs-command.js";
 import { deployCommand } from "./deploy-command.js";
+import { natsPasswordCommand } from "./nats-password-command.js";
 
 const demoRow = "[4.0,2.5,2900.0,5505.0,2.0,0.0,0.0,3.0,8.0,2900.0,0.0,47.6063,-122.02,2970.0,5251.0,12.0,0.0,0.0]";
 
@@ -23,6 +24,7 @@ async function main(): Promise<number> {
   if (parsed.command === "deploy" || parsed.command === "undeploy" || parsed.command === "current") {
     return deployCommand(parsed.command, parsed.options);
   }
+  if (parsed.command === "nats-password") return natsPasswordCommand(parsed.options);
   if (parsed.command !== "start") {
     process.stderr.write(`ferry: unknown command ${JSON.stringify(parsed.command)}\n\n${usage}`);
     return 2;

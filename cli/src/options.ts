@@ -4,11 +4,12 @@ import { fileURLToPath } from "node:url";
 import { hostname } from "node:os";
 import { parseDuration, parseSize } from "@ferry/contracts";
 import { defaultWorkers } from "@ferry/inferer";
-import type { NatsAuthMode } from "./site-users.js";
+import { natsSecret, type NatsAuthMode } from "./site-users.js";
 
 /** Everything `ferry start` can be told, from flags or the environment. */
 export interface StartOptions {
-  services: ("gateway" | "inferer" | "logger" | "deployer" | "link" | "ops")[];
+  /** "nats": spawn the nats-server (alone: `ferry start nats`, one server of a cluster). */
+  services: ("nats" | "gateway" | "inferer" | "logger" | "deployer" | "link" | "ops")[];
   port: number;
   host: string;
   data: string;
@@ -17,6 +18,13 @@ export interface StartOptions {
   natsUrl: string | undefined;
   /** Whether the spawned nats-server requires credentials (auto: when `natsHost` is not loopback). */
   natsAuth: NatsAuthMode;
+  /** `FERRY_NATS_SECRET`: role (and route) passwords derived from it, for the server and the services. */
+  natsSecret: string | undefined;
+  /** The spawned server's name (unique in a cluster). */
+  natsName: string;
+  /** Route port of the spawned server in a cluster (0: no cluster), and the other servers' routes. */
+  clusterPort: number;
+  routes: string[];
   logLevel: string;
   manifests: string[];
   current: string | undefined;
@@ -72,6 +80,12 @@ Usage:
   ferry start [gateway] [inferer] [logger] [deployer] [link]
                                              start services (default: all, in one process; link
                                              only with an EDGE_BUNDLE)
+  ferry start nats [--cluster-port N --routes URLS]
+                                             only a nats-server (with JetStream): one server of a
+                                             cluster, users from FERRY_NATS_SECRET (compose.yaml)
+  ferry nats-password ROLE                   a NATS role's password (admin, gateway, inferer, logger,
+                                             deployer, link, device): from FERRY_NATS_SECRET, else
+                                             from <data>/nats/users.json
   ferry start ops                            start an Ops hub: edges, bundles, publishing, every
                                              edge's logs (its own nats-server, domain "hub")
   ferry deploy MANIFEST [--set-current]      publish a pipeline version (models to the object store,
@@ -97,6 +111,13 @@ Options (flag / environment / default):
                                                       role (passwords in <data>/nats/users.json, see
                                                       README "NATS users"); auto: on when --nats-host
                                                       is not loopback; off
+      (env only)        FERRY_NATS_SECRET (none)      site secret (16+ chars): the spawned server's
+                                                      role users and route user, and each service's
+                                                      credentials on NATS_URL, derive from it
+      --nats-name NAME  FERRY_NATS_NAME   ferry       name of the spawned nats-server (unique in a cluster)
+      --cluster-port N  FERRY_CLUSTER_PORT (none)     the spawned server joins cluster "ferry" on this
+                                                      route port ...
+      --routes URLS     FERRY_ROUTES      (none)      ... with these servers (nats-route://host:port,...)
       --pipeline FILE   FERRY_PIPELINES   demo        deployment manifest to serve (repeatable;
                                                       env: comma-separated); published at start
                                                       unless the same models are deployed
@@ -180,6 +201,9 @@ export function parseStart(argv: string[], env: NodeJS.ProcessEnv): { command: s
       "nats-host": { type: "string" },
       "nats-url": { type: "string" },
       "nats-auth": { type: "string" },
+      "nats-name": { type: "string" },
+      "cluster-port": { type: "string" },
+      routes: { type: "string" },
       pipeline: { type: "string", multiple: true },
       current: { type: "string" },
       "body-limit": { type: "string" },
@@ -218,10 +242,15 @@ export function parseStart(argv: string[], env: NodeJS.ProcessEnv): { command: s
   const all = ["gateway", "inferer", "logger", "deployer", ...(bundle ? ["link"] : [])];
   const services = command !== "start" ? [] : rest.length === 0 ? all : rest;
   if (services.includes("ops") && services.length > 1) throw new Error("ops runs alone: `ferry start ops` (the hub has its own nats-server)");
-  for (const s of services.filter((x) => x !== "ops")) {
+  for (const s of services.filter((x) => x !== "ops" && x !== "nats")) {
     if (s === "link" && !bundle) throw new Error("the link service needs an EDGE_BUNDLE (--bundle)");
-    if (!all.includes(s)) throw new Error(`unknown service ${JSON.stringify(s)} (${all.join(", ")})`);
+    if (!all.includes(s)) throw new Error(`unknown service ${JSON.stringify(s)} (nats, ${all.join(", ")})`);
   }
+  const natsUrl = values["nats-url"] ?? (env.NATS_URL || undefined);
+  if (services.includes("nats") && values["nats-url"]) throw new Error("`ferry start nats` spawns the server: leave out --nats-url");
+  const clusterPort = num("--cluster-port", values["cluster-port"] ?? env.FERRY_CLUSTER_PORT, 0);
+  const routes = (values.routes ?? env.FERRY_ROUTES ?? "").split(",").map((r) => r.trim()).filter(Boolean);
+  if (routes.length > 0 && clusterPort === 0) throw new Error("--routes needs --cluster-port (the route port of this server)");
   const envPipelines = env.FERRY_PIPELINES?.split(",").map((s) => s.trim()).filter(Boolean);
   return {
     command,
@@ -232,8 +261,13 @@ export function parseStart(argv: string[], env: NodeJS.ProcessEnv): { command: s
       data: resolve(values.data ?? env.FERRY_DATA ?? "./data"),
       natsPort: num("--nats-port", values["nats-port"] ?? env.FERRY_NATS_PORT, 4222),
       natsHost: values["nats-host"] ?? env.FERRY_NATS_HOST ?? "127.0.0.1",
-      natsUrl: values["nats-url"] ?? (env.NATS_URL || undefined),
+      // With "nats" in the services the server is spawned here, whatever NATS_URL the environment has.
+      natsUrl: services.includes("nats") ? undefined : natsUrl,
       natsAuth: natsAuthMode(values["nats-auth"] ?? env.FERRY_NATS_AUTH),
+      natsSecret: natsSecret(env.FERRY_NATS_SECRET),
+      natsName: values["nats-name"] ?? env.FERRY_NATS_NAME ?? "ferry",
+      clusterPort,
+      routes,
       logLevel: values["log-level"] ?? env.FERRY_LOG_LEVEL ?? "info",
       // An edge serves what Ops publishes, not the demo.
       manifests: (values.pipeline ?? envPipelines ?? (bundle ? [] : demoManifests)).map((p) => resolve(p)),

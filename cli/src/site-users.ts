@@ -1,8 +1,8 @@
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { NatsUser } from "@ferry/natsd";
-import { NatsRoles, natsUrlWithCredentials, rolePermissions, type NatsRole } from "@ferry/contracts";
+import { NatsRoles, natsCredentials, natsUrlWithCredentials, rolePermissions, type NatsRole } from "@ferry/contracts";
 
 /** `--nats-auth`: require credentials always, never, or when the server listens beyond loopback. */
 export type NatsAuthMode = "auto" | "on" | "off";
@@ -39,6 +39,39 @@ export async function sitePasswords(file: string): Promise<SitePasswords> {
   return out;
 }
 
+/** Shortest `FERRY_NATS_SECRET` accepted. */
+export const minSecretLength = 16;
+
+/** A password derived from the site secret for `name` (a role, or the cluster's route user). */
+function derived(secret: string, name: string): string {
+  return createHmac("sha256", secret).update(`ferry nats user ${name}`).digest("base64url").slice(0, 32);
+}
+
+/** Checks a `FERRY_NATS_SECRET`; undefined when unset or empty. */
+export function natsSecret(value: string | undefined): string | undefined {
+  if (value === undefined || value === "") return undefined;
+  if (value.length < minSecretLength) throw new Error(`FERRY_NATS_SECRET must be at least ${minSecretLength} characters (e.g. openssl rand -base64 32)`);
+  return value;
+}
+
+/**
+ * Role passwords derived from one site secret (`FERRY_NATS_SECRET`): every server of a cluster and every
+ * service computes the same ones from the same secret, with nothing to share or create first.
+ */
+export function secretPasswords(secret: string): SitePasswords {
+  return Object.fromEntries(NatsRoles.map((role) => [role, derived(secret, role)])) as SitePasswords;
+}
+
+/** The user cluster routes log in with, derived from the site secret. */
+export function routeAuth(secret: string): { user: string; password: string } {
+  return { user: "route", password: derived(secret, "route") };
+}
+
+/** The role passwords kept in `file` by an earlier `ferry start`, without making any; undefined when there is none. */
+export async function storedPasswords(file: string): Promise<Partial<SitePasswords> | undefined> {
+  return readFile(file, "utf8").then((t) => JSON.parse(t) as Partial<SitePasswords>, () => undefined);
+}
+
 /** The server's users: one per role, with that role's permissions. */
 export function siteUsers(passwords: SitePasswords): NatsUser[] {
   return NatsRoles.map((role) => {
@@ -47,7 +80,10 @@ export function siteUsers(passwords: SitePasswords): NatsUser[] {
   });
 }
 
-/** A role's URL of the site's server (`nats://role:password@host:port`), or `url` as it is without passwords. */
+/**
+ * A role's URL of the site's server (`nats://role:password@host:port`); `url` as it is without passwords,
+ * or when it names its own credentials already.
+ */
 export function roleUrl(url: string, role: NatsRole, passwords: SitePasswords | undefined): string {
-  return passwords ? natsUrlWithCredentials(url, role, passwords[role]) : url;
+  return passwords && !natsCredentials(url) ? natsUrlWithCredentials(url, role, passwords[role]) : url;
 }

@@ -12,13 +12,13 @@ import { pino, type Logger } from "pino";
 import type { StartOptions } from "./options.js";
 import { startHub } from "./hub.js";
 import { edgeServerOptions, joinInBackground, prepareEdge, type EdgeSetup } from "./edge.js";
-import { natsAuthRequired, roleUrl, sitePasswords, siteUsers, type SitePasswords } from "./site-users.js";
+import { natsAuthRequired, roleUrl, routeAuth, secretPasswords, sitePasswords, siteUsers, type SitePasswords } from "./site-users.js";
 
 /** What `ferry start` runs; `stop()` stops the services, then the spawned nats-server. */
 export interface Site {
   /** The NATS server's URL (without credentials). */
   readonly natsUrl: string;
-  /** Role passwords, when the spawned server requires credentials (`--nats-auth`). */
+  /** Role passwords, when the server requires credentials (`--nats-auth`, `FERRY_NATS_SECRET`). */
   readonly passwords: SitePasswords | undefined;
   readonly url: string | undefined;
   readonly services: Service[];
@@ -76,22 +76,33 @@ export async function startSite(o: StartOptions, log: Logger = pino({ level: o.l
   if (edge && o.natsUrl) log.warn({ edge: edge.name }, `NATS_URL is given: that server must have JetStream domain ${edge.name} and the leaf link to the hub (credentials in ${join(o.data, "edge")})`);
   let nats: NatsServer | undefined;
   const usersFile = join(o.data, "nats", "users.json");
-  const passwords = !o.natsUrl && natsAuthRequired(o.natsAuth, o.natsHost) ? await sitePasswords(usersFile) : undefined;
+  const passwords = o.natsSecret ? secretPasswords(o.natsSecret)
+    : !o.natsUrl && natsAuthRequired(o.natsAuth, o.natsHost) ? await sitePasswords(usersFile) : undefined;
+  const cluster = o.clusterPort > 0
+    ? { cluster: { name: "ferry", port: o.clusterPort, routes: o.routes, ...(o.natsSecret ? { auth: routeAuth(o.natsSecret) } : {}) } }
+    : {};
   const spawnNats = async (port: number): Promise<NatsServer> => {
     const server = await startNatsServer({
       dataDir: join(o.data, "nats"),
       port,
       host: o.natsHost,
+      serverName: o.natsName,
       maxPayload: maxPayloadFor(o.bodyLimit),
       log: (line) => log.debug({ nats: line }),
       ...(passwords ? { users: siteUsers(passwords) } : {}),
+      ...cluster,
       ...(edge ? edgeServerOptions(edge) : {}),
     });
-    const auth = passwords ? { credentials: usersFile, deviceUser: "device" } : { credentials: "none (loopback only)" };
-    log.info({ url: server.url, version: server.version, ...auth, ...(edge ? { edge: edge.name, linked: edge.credentials !== undefined } : {}) }, "nats-server started");
+    const auth = !passwords ? { credentials: "none (loopback only)" }
+      : { credentials: o.natsSecret ? "derived from FERRY_NATS_SECRET (ferry nats-password ROLE)" : usersFile, deviceUser: "device" };
+    log.info({ url: server.url, version: server.version, ...auth, ...(o.clusterPort ? { cluster: "ferry", routes: o.routes } : {}), ...(edge ? { edge: edge.name, linked: edge.credentials !== undefined } : {}) }, "nats-server started");
     return server;
   };
   if (!o.natsUrl) nats = await spawnNats(o.natsPort);
+  // One server of a cluster: its JetStream answers once enough servers are up, so nothing else runs here.
+  if (o.services.length === 1 && o.services[0] === "nats") {
+    return { natsUrl: nats!.url, passwords, url: undefined, services: [], stop: () => nats!.stop() };
+  }
   const serverUrl = o.natsUrl ?? nats!.url;
   const as = (role: NatsRole): string => roleUrl(serverUrl, role, passwords);
   const services: Service[] = [];

@@ -63,6 +63,11 @@ export interface ClusterOptions {
   port: number;
   /** The other servers' (its own is harmless) route URLs, `nats-route://127.0.0.1:PORT`. */
   routes: readonly string[];
+  /**
+   * Routes must log in with this user and password (and the routes above are given them): without it,
+   * anything that reaches the route port can join the cluster and see every message.
+   */
+  auth?: { user: string; password: string };
 }
 
 /** A leaf node link to another server. */
@@ -177,13 +182,21 @@ function leafText(host: string, port: number | undefined, remotes: readonly Leaf
   ];
 }
 
+function withUser(url: string, auth: { user: string; password: string }): string {
+  const u = new URL(url);
+  u.username = encodeURIComponent(auth.user);
+  u.password = encodeURIComponent(auth.password);
+  return u.toString();
+}
+
 function clusterText(host: string, c: ClusterOptions | undefined): string[] {
   if (!c) return [];
   return [
     "cluster {",
     `  name: ${JSON.stringify(c.name)}`,
     `  listen: ${JSON.stringify(`${host}:${c.port}`)}`,
-    `  routes: ${JSON.stringify(c.routes)}`,
+    ...(c.auth ? [`  authorization { user: ${JSON.stringify(c.auth.user)}, password: ${JSON.stringify(c.auth.password)} }`] : []),
+    `  routes: ${JSON.stringify(c.auth ? c.routes.map((r) => withUser(r, c.auth!)) : c.routes)}`,
     "}",
   ];
 }

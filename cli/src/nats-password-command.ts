@@ -1,0 +1,24 @@
+import { join } from "node:path";
+import { NatsRoles, type NatsRole } from "@ferry/contracts";
+import type { StartOptions } from "./options.js";
+import { secretPasswords, storedPasswords } from "./site-users.js";
+
+/**
+ * `ferry nats-password ROLE`: the role's NATS password on this site, for a device or an operator — derived
+ * from FERRY_NATS_SECRET when it is set, else read from `<data>/nats/users.json` (never made here).
+ */
+export async function natsPasswordCommand(o: StartOptions): Promise<number> {
+  const role = o.args[0] as NatsRole | undefined;
+  if (!role || o.args.length !== 1 || !NatsRoles.includes(role)) {
+    process.stderr.write(`ferry: usage: ferry nats-password ROLE (one of ${NatsRoles.join(", ")})\n`);
+    return 2;
+  }
+  const file = join(o.data, "nats", "users.json");
+  const password = o.natsSecret ? secretPasswords(o.natsSecret)[role] : (await storedPasswords(file))?.[role];
+  if (!password) {
+    process.stderr.write(`ferry: no FERRY_NATS_SECRET and no ${role} password in ${file} (does this site require credentials?)\n`);
+    return 1;
+  }
+  process.stdout.write(`${password}\n`);
+  return 0;
+}
