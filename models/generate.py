@@ -352,15 +352,27 @@ def build_cnn_graph(c):
         helper.make_node("Conv", ["relu1", "conv2_W", "conv2_B"], ["conv2"], name="conv2",
                          kernel_shape=[4, 4], strides=[4, 4]),
         helper.make_node("Relu", ["conv2"], ["relu2"], name="relu2"),
-        helper.make_node("GlobalAveragePool", ["relu2"], ["pooled"], name="gap"),
+        *classifier_head("relu2"),
+    ]
+    inits = [init(k, c[k]) for k in ["conv1_W", "conv1_B", "conv2_W", "conv2_B", "fc_W", "fc_B"]]
+    return image_graph(nodes, "image_classifier", inits)
+
+
+def classifier_head(features):
+    """GlobalAveragePool -> Flatten -> Gemm(fc_W, fc_B) -> Softmax -> ArgMax, the two image classifiers' head."""
+    return [
+        helper.make_node("GlobalAveragePool", [features], ["pooled"], name="gap"),
         helper.make_node("Flatten", ["pooled"], ["flat"], name="flatten", axis=1),
         helper.make_node("Gemm", ["flat", "fc_W", "fc_B"], ["logits"], name="fc"),
         helper.make_node("Softmax", ["logits"], ["probabilities"], name="softmax", axis=1),
         helper.make_node("ArgMax", ["probabilities"], ["classification"], name="argmax", axis=1, keepdims=0),
     ]
-    inits = [init(k, c[k]) for k in ["conv1_W", "conv1_B", "conv2_W", "conv2_B", "fc_W", "fc_B"]]
+
+
+def image_graph(nodes, name, inits):
+    """A graph with the image classifiers' input (tensor [batch,3,224,224]) and outputs (classification, probabilities)."""
     return helper.make_graph(
-        nodes, "image_classifier",
+        nodes, name,
         [helper.make_tensor_value_info("tensor", TensorProto.FLOAT, ["batch", 3, 224, 224])],
         [helper.make_tensor_value_info("classification", TensorProto.INT64, ["batch"]),
          helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 1001])],
@@ -433,20 +445,9 @@ def build_heavy_graph(c):
                              kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
             helper.make_node("Relu", [f"conv{i}"], [f"h{i + 1}"], name=f"block{i}_relu"),
         ]
-    nodes += [
-        helper.make_node("GlobalAveragePool", [f"h{HEAVY_BLOCKS}"], ["pooled"], name="gap"),
-        helper.make_node("Flatten", ["pooled"], ["flat"], name="flatten", axis=1),
-        helper.make_node("Gemm", ["flat", "fc_W", "fc_B"], ["logits"], name="fc"),
-        helper.make_node("Softmax", ["logits"], ["probabilities"], name="softmax", axis=1),
-        helper.make_node("ArgMax", ["probabilities"], ["classification"], name="argmax", axis=1, keepdims=0),
-    ]
+    nodes += classifier_head(f"h{HEAVY_BLOCKS}")
     inits = [init(k, c[k]) for k in ["stem_W", "stem_B", "block_W", "block_B", "fc_W", "fc_B"]]
-    return helper.make_graph(
-        nodes, "image_classifier_heavy",
-        [helper.make_tensor_value_info("tensor", TensorProto.FLOAT, ["batch", 3, 224, 224])],
-        [helper.make_tensor_value_info("classification", TensorProto.INT64, ["batch"]),
-         helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 1001])],
-        initializer=inits)
+    return image_graph(nodes, "image_classifier_heavy", inits)
 
 
 # --------------------------------------------------------------------------------------------- price bucket
