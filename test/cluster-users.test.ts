@@ -126,8 +126,11 @@ describe("a NATS cluster whose users derive from FERRY_NATS_SECRET (compose.yaml
     }
   });
 
-  it("a secret is checked, and each role's password is its own and the same from the same secret", () => {
+  it("a secret and the cluster flags are checked; each role's password is its own and the same from the same secret", () => {
     assert.throws(() => natsSecret("short"), /at least 16/);
+    assert.throws(() => parseStart(["start", "--nats-url", "nats://127.0.0.1:4222"], { FERRY_NATS_SECRET: "short" }), /at least 16/);
+    assert.throws(() => parseStart(["start", "nats", "--nats-url", "nats://127.0.0.1:4222"], env), /leave out --nats-url/);
+    assert.throws(() => parseStart(["start", "nats", "--routes", "nats-route://127.0.0.1:6222"], env), /--routes needs --cluster-port/);
     assert.equal(natsSecret(""), undefined);
     assert.deepEqual(secretPasswords(secret), passwords);
     assert.equal(new Set(NatsRoles.map((r) => passwords[r])).size, NatsRoles.length);
