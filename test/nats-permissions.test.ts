@@ -6,7 +6,8 @@ import { after, before, describe, it } from "node:test";
 import { connect, headers as natsHeaders, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import { LogStream, NatsRoles, ResultStream, natsUrlWithCredentials, type InferenceRecord } from "@ferry/contracts";
+import { LogStream, NatsRoles, ResultStream, natsUrlWithCredentials, type DashboardStats, type InferenceRecord } from "@ferry/contracts";
+import { start as startGateway } from "@ferry/gateway";
 import { deployCommand, natsAuthRequired, parseStart, startSite, type Site } from "@ferry/cli";
 import { connectNats } from "ferry/client";
 import { houseRef, manifests } from "./helpers/paths.js";
@@ -74,6 +75,19 @@ describe("NATS users per role: a site that requires credentials", () => {
     const deployArgs = ["deploy", manifests.houseprice, "--nats-port", String(new URL(site.natsUrl).port), "--data", dir];
     assert.equal(await deployCommand("deploy", parseStart(deployArgs, {})!.options), 0);
     await until("the inferer swaps in the new version", async () => { const v = await versionOf(); return v !== undefined && v !== before; });
+  });
+
+  it("a second gateway as the gateway user: the dashboard's /ui/stats sums both gateways' traffic", async () => {
+    const second = await startGateway({ natsUrl: urlAs("gateway"), port: 0, host: "127.0.0.1", logger: quiet });
+    try {
+      assert.equal((await post(`${second.url}/pipelines/edge-houseprice`, houseRecords(houseRef.rows.slice(0, 1)), { "Content-Type": PANDAS })).status, 200);
+      for (const url of [site.url!, second.url]) {
+        const stats = (await (await fetch(`${url}/ui/stats`)).json()) as DashboardStats;
+        assert.equal(stats.gateways, 2, `${url}: both gateways may ask and answer ferry.gateway.traffic`);
+      }
+    } finally {
+      await second.stop();
+    }
   });
 
   it("a device may infer over NATS, submit durable requests and read their results", async () => {

@@ -7,10 +7,10 @@ import Fastify from "fastify";
 import { Value } from "@sinclair/typebox/value";
 import type { Browser, Page } from "playwright-core";
 import { DashboardStatsSchema, Subjects, type DashboardStats, type HeartbeatReply } from "@ferry/contracts";
-import { DASHBOARD_CSP, defaultDashboardDist, registerDashboard } from "@ferry/gateway";
+import { DASHBOARD_CSP, defaultDashboardDist, registerDashboard, start as startGateway } from "@ferry/gateway";
 import { start as startLink, type LinkService } from "@ferry/link";
 import { browserSkip, launchChromium, watchedPage, type WatchedPage } from "./helpers/browser.js";
-import { houseRef, root } from "./helpers/paths.js";
+import { houseRef, manifests, root } from "./helpers/paths.js";
 import { PANDAS, houseRecords, post, quiet, startTestSite, until, type TestSite } from "./helpers/site.js";
 
 const HOUSE = "edge-houseprice";
@@ -188,6 +188,7 @@ describe("site dashboard at /ui", { skip: browserSkip() }, () => {
     assert.match(await text(page, "latency-p50"), /^\d+(\.\d+)? (µs|ms)$/);
     assert.match(await text(page, "latency-p99"), /^\d+(\.\d+)? (µs|ms)$/);
     assert.ok(Number(await text(page, "total-requests")) > 4);
+    assert.equal(await text(page, "gateways"), "1");
     await until("the chart draws the traffic", async () => (await rpsLineHeight(page)) > 10);
     assert.ok(Number(await page.getByTestId("traffic-chart").getAttribute("data-busy-seconds")) >= 1);
 
@@ -291,6 +292,35 @@ describe("site dashboard not built", () => {
     } finally {
       await app.close();
       await rm(dir, { recursive: true, force: true });
+      await site.stop();
+    }
+  });
+});
+
+describe("/ui/stats sums every gateway of the site", () => {
+  it("two gateways on one NATS server: each reports both gateways' requests, per second and in total", async () => {
+    const site = await startTestSite({ manifests: [manifests.houseprice], logger: false });
+    const second = await startGateway({ natsUrl: site.nats.url, port: 0, host: "127.0.0.1", logger: quiet });
+    try {
+      const body = houseRecords(houseRef.rows.slice(0, 1));
+      for (let i = 0; i < 2; i++) assert.equal((await post(`${site.url}/pipelines/edge-houseprice`, body, { "Content-Type": PANDAS })).status, 200);
+      for (let i = 0; i < 3; i++) assert.equal((await post(`${second.url}/pipelines/edge-houseprice`, body, { "Content-Type": PANDAS })).status, 200);
+      assert.equal((await post(`${second.url}/pipelines/no-such-pipeline`, body, { "Content-Type": PANDAS })).status, 404);
+      for (const url of [site.url, second.url]) {
+        let stats: DashboardStats | undefined;
+        // The requests' second must end before it is reported.
+        await until(`${url}/ui/stats with every request in its seconds`, async () => {
+          stats = (await (await fetch(`${url}/ui/stats`)).json()) as DashboardStats;
+          return stats.seconds.reduce((n, s) => n + s.requests, 0) === 6;
+        });
+        assert.ok(Value.Check(DashboardStatsSchema, stats));
+        assert.equal(stats!.gateways, 2, url);
+        assert.deepEqual([stats!.total.requests, stats!.total.errors], [6, 1], url);
+        assert.equal(stats!.seconds.reduce((n, s) => n + s.errors, 0), 1);
+        assert.ok(stats!.seconds.some((s) => s.requests > 0 && s.p50_ms !== null && s.p99_ms !== null));
+      }
+    } finally {
+      await second.stop();
       await site.stop();
     }
   });

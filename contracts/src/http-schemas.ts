@@ -156,11 +156,14 @@ export const TrafficSecondSchema = Type.Object({
 }, { additionalProperties: false });
 
 /**
- * `GET /ui/stats` body: the gateway's own inference traffic for the dashboard. Latency quantiles come from
- * log-spaced buckets (each about 20% wide) and are the upper bound of the bucket holding the quantile.
+ * `GET /ui/stats` body: the site's inference traffic for the dashboard, summed over every gateway that
+ * answered `ferry.gateway.traffic` (each gateway process of `--gateways N`, each gateway of a cluster).
+ * Latency quantiles come from log-spaced buckets (each about 20% wide), merged across gateways, and are
+ * the upper bound of the bucket holding the quantile.
  */
 export const DashboardStatsSchema = Type.Object({
-  now: Type.Integer({ description: "the gateway's clock, ms since the epoch" }),
+  now: Type.Integer({ description: "the answering gateway's clock, ms since the epoch" }),
+  gateways: Type.Integer({ minimum: 1, description: "gateways whose traffic is summed here (this one included)" }),
   seconds: Type.Array(TrafficSecondSchema, { description: "the last complete seconds, oldest first, seconds without traffic included" }),
   recent: Type.Object({
     span_s: Type.Integer({ minimum: 1, description: "how many of the last complete seconds this summary covers" }),
@@ -169,17 +172,29 @@ export const DashboardStatsSchema = Type.Object({
     p99_ms: LatencyMs,
   }, { additionalProperties: false }),
   total: Type.Object({
-    requests: Type.Integer({ minimum: 0, description: "inference requests answered since the gateway started" }),
+    requests: Type.Integer({ minimum: 0, description: "inference requests the gateways answered since they started" }),
     errors: Type.Integer({ minimum: 0 }),
-    since: Type.Integer({ description: "when the gateway started counting, ms since the epoch" }),
+    since: Type.Integer({ description: "when the earliest of them started counting, ms since the epoch" }),
   }, { additionalProperties: false }),
   nats: Type.Object({
     in_msgs: Type.Integer({ minimum: 0 }),
     out_msgs: Type.Integer({ minimum: 0 }),
     in_bytes: Type.Integer({ minimum: 0 }),
     out_bytes: Type.Integer({ minimum: 0 }),
-  }, { additionalProperties: false, description: "the gateway's NATS connection counters" }),
+  }, { additionalProperties: false, description: "the answering gateway's NATS connection counters" }),
 }, { additionalProperties: false });
+
+/** One gateway's answer on `ferry.gateway.traffic`: its counts, and its live seconds with their latency buckets. */
+export interface TrafficSnapshot {
+  /** The gateway's id (random per process). */
+  gateway: string;
+  since: number;
+  requests: number;
+  errors: number;
+  /** Number of latency buckets: gateways with other buckets are left out of a merge. */
+  buckets: number;
+  seconds: { second: number; requests: number; errors: number; buckets: number[] }[];
+}
 
 /** `GET /ui/stats` body. */
 export type DashboardStats = Static<typeof DashboardStatsSchema>;

@@ -56,7 +56,7 @@ export function rolePermissions(r: NatsRole): NatsPermissions | undefined {
       return undefined;
     case "gateway":
       return role([Subjects.infer, `${Subjects.inferPrefix}>`, Subjects.status, Subjects.logsQuery, Subjects.metrics, Subjects.linkStatus,
-        ...kv(Buckets.site), ...kv(Buckets.deployments), ...consuming], []);
+        Subjects.gatewayTraffic, ...kv(Buckets.site), ...kv(Buckets.deployments), ...consuming], [Subjects.gatewayTraffic]);
     case "inferer":
       return role([`${Subjects.logPrefix}>`, `${Subjects.resultPrefix}>`, ...streamApi(LogStream), ...streamApi(RequestStream), ...streamApi(ResultStream),
         ...kv(Buckets.site), ...kv(Buckets.deployments), ...objects(Buckets.models), ...consuming],

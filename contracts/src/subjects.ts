@@ -26,6 +26,8 @@ export const Subjects = {
   linkStatus: "ferry.link.status",
   /** Request/reply, every inferer and logger answers: its metrics in Prometheus text format (`GET /metrics` gathers them). */
   metrics: "ferry.metrics",
+  /** Request/reply, every gateway answers: its inference traffic of the last minute (`GET /ui/stats` sums them). */
+  gatewayTraffic: "ferry.gateway.traffic",
 } as const;
 
 /** The Ops hub's JetStream domain. */
@@ -37,12 +39,12 @@ export const HubLogStream = "FERRY_LOGS_ALL";
 /**
  * Subjects an edge's leaf link neither imports nor exports: each site keeps its own inference, status,
  * logs and stores (JetStream reaches across only through `$JS.<domain>.API`), and only heartbeats and
- * JetStream traffic cross. Metrics and service discovery (`$SRV`) stay per site too, so a site's
- * `/metrics` and `$SRV.PING` never list another site's services.
+ * JetStream traffic cross. Metrics, gateway traffic and service discovery (`$SRV`) stay per site too, so
+ * a site's `/metrics`, `/ui/stats` and `$SRV.PING` never count another site's services.
  */
 export const LeafDenied = [
   "ferry.infer", "ferry.infer.>", "ferry.status", "ferry.logs.>", "ferry.log.>", "ferry.deploy", "ferry.undeploy", "ferry.current",
-  "ferry.submit.>", "ferry.result.>", "ferry.link.>", "ferry.metrics", "$SRV.>", "$KV.>", "$O.>",
+  "ferry.submit.>", "ferry.result.>", "ferry.link.>", "ferry.metrics", "ferry.gateway.>", "$SRV.>", "$KV.>", "$O.>",
 ] as const;
 
 /** JetStream KV buckets and object stores. */

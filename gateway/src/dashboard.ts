@@ -7,6 +7,7 @@ import fastifyStatic from "@fastify/static";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { FerryError, MediaTypes, type DashboardStats } from "@ferry/contracts";
 import { DASHBOARD_PREFIX } from "./dashboard-openapi.js";
+import { answerTraffic, siteTraffic } from "./site-traffic.js";
 import { TrafficWindow } from "./traffic-window.js";
 
 /**
@@ -48,16 +49,18 @@ const ASSET_NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/;
 
 /**
  * Registers the site dashboard: the page built from `ui/` at `/ui` and `/ui/` (strict CSP: self only), its
- * assets at `/ui/assets/{file}`, and `GET /ui/stats` with the gateway's own inference traffic (requests per
- * second and latency over the last minute) for its chart. When the page is not built, the page and asset
+ * assets at `/ui/assets/{file}`, and `GET /ui/stats` with the site's inference traffic (requests per second
+ * and latency over the last minute, summed over every gateway answering `ferry.gateway.traffic`, which this
+ * one answers too) for its chart. When the page is not built, the page and asset
  * routes answer 503 `unavailable` saying how to build it; `/ui/stats` works either way. The routes join the
  * OpenAPI document at `/docs`.
  * @param app the gateway's app; inference requests are counted from its `onResponse` hook
- * @param nc the gateway's NATS connection, whose message counters `/ui/stats` reports
+ * @param nc the gateway's NATS connection: other gateways' traffic comes over it, and `/ui/stats` reports its counters
  * @param options where the built page is (tests point it elsewhere)
  */
 export function registerDashboard(app: FastifyInstance, nc: NatsConnection, options: DashboardOptions = {}): void {
   const traffic = new TrafficWindow();
+  answerTraffic(nc, traffic);
   const dist = options.distDir ?? defaultDashboardDist();
   const built = existsSync(join(dist, "index.html"));
   const assets = join(dist, "assets");
@@ -75,8 +78,9 @@ export function registerDashboard(app: FastifyInstance, nc: NatsConnection, opti
       done(null, payload);
     });
     scope.get(`${DASHBOARD_PREFIX}/stats`, async (): Promise<DashboardStats> => {
+      const site = await siteTraffic(nc, traffic);
       const s = nc.stats();
-      return { ...traffic.stats(), nats: { in_msgs: s.inMsgs, out_msgs: s.outMsgs, in_bytes: s.inBytes, out_bytes: s.outBytes } };
+      return { ...site, nats: { in_msgs: s.inMsgs, out_msgs: s.outMsgs, in_bytes: s.inBytes, out_bytes: s.outBytes } };
     });
     // Explicit routes rather than @fastify/static's wildcard, so that each one has a path the OpenAPI document can name.
     await scope.register(fastifyStatic, { root: dist, serve: false });

@@ -1,4 +1,5 @@
-import type { DashboardStats } from "@ferry/contracts";
+import { randomUUID } from "node:crypto";
+import type { DashboardStats, TrafficSnapshot } from "@ferry/contracts";
 
 /** How many complete seconds `/ui/stats` reports. */
 const WINDOW_SECONDS = 60;
@@ -18,6 +19,8 @@ interface Slot {
 
 /** The gateway's inference traffic over the last minute, one slot per second in a ring (bounded memory, O(1) per request). */
 export class TrafficWindow {
+  /** This gateway's id in snapshots, so that a merge counts each gateway once. */
+  readonly id = randomUUID();
   readonly #slots: Slot[] = Array.from({ length: WINDOW_SECONDS + 1 }, () => ({ second: -1, requests: 0, errors: 0, buckets: new Uint32Array(BUCKET_BOUNDS_MS.length + 1) }));
   readonly #since = Date.now();
   #requests = 0;
@@ -35,34 +38,18 @@ export class TrafficWindow {
     slot.buckets[bucketOf(ms)]++;
   }
 
-  /** The last complete seconds and their summary. */
-  stats(now = Date.now()): Omit<DashboardStats, "nats"> {
+  /** What this gateway answers on `ferry.gateway.traffic`: its totals and its seconds with traffic in the window. */
+  snapshot(now = Date.now()): TrafficSnapshot {
     const current = Math.floor(now / 1000);
-    const seconds: DashboardStats["seconds"] = [];
-    const recent = new Uint32Array(BUCKET_BOUNDS_MS.length + 1);
-    let recentRequests = 0;
-    for (let s = current - WINDOW_SECONDS; s < current; s++) {
-      const slot = this.#slots[s % this.#slots.length]!;
-      const live = slot.second === s;
-      const buckets = live ? slot.buckets : undefined;
-      seconds.push({
-        time: s * 1000,
-        requests: live ? slot.requests : 0,
-        errors: live ? slot.errors : 0,
-        p50_ms: quantile(buckets, 0.5),
-        p99_ms: quantile(buckets, 0.99),
-      });
-      if (live && s >= current - RECENT_SECONDS) {
-        recentRequests += slot.requests;
-        for (let i = 0; i < recent.length; i++) recent[i] += slot.buckets[i];
-      }
-    }
-    return {
-      now,
-      seconds,
-      recent: { span_s: RECENT_SECONDS, requests_per_s: recentRequests / RECENT_SECONDS, p50_ms: quantile(recent, 0.5), p99_ms: quantile(recent, 0.99) },
-      total: { requests: this.#requests, errors: this.#errors, since: this.#since },
-    };
+    const seconds = this.#slots
+      .filter((slot) => slot.second >= current - WINDOW_SECONDS && slot.second <= current && slot.requests > 0)
+      .map((slot) => ({ second: slot.second, requests: slot.requests, errors: slot.errors, buckets: Array.from(slot.buckets) }));
+    return { gateway: this.id, since: this.#since, requests: this.#requests, errors: this.#errors, buckets: BUCKET_BOUNDS_MS.length + 1, seconds };
+  }
+
+  /** This gateway's last complete seconds and their summary. */
+  stats(now = Date.now()): Omit<DashboardStats, "nats"> {
+    return mergeTraffic([this.snapshot(now)], now);
   }
 
   #slot(second: number): Slot {
@@ -75,6 +62,55 @@ export class TrafficWindow {
     }
     return slot;
   }
+}
+
+/**
+ * Sums gateways' snapshots (each gateway once, the first snapshot of an id wins; snapshots with other
+ * latency buckets are left out) into the last complete seconds before `now` and their summary.
+ */
+export function mergeTraffic(snapshots: readonly TrafficSnapshot[], now = Date.now()): Omit<DashboardStats, "nats"> {
+  const width = BUCKET_BOUNDS_MS.length + 1;
+  const seen = new Set<string>();
+  const used: TrafficSnapshot[] = [];
+  for (const snap of snapshots) {
+    if (snap.buckets !== width || seen.has(snap.gateway)) continue;
+    seen.add(snap.gateway);
+    used.push(snap);
+  }
+  const current = Math.floor(now / 1000);
+  const bySecond = new Map<number, { requests: number; errors: number; buckets: Uint32Array }>();
+  for (const snap of used) {
+    for (const sec of snap.seconds) {
+      if (sec.second < current - WINDOW_SECONDS || sec.second >= current || sec.buckets.length !== width) continue;
+      let into = bySecond.get(sec.second);
+      if (!into) bySecond.set(sec.second, (into = { requests: 0, errors: 0, buckets: new Uint32Array(width) }));
+      into.requests += sec.requests;
+      into.errors += sec.errors;
+      for (let i = 0; i < width; i++) into.buckets[i] += sec.buckets[i]!;
+    }
+  }
+  const seconds: DashboardStats["seconds"] = [];
+  const recent = new Uint32Array(width);
+  let recentRequests = 0;
+  for (let s = current - WINDOW_SECONDS; s < current; s++) {
+    const slot = bySecond.get(s);
+    seconds.push({ time: s * 1000, requests: slot?.requests ?? 0, errors: slot?.errors ?? 0, p50_ms: quantile(slot?.buckets, 0.5), p99_ms: quantile(slot?.buckets, 0.99) });
+    if (slot && s >= current - RECENT_SECONDS) {
+      recentRequests += slot.requests;
+      for (let i = 0; i < width; i++) recent[i] += slot.buckets[i]!;
+    }
+  }
+  return {
+    now,
+    gateways: Math.max(1, used.length),
+    seconds,
+    recent: { span_s: RECENT_SECONDS, requests_per_s: recentRequests / RECENT_SECONDS, p50_ms: quantile(recent, 0.5), p99_ms: quantile(recent, 0.99) },
+    total: {
+      requests: used.reduce((n, s) => n + s.requests, 0),
+      errors: used.reduce((n, s) => n + s.errors, 0),
+      since: used.length ? Math.min(...used.map((s) => s.since)) : now,
+    },
+  };
 }
 
 function bucketOf(ms: number): number {

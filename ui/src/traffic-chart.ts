@@ -55,6 +55,8 @@ export class TrafficChart {
     byTestId("latency-p99").textContent = formatMs(stats.recent.p99_ms);
     byTestId("total-requests").textContent = String(stats.total.requests);
     byTestId("total-errors").textContent = String(stats.total.errors);
+    byTestId("gateways").textContent = String(stats.gateways);
+    byTestId("gateways").title = "gateways whose traffic these figures sum";
   }
 
   #width(): number {
