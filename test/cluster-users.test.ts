@@ -131,6 +131,7 @@ describe("a NATS cluster whose users derive from FERRY_NATS_SECRET (compose.yaml
     assert.throws(() => parseStart(["start", "--nats-url", "nats://127.0.0.1:4222"], { FERRY_NATS_SECRET: "short" }), /at least 16/);
     assert.throws(() => parseStart(["start", "nats", "--nats-url", "nats://127.0.0.1:4222"], env), /leave out --nats-url/);
     assert.throws(() => parseStart(["start", "nats", "--routes", "nats-route://127.0.0.1:6222"], env), /--routes needs --cluster-port/);
+    assert.throws(() => parseStart(["start", "nats", "--cluster-port", "6222"], env), /--cluster-port needs --routes/);
     assert.equal(natsSecret(""), undefined);
     assert.deepEqual(secretPasswords(secret), passwords);
     assert.equal(new Set(NatsRoles.map((r) => passwords[r])).size, NatsRoles.length);

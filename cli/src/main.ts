@@ -46,6 +46,11 @@ async function main(): Promise<number> {
   process.on("SIGINT", () => shutdown("SIGINT"));
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   const base = site.url ?? "";
+  if (o.services.length === 1 && o.services[0] === "nats") {
+    const cluster = o.clusterPort ? ` (cluster "ferry", routes on :${o.clusterPort}${o.routes.length ? ` to ${o.routes.join(", ")}` : ""})` : "";
+    process.stdout.write(`\nnats-server "${o.natsName}" is up: ${site.natsUrl}${cluster}${site.passwords ? "; users required (ferry nats-password ROLE)" : ""}\nCtrl-C stops it.\n`);
+    return -1;
+  }
   if (o.services.includes("ops")) {
     process.stdout.write(`\nOps hub is up. API: ${base}  hub NATS: ${site.natsUrl}\nTry:\n  curl ${base}/edges\nCtrl-C stops it.\n`);
     return -1;

@@ -251,6 +251,7 @@ export function parseStart(argv: string[], env: NodeJS.ProcessEnv): { command: s
   const clusterPort = num("--cluster-port", values["cluster-port"] ?? env.FERRY_CLUSTER_PORT, 0);
   const routes = (values.routes ?? env.FERRY_ROUTES ?? "").split(",").map((r) => r.trim()).filter(Boolean);
   if (routes.length > 0 && clusterPort === 0) throw new Error("--routes needs --cluster-port (the route port of this server)");
+  if (clusterPort > 0 && routes.length === 0) throw new Error("--cluster-port needs --routes (the other servers of the cluster; JetStream will not cluster alone)");
   const envPipelines = env.FERRY_PIPELINES?.split(",").map((s) => s.trim()).filter(Boolean);
   return {
     command,
