@@ -58,17 +58,20 @@ describe("a NATS cluster whose users derive from FERRY_NATS_SECRET (compose.yaml
       routePorts.push(await freePort());
       dirs.push(await mkdtemp(join(tmpdir(), `ferry-cluster-users-${i}-`)));
     }
+    urls = ports.map((p) => `nats://127.0.0.1:${p}`);
+    // The services start first, as compose may start them: they wait for the cluster and its JetStream.
+    dirs.push(await mkdtemp(join(tmpdir(), "ferry-cluster-users-site-")));
+    const argv = ["start", "logger", "deployer", "inferer", "gateway", "--nats-url", urls.join(","), "--replicas", "3", "--pipeline", manifests.houseprice,
+      "--port", "0", "--host", "127.0.0.1", "--data", dirs[3]!, "--log-level", "silent", "--workers", "1"];
+    const starting = startSite(parseStart(argv, env)!.options, quiet);
+    starting.catch(() => undefined); // awaited below; a failure must not be unhandled meanwhile
     const routes = (i: number): string => routePorts.filter((_, j) => j !== i).map((p) => `nats-route://127.0.0.1:${p}`).join(",");
     for (let i = 0; i < 3; i++) {
       const argv = ["start", "nats", "--nats-name", `nats-${i + 1}`, "--nats-port", String(ports[i]), "--cluster-port", String(routePorts[i]), "--routes", routes(i), "--data", dirs[i]!, "--log-level", "silent"];
       servers.push(await startSite(parseStart(argv, env)!.options, quiet));
     }
-    urls = ports.map((p) => `nats://127.0.0.1:${p}`);
+    site = await starting;
     await untilJetStream(urls, 3, 30_000, { user: "admin", pass: passwords.admin });
-    dirs.push(await mkdtemp(join(tmpdir(), "ferry-cluster-users-site-")));
-    const argv = ["start", "logger", "deployer", "inferer", "gateway", "--nats-url", urls.join(","), "--replicas", "3", "--pipeline", manifests.houseprice,
-      "--port", "0", "--host", "127.0.0.1", "--data", dirs[3]!, "--log-level", "silent", "--workers", "1"];
-    site = await startSite(parseStart(argv, env)!.options, quiet);
   });
   after(async () => {
     await site?.stop();
@@ -76,7 +79,7 @@ describe("a NATS cluster whose users derive from FERRY_NATS_SECRET (compose.yaml
     for (const d of dirs) await rm(d, { recursive: true, force: true });
   });
 
-  it("the services find their own passwords from the secret: inference, logs, 3 replicas", async () => {
+  it("services started before the servers wait for them, find their own passwords from the secret: inference, logs, 3 replicas", async () => {
     const r = await post(`${site.url}/pipelines/edge-houseprice`, houseRecords(houseRef.rows.slice(0, 2)), { "Content-Type": PANDAS });
     assert.equal(r.status, 200, JSON.stringify(r.json));
     (r.json as InferenceRecord[]).forEach((rec, i) => assert.ok(relDiff((rec.outputs[0]!.Float!.data as number[])[0]!, houseRef.outputs[i]![0]!) < 1e-4));

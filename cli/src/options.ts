@@ -25,6 +25,8 @@ export interface StartOptions {
   /** Route port of the spawned server in a cluster (0: no cluster), and the other servers' routes. */
   clusterPort: number;
   routes: string[];
+  /** How long the services wait at start for NATS and JetStream (a cluster forming), ms. */
+  startWaitMs: number;
   logLevel: string;
   manifests: string[];
   current: string | undefined;
@@ -118,6 +120,8 @@ Options (flag / environment / default):
       --cluster-port N  FERRY_CLUSTER_PORT (none)     the spawned server joins cluster "ferry" on this
                                                       route port ...
       --routes URLS     FERRY_ROUTES      (none)      ... with these servers (nats-route://host:port,...)
+      --start-wait D    FERRY_START_WAIT  60s         how long services wait at start for NATS and
+                                                      JetStream (e.g. a cluster still forming)
       --pipeline FILE   FERRY_PIPELINES   demo        deployment manifest to serve (repeatable;
                                                       env: comma-separated); published at start
                                                       unless the same models are deployed
@@ -204,6 +208,7 @@ export function parseStart(argv: string[], env: NodeJS.ProcessEnv): { command: s
       "nats-name": { type: "string" },
       "cluster-port": { type: "string" },
       routes: { type: "string" },
+      "start-wait": { type: "string" },
       pipeline: { type: "string", multiple: true },
       current: { type: "string" },
       "body-limit": { type: "string" },
@@ -269,6 +274,7 @@ export function parseStart(argv: string[], env: NodeJS.ProcessEnv): { command: s
       natsName: values["nats-name"] ?? env.FERRY_NATS_NAME ?? "ferry",
       clusterPort,
       routes,
+      startWaitMs: parseDuration(values["start-wait"] ?? env.FERRY_START_WAIT ?? "60s"),
       logLevel: values["log-level"] ?? env.FERRY_LOG_LEVEL ?? "info",
       // An edge serves what Ops publishes, not the demo.
       manifests: (values.pipeline ?? envPipelines ?? (bundle ? [] : demoManifests)).map((p) => resolve(p)),

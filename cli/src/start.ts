@@ -11,6 +11,7 @@ import { ensureDurableStreams, natsConnectOptions, type DurableStorage, type Nat
 import { pino, type Logger } from "pino";
 import type { StartOptions } from "./options.js";
 import { startHub } from "./hub.js";
+import { untilReady } from "./start-wait.js";
 import { edgeServerOptions, joinInBackground, prepareEdge, type EdgeSetup } from "./edge.js";
 import { natsAuthRequired, roleUrl, routeAuth, secretPasswords, sitePasswords, siteUsers, type SitePasswords } from "./site-users.js";
 
@@ -124,7 +125,7 @@ export async function startSite(o: StartOptions, log: Logger = pino({ level: o.l
   try {
     // The site's pipelines are deployments (KV + object store) that inferers watch; the manifests given
     // here are published unless the same models are deployed already.
-    await prepareStreams(as("admin"), o);
+    await untilReady("NATS and JetStream", () => prepareStreams(as("admin"), o), log, o.startWaitMs);
     if (o.services.includes("inferer") || o.services.includes("deployer")) await deployAtStart(as("admin"), o, log);
     if (o.services.includes("logger")) services.push(await startLogger({
       natsUrl: as("logger"), storage: { maxBytes: o.logStorageBytes, maxAgeMs: o.logMaxAgeMs, replicas: o.replicas }, logger: log.child({ service: "logger" }),
