@@ -1,4 +1,5 @@
-export { startSite, maxPayloadFor, type Site } from "./start.js";
+export { startSite, type Site } from "./start.js";
+export { maxPayloadFor } from "./site-nats.js";
 export { parseStart, demoManifests, usage, type StartOptions } from "./options.js";
 export { prepareEdge, joinHub, joinInBackground, edgeServerOptions, leafRemoteOf, type EdgeSetup } from "./edge.js";
 export { credentialsPath, readCredentials, saveCredentials } from "./edge-credentials.js";

@@ -1,4 +1,4 @@
-import { parseArgs } from "node:util";
+import { parseArgs, type ParseArgsConfig } from "node:util";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { hostname } from "node:os";
@@ -192,55 +192,54 @@ function num(name: string, value: string | undefined, fallback: number): number 
   return n;
 }
 
+/** The flags `ferry` reads (each also has an environment variable; see `usage`). */
+const flags = {
+  port: { type: "string", short: "p" },
+  host: { type: "string" },
+  data: { type: "string", short: "d" },
+  "nats-port": { type: "string" },
+  "nats-host": { type: "string" },
+  "nats-url": { type: "string" },
+  "nats-auth": { type: "string" },
+  "nats-name": { type: "string" },
+  "cluster-port": { type: "string" },
+  routes: { type: "string" },
+  "start-wait": { type: "string" },
+  pipeline: { type: "string", multiple: true },
+  current: { type: "string" },
+  "body-limit": { type: "string" },
+  timeout: { type: "string" },
+  threads: { type: "string" },
+  "max-in-flight": { type: "string" },
+  "max-pending": { type: "string" },
+  "log-level": { type: "string" },
+  partition: { type: "string" },
+  "log-storage": { type: "string" },
+  "log-max-age": { type: "string" },
+  "log-drop-size": { type: "string" },
+  replicas: { type: "string" },
+  "log-records": { type: "string" },
+  "batch-window": { type: "string" },
+  "batch-max": { type: "string" },
+  "max-deliveries": { type: "string" },
+  "submit-storage": { type: "string" },
+  "result-storage": { type: "string" },
+  "result-max-age": { type: "string" },
+  "set-current": { type: "boolean" },
+  bundle: { type: "string" },
+  workers: { type: "string" },
+  gateways: { type: "string" },
+  "ops-port": { type: "string" },
+  "public-host": { type: "string" },
+  "leaf-port": { type: "string" },
+  "token-ttl": { type: "string" },
+  "contact-ttl": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const satisfies ParseArgsConfig["options"];
+
 /** Parses `ferry` arguments; returns undefined for --help. */
 export function parseStart(argv: string[], env: NodeJS.ProcessEnv): { command: string | undefined; options: StartOptions } | undefined {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      port: { type: "string", short: "p" },
-      host: { type: "string" },
-      data: { type: "string", short: "d" },
-      "nats-port": { type: "string" },
-      "nats-host": { type: "string" },
-      "nats-url": { type: "string" },
-      "nats-auth": { type: "string" },
-      "nats-name": { type: "string" },
-      "cluster-port": { type: "string" },
-      routes: { type: "string" },
-      "start-wait": { type: "string" },
-      pipeline: { type: "string", multiple: true },
-      current: { type: "string" },
-      "body-limit": { type: "string" },
-      timeout: { type: "string" },
-      threads: { type: "string" },
-      "max-in-flight": { type: "string" },
-      "max-pending": { type: "string" },
-      "log-level": { type: "string" },
-      partition: { type: "string" },
-      "log-storage": { type: "string" },
-      "log-max-age": { type: "string" },
-      "log-drop-size": { type: "string" },
-      replicas: { type: "string" },
-      "log-records": { type: "string" },
-      "batch-window": { type: "string" },
-      "batch-max": { type: "string" },
-      "max-deliveries": { type: "string" },
-      "submit-storage": { type: "string" },
-      "result-storage": { type: "string" },
-      "result-max-age": { type: "string" },
-      "set-current": { type: "boolean" },
-      bundle: { type: "string" },
-      workers: { type: "string" },
-      gateways: { type: "string" },
-      "ops-port": { type: "string" },
-      "public-host": { type: "string" },
-      "leaf-port": { type: "string" },
-      "token-ttl": { type: "string" },
-      "contact-ttl": { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: flags });
   if (values.help) return undefined;
   const [command, ...rest] = positionals;
   const bundle = values.bundle ?? (env.EDGE_BUNDLE || undefined);

@@ -1,0 +1,50 @@
+import { join } from "node:path";
+import { startNatsServer, type NatsServer } from "@ferry/natsd";
+import type { Logger } from "pino";
+import type { StartOptions } from "./options.js";
+import { edgeServerOptions, type EdgeSetup } from "./edge.js";
+import { natsAuthRequired, routeAuth, secretPasswords, sitePasswords, siteUsers, type SitePasswords } from "./site-users.js";
+
+/** Largest NATS message for a body limit: replies can be larger than requests (JSON out for Arrow in). */
+export function maxPayloadFor(bodyLimit: number): number {
+  return Math.min(64 * 1024 * 1024, Math.max(8 * 1024 * 1024, 4 * bodyLimit));
+}
+
+/**
+ * The site's role passwords: derived from FERRY_NATS_SECRET when it is set; else, for a server spawned here
+ * that requires credentials, kept in `<data>/nats/users.json`; else none.
+ */
+export async function passwordsFor(o: StartOptions): Promise<SitePasswords | undefined> {
+  if (o.natsSecret) return secretPasswords(o.natsSecret);
+  return !o.natsUrl && natsAuthRequired(o.natsAuth, o.natsHost) ? sitePasswords(join(o.data, "nats", "users.json")) : undefined;
+}
+
+/** Spawns the site's nats-server on `port` (its users, cluster routes and edge link from the options). */
+export type NatsSpawner = (port: number) => Promise<NatsServer>;
+
+/** How this site spawns its nats-server (again on the same port, when an edge's leaf link changes). */
+export function natsSpawner(o: StartOptions, edge: EdgeSetup | undefined, passwords: SitePasswords | undefined, log: Logger): NatsSpawner {
+  const cluster = o.clusterPort > 0
+    ? { cluster: { name: "ferry", port: o.clusterPort, routes: o.routes, ...(o.natsSecret ? { auth: routeAuth(o.natsSecret) } : {}) } }
+    : {};
+  const credentials = !passwords ? { credentials: "none (loopback only)" }
+    : { credentials: o.natsSecret ? "derived from FERRY_NATS_SECRET (ferry nats-password ROLE)" : join(o.data, "nats", "users.json"), deviceUser: "device" };
+  return async (port) => {
+    const server = await startNatsServer({
+      dataDir: join(o.data, "nats"),
+      port,
+      host: o.natsHost,
+      serverName: o.natsName,
+      maxPayload: maxPayloadFor(o.bodyLimit),
+      log: (line) => log.debug({ nats: line }),
+      ...(passwords ? { users: siteUsers(passwords) } : {}),
+      ...cluster,
+      ...(edge ? edgeServerOptions(edge) : {}),
+    });
+    log.info({
+      url: server.url, version: server.version, ...credentials, ...(o.clusterPort ? { cluster: "ferry", routes: o.routes } : {}),
+      ...(edge ? { edge: edge.name, linked: edge.credentials !== undefined } : {}),
+    }, "nats-server started");
+    return server;
+  };
+}

@@ -1,0 +1,88 @@
+import { join } from "node:path";
+import { start as startGateway } from "@ferry/gateway";
+import { start as startInferer, startPool } from "@ferry/inferer";
+import { start as startLogger } from "@ferry/logger";
+import { currentPipeline, openStores, publishManifestFile, setCurrentPipeline, start as startDeployer } from "@ferry/deployer";
+import { start as startLink } from "@ferry/link";
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { ensureDurableStreams, natsConnectOptions, type DurableStorage, type NatsRole, type Service } from "@ferry/contracts";
+import type { Logger } from "pino";
+import type { StartOptions } from "./options.js";
+import { untilReady } from "./start-wait.js";
+import type { EdgeSetup } from "./edge.js";
+
+async function deployAtStart(natsUrl: string, o: StartOptions, log: Logger): Promise<void> {
+  const nc = await connect({ ...natsConnectOptions(natsUrl), name: "ferry-start" });
+  try {
+    const stores = await openStores(nc, o.replicas);
+    let first: string | undefined;
+    for (const path of o.manifests) {
+      try {
+        const r = await publishManifestFile(stores, path, { onlyIfChanged: true });
+        first ??= r.manifest.pipeline;
+        log.info({ pipeline: r.manifest.pipeline, version: r.manifest.pipeline_version, published: r.changed }, r.changed ? "pipeline published" : "pipeline already deployed");
+      } catch (err) {
+        log.error({ manifest: path, err: (err as Error).message }, "cannot publish this manifest");
+      }
+    }
+    const current = o.current ?? ((await currentPipeline(stores)) ? undefined : first);
+    if (current) await setCurrentPipeline(stores, current);
+  } finally {
+    await nc.drain();
+  }
+}
+
+function durableStorage(o: StartOptions): DurableStorage {
+  return { requestMaxBytes: o.submitStorageBytes, resultMaxBytes: o.resultStorageBytes, resultMaxAgeMs: o.resultMaxAgeMs, replicas: o.replicas };
+}
+
+/** Creates the durable inference streams, so devices can submit before any inferer runs. */
+async function prepareStreams(natsUrl: string, o: StartOptions): Promise<void> {
+  const nc = await connect({ ...natsConnectOptions(natsUrl), name: "ferry-start" });
+  try {
+    await ensureDurableStreams(await jetstreamManager(nc), durableStorage(o));
+  } finally {
+    await nc.drain();
+  }
+}
+
+function startEdgeLink(natsUrl: string, edge: EdgeSetup, o: StartOptions, log: Logger): Promise<Service> {
+  return startLink({ natsUrl, edge: edge.name, pipeline: edge.pipeline, hubDomain: edge.hubDomain, replicas: o.replicas, logger: log.child({ service: "link" }) });
+}
+
+/**
+ * Prepares the durable streams (waiting for NATS and JetStream), publishes the given manifests, then starts
+ * the asked services in order, pushing each onto `services` as it starts (so that a failure can stop the
+ * ones already running). `as(role)` is the server's URL for that role. Returns the gateway's URL, if any.
+ */
+export async function startServices(o: StartOptions, edge: EdgeSetup | undefined, as: (role: NatsRole) => string, log: Logger, services: Service[]): Promise<string | undefined> {
+  // The site's pipelines are deployments (KV + object store) that inferers watch; the manifests given
+  // here are published unless the same models are deployed already.
+  await untilReady("NATS and JetStream", () => prepareStreams(as("admin"), o), log, o.startWaitMs);
+  if (o.services.includes("inferer") || o.services.includes("deployer")) await deployAtStart(as("admin"), o, log);
+  if (o.services.includes("logger")) services.push(await startLogger({
+    natsUrl: as("logger"), storage: { maxBytes: o.logStorageBytes, maxAgeMs: o.logMaxAgeMs, replicas: o.replicas }, logger: log.child({ service: "logger" }),
+  }));
+  if (o.services.includes("deployer")) services.push(await startDeployer({ natsUrl: as("deployer"), replicas: o.replicas, logger: log.child({ service: "deployer" }) }));
+  if (o.services.includes("inferer")) {
+    const inferer = {
+      natsUrl: as("inferer"), manifests: [], watch: true, cacheDir: join(o.data, "cache"), intraOpThreads: o.threads,
+      partition: edge?.name ?? o.partition, logDropBytes: o.logDropBytes, logRecords: o.logRecords,
+      batching: o.batchWindowMs === undefined ? false as const : { windowMs: o.batchWindowMs, maxBatch: o.batchMax },
+      durable: { maxDeliveries: o.maxDeliveries, storage: durableStorage(o) },
+    };
+    services.push(o.workers > 1
+      ? await startPool({ workers: o.workers, inferer, logLevel: o.logLevel })
+      : await startInferer({ ...inferer, logger: log.child({ service: "inferer" }) }));
+  }
+  if (edge && o.services.includes("link")) services.push(await startEdgeLink(as("link"), edge, o, log));
+  if (!o.services.includes("gateway")) return undefined;
+  const gw = await startGateway({
+    natsUrl: as("gateway"), port: o.port, host: o.host, bodyLimit: o.bodyLimit, timeoutMs: o.timeoutMs,
+    maxInFlight: o.maxInFlight, maxPending: o.maxPending,
+    logger: log.child({ service: "gateway" }),
+  });
+  services.push(gw);
+  return gw.url;
+}
