@@ -47,11 +47,6 @@ export class TrafficWindow {
     return { gateway: this.id, since: this.#since, requests: this.#requests, errors: this.#errors, buckets: BUCKET_BOUNDS_MS.length + 1, seconds };
   }
 
-  /** This gateway's last complete seconds and their summary. */
-  stats(now = Date.now()): Omit<DashboardStats, "nats"> {
-    return mergeTraffic([this.snapshot(now)], now);
-  }
-
   #slot(second: number): Slot {
     const slot = this.#slots[second % this.#slots.length]!;
     if (slot.second !== second) {
