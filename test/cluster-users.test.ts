@@ -142,5 +142,9 @@ describe("a NATS cluster whose users derive from FERRY_NATS_SECRET (compose.yaml
     const noSecret = spawnSync(process.execPath, [cli, "nats-password", "device", "--data", dirs[0]!], { encoding: "utf8", env: { ...process.env, FERRY_NATS_SECRET: "" } });
     assert.equal(noSecret.status, 1);
     assert.match(noSecret.stderr, /no FERRY_NATS_SECRET/);
+    const unknownRole = spawnSync(process.execPath, [cli, "nats-password", "root"], { encoding: "utf8", env: { ...process.env, ...env } });
+    assert.equal(unknownRole.status, 2);
+    assert.match(unknownRole.stderr, /one of admin, gateway/);
+    assert.equal(unknownRole.stdout, "");
   });
 });
