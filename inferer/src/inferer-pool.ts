@@ -28,7 +28,7 @@ export interface InfererPool extends Service {
  * Inferers for this machine: one per four cores, at least one. Measured on 2 cores (bench/scale): for
  * light models a second thread made the inferer slower, as nats-server, the gateway and the clients need
  * the same cores, and each thread costs about 180 MB (its own engine, sessions and Arrow thread); for a
- * compute-bound model (40 ms a run) it served 1.66× the requests. Sites with heavy models set --workers.
+ * compute-bound model (40 ms a run) it served 1.46–1.66× the requests. Sites with heavy models set --workers.
  */
 export function defaultWorkers(cores = availableParallelism()): number {
   return Math.max(1, Math.floor(cores / 4));
