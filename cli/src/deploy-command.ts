@@ -1,10 +1,9 @@
-import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import cliProgress from "cli-progress";
 import { openStores, publishManifestFile, setCurrentPipeline, undeploy } from "@ferry/deployer";
-import { natsConnectOptions, natsUrlWithCredentials } from "@ferry/contracts";
+import { natsConnectOptions, natsCredentials, natsUrlWithCredentials } from "@ferry/contracts";
 import type { StartOptions } from "./options.js";
-import { roleUrl, secretPasswords, storedPasswords } from "./site-users.js";
+import { knownPassword } from "./site-users.js";
 
 /**
  * The site's server (NATS_URL, else the local one) as its admin user when the site requires credentials:
@@ -12,10 +11,9 @@ import { roleUrl, secretPasswords, storedPasswords } from "./site-users.js";
  */
 async function adminUrl(o: StartOptions): Promise<string> {
   const url = o.natsUrl ?? `nats://127.0.0.1:${o.natsPort}`;
-  if (o.natsSecret) return roleUrl(url, "admin", secretPasswords(o.natsSecret));
-  if (o.natsUrl) return url;
-  const stored = await storedPasswords(join(o.data, "nats", "users.json"));
-  return typeof stored?.admin === "string" ? natsUrlWithCredentials(url, "admin", stored.admin) : url;
+  // A NATS_URL elsewhere carries its own credentials unless the site secret derives them.
+  const password = o.natsUrl && !o.natsSecret ? undefined : await knownPassword(o, "admin");
+  return password && !natsCredentials(url) ? natsUrlWithCredentials(url, "admin", password) : url;
 }
 
 /** `ferry deploy`, `ferry undeploy`, `ferry current`: talk to the site's NATS server (NATS_URL or --nats-url). */

@@ -1,7 +1,6 @@
-import { join } from "node:path";
 import { NatsRoles, type NatsRole } from "@ferry/contracts";
 import type { StartOptions } from "./options.js";
-import { secretPasswords, storedPasswords } from "./site-users.js";
+import { knownPassword, usersFile } from "./site-users.js";
 
 /**
  * `ferry nats-password ROLE`: the role's NATS password on this site, for a device or an operator — derived
@@ -13,10 +12,9 @@ export async function natsPasswordCommand(o: StartOptions): Promise<number> {
     process.stderr.write(`ferry: usage: ferry nats-password ROLE (one of ${NatsRoles.join(", ")})\n`);
     return 2;
   }
-  const file = join(o.data, "nats", "users.json");
-  const password = o.natsSecret ? secretPasswords(o.natsSecret)[role] : (await storedPasswords(file))?.[role];
+  const password = await knownPassword(o, role);
   if (!password) {
-    process.stderr.write(`ferry: no FERRY_NATS_SECRET and no ${role} password in ${file} (does this site require credentials?)\n`);
+    process.stderr.write(`ferry: no FERRY_NATS_SECRET and no ${role} password in ${usersFile(o.data)} (does this site require credentials?)\n`);
     return 1;
   }
   process.stdout.write(`${password}\n`);

@@ -3,7 +3,7 @@ import { startNatsServer, type NatsServer } from "@ferry/natsd";
 import type { Logger } from "pino";
 import type { StartOptions } from "./options.js";
 import { edgeServerOptions, type EdgeSetup } from "./edge.js";
-import { natsAuthRequired, routeAuth, secretPasswords, sitePasswords, siteUsers, type SitePasswords } from "./site-users.js";
+import { natsAuthRequired, routeAuth, secretPasswords, sitePasswords, siteUsers, usersFile, type SitePasswords } from "./site-users.js";
 
 /** Largest NATS message for a body limit: replies can be larger than requests (JSON out for Arrow in). */
 export function maxPayloadFor(bodyLimit: number): number {
@@ -16,7 +16,7 @@ export function maxPayloadFor(bodyLimit: number): number {
  */
 export async function passwordsFor(o: StartOptions): Promise<SitePasswords | undefined> {
   if (o.natsSecret) return secretPasswords(o.natsSecret);
-  return !o.natsUrl && natsAuthRequired(o.natsAuth, o.natsHost) ? sitePasswords(join(o.data, "nats", "users.json")) : undefined;
+  return !o.natsUrl && natsAuthRequired(o.natsAuth, o.natsHost) ? sitePasswords(usersFile(o.data)) : undefined;
 }
 
 /** Spawns the site's nats-server on `port` (its users, cluster routes and edge link from the options). */
@@ -28,7 +28,7 @@ export function natsSpawner(o: StartOptions, edge: EdgeSetup | undefined, passwo
     ? { cluster: { name: "ferry", port: o.clusterPort, routes: o.routes, ...(o.natsSecret ? { auth: routeAuth(o.natsSecret) } : {}) } }
     : {};
   const credentials = !passwords ? { credentials: "none (loopback only)" }
-    : { credentials: o.natsSecret ? "derived from FERRY_NATS_SECRET (ferry nats-password ROLE)" : join(o.data, "nats", "users.json"), deviceUser: "device" };
+    : { credentials: o.natsSecret ? "derived from FERRY_NATS_SECRET (ferry nats-password ROLE)" : usersFile(o.data), deviceUser: "device" };
   return async (port) => {
     const server = await startNatsServer({
       dataDir: join(o.data, "nats"),

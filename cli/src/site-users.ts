@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import type { NatsUser } from "@ferry/natsd";
 import { NatsRoles, natsCredentials, natsUrlWithCredentials, rolePermissions, type NatsRole } from "@ferry/contracts";
 
@@ -67,9 +67,20 @@ export function routeAuth(secret: string): { user: string; password: string } {
   return { user: "route", password: derived(secret, "route") };
 }
 
-/** The role passwords kept in `file` by an earlier `ferry start`, without making any; undefined when there is none. */
-export async function storedPasswords(file: string): Promise<Partial<SitePasswords> | undefined> {
-  return readFile(file, "utf8").then((t) => JSON.parse(t) as Partial<SitePasswords>, () => undefined);
+/** Where a site whose spawned server requires credentials keeps its role passwords. */
+export function usersFile(data: string): string {
+  return join(data, "nats", "users.json");
+}
+
+/**
+ * A role's password as a command on the site's machine knows it, without making any: derived from
+ * FERRY_NATS_SECRET when it is set, else what an earlier `ferry start` kept in `<data>/nats/users.json`.
+ */
+export async function knownPassword(o: { natsSecret: string | undefined; data: string }, role: NatsRole): Promise<string | undefined> {
+  if (o.natsSecret) return secretPasswords(o.natsSecret)[role];
+  const stored = await readFile(usersFile(o.data), "utf8").then((t) => JSON.parse(t) as Partial<Record<NatsRole, unknown>>, () => undefined);
+  const p = stored?.[role];
+  return typeof p === "string" && p.length > 0 ? p : undefined;
 }
 
 /** The server's users: one per role, with that role's permissions. */
