@@ -186,7 +186,9 @@ export class LogPublisher {
       }
       this.#pausedUntil = Date.now() + this.#o.retryDelayMs;
       clearTimeout(this.#retryTimer);
-      this.#retryTimer = setTimeout(() => this.#pump(), this.#o.retryDelayMs);
+      // A timer may fire a millisecond before Date.now() reaches #pausedUntil (the two clocks round
+      // differently); #pump would then return and nothing would wake it again. End the pause here.
+      this.#retryTimer = setTimeout(() => { this.#pausedUntil = 0; this.#pump(); }, this.#o.retryDelayMs);
     }
   }
 
