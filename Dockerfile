@@ -7,6 +7,7 @@ ENV PATH="$PATH:/usr/sbin" ONNXRUNTIME_NODE_INSTALL=skip FERRY_DATA=/data FERRY_
 WORKDIR /app
 COPY package.json package-lock.json .npmrc tsconfig.base.json tsconfig.json ./
 COPY contracts/package.json contracts/
+COPY runtime/package.json runtime/
 COPY natsd/package.json natsd/
 COPY inferer/package.json inferer/
 COPY gateway/package.json gateway/

@@ -6,7 +6,8 @@ import { setImmediate as tick } from "node:timers/promises";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Field, FixedSizeList, Float32, Table, tableToIPC, vectorFromArray } from "apache-arrow";
-import { RequestStream, ensureDurableStreams } from "@ferry/contracts";
+import { RequestStream } from "@ferry/contracts";
+import { ensureDurableStreams } from "@ferry/runtime";
 import { startNatsServer } from "@ferry/natsd";
 import {
   FerryClientError, connectNats, httpClient, outputValues,

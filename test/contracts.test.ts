@@ -5,10 +5,7 @@ import { describe, it } from "node:test";
 import {
   Field, FixedSizeList, Float32, Float64, Int64, LargeList, List, Table, tableFromIPC, tableToIPC, vectorFromArray,
 } from "apache-arrow";
-import {
-  FerryError, decodeArrow, decodeEnvelope, decodePandasRecords, encodeEnvelope, encodeRecordsArrow, encodeRecordsJson,
-  inputFormatOf, outputFormatOf, parseManifest, type EnvelopePart, type RecordsView,
-} from "@ferry/contracts";
+import { FerryError, decodeArrow, decodeEnvelope, decodePandasRecords, encodeEnvelope, encodeRecordsArrow, encodeRecordsJson, inputFormatOf, outputFormatOf, parseManifest, type EnvelopePart, type RecordsView } from "@ferry/contracts";
 import { houseRef, models } from "./helpers/paths.js";
 
 const enc = new TextEncoder();

@@ -1,10 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Empty, headers } from "@nats-io/transport-node";
-import {
-  Headers, InfererQueue, Subjects, inferSubject, serviceIdToken,
-  type ServiceInfo, type ServicePing, type ServiceStats,
-} from "@ferry/contracts";
+import { Headers, InfererQueue, Subjects, inferSubject } from "@ferry/contracts";
+import { serviceIdToken, type ServiceInfo, type ServicePing, type ServiceStats } from "@ferry/runtime";
 import { LoggerQueue } from "@ferry/logger";
 import { houseRef } from "./helpers/paths.js";
 import { PANDAS, houseRecords, startTestSite, type TestSite } from "./helpers/site.js";

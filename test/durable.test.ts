@@ -2,10 +2,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { AckPolicy, jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, headers, nanos, type NatsConnection } from "@nats-io/transport-node";
-import {
-  Headers, RequestStream, ResultStream, Subjects, ensureDurableStreams, inferSubject, resultSubject, submitConsumer, submitSubject,
-  type InferenceRecord,
-} from "@ferry/contracts";
+import { Headers, RequestStream, ResultStream, Subjects, inferSubject, resultSubject, submitConsumer, submitSubject, type InferenceRecord } from "@ferry/contracts";
+import { ensureDurableStreams } from "@ferry/runtime";
 import { start as startInferer, type Inferer, type InfererOptions } from "@ferry/inferer";
 import { manifests } from "./helpers/paths.js";
 import { PANDAS, houseRecords, quiet, startTestNats, until } from "./helpers/site.js";

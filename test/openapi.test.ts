@@ -3,10 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Value } from "@sinclair/typebox/value";
-import {
-  ErrorCodes, HealthReplySchema, InferenceRecordSchema, LogPagingHeaders, LogRecordSchema, ModelsReplySchema,
-  PipelinesReplySchema, ReadyReplySchema, isErrorCode,
-} from "@ferry/contracts";
+import { ErrorCodes, HealthReplySchema, InferenceRecordSchema, LogPagingHeaders, LogRecordSchema, ModelsReplySchema, PipelinesReplySchema, ReadyReplySchema, isErrorCode } from "@ferry/contracts";
 import { houseRef, models } from "./helpers/paths.js";
 import { ARROW_FILE, PANDAS, houseRecords, post, startTestSite, until, type TestSite } from "./helpers/site.js";
 

@@ -4,7 +4,8 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { connect, type ConnectionOptions } from "@nats-io/transport-node";
-import { HubLogStream, decodeEdgeBundle, type EdgeCredentials, type Service } from "@ferry/contracts";
+import { HubLogStream, decodeEdgeBundle, type EdgeCredentials } from "@ferry/contracts";
+import { type Service } from "@ferry/runtime";
 import { start as startDeployer } from "@ferry/deployer";
 import { start as startLogger } from "@ferry/logger";
 import { start as startOps, type Ops, type OpsOptions } from "@ferry/ops";

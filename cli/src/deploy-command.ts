@@ -1,7 +1,7 @@
 import { connect } from "@nats-io/transport-node";
 import cliProgress from "cli-progress";
 import { openStores, publishManifestFile, setCurrentPipeline, undeploy } from "@ferry/deployer";
-import { natsConnectOptions, natsCredentials, natsUrlWithCredentials } from "@ferry/contracts";
+import { natsConnectOptions, natsCredentials, natsUrlWithCredentials } from "@ferry/runtime";
 import type { StartOptions } from "./options.js";
 import { knownPassword } from "./site-users.js";
 

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { HubLogStream, type Service } from "@ferry/contracts";
+import { HubLogStream } from "@ferry/contracts";
+import { type Service } from "@ferry/runtime";
 import { start as startDeployer } from "@ferry/deployer";
 import { start as startLogger } from "@ferry/logger";
 import { start as startOps, type Ops } from "@ferry/ops";

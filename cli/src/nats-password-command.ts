@@ -1,4 +1,4 @@
-import { NatsRoles, type NatsRole } from "@ferry/contracts";
+import { NatsRoles, type NatsRole } from "@ferry/runtime";
 import type { StartOptions } from "./options.js";
 import { knownPassword, usersFile } from "./site-users.js";
 

@@ -6,7 +6,7 @@ import { currentPipeline, openStores, publishManifestFile, setCurrentPipeline, s
 import { start as startLink } from "@ferry/link";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { ensureDurableStreams, natsConnectOptions, type DurableStorage, type NatsRole, type Service } from "@ferry/contracts";
+import { ensureDurableStreams, natsConnectOptions, type DurableStorage, type NatsRole, type Service } from "@ferry/runtime";
 import type { Logger } from "pino";
 import type { StartOptions } from "./options.js";
 import { untilReady } from "./start-wait.js";

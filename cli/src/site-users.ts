@@ -2,7 +2,7 @@ import { createHmac, randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { NatsUser } from "@ferry/natsd";
-import { NatsRoles, natsCredentials, natsUrlWithCredentials, rolePermissions, type NatsRole } from "@ferry/contracts";
+import { NatsRoles, natsCredentials, natsUrlWithCredentials, rolePermissions, type NatsRole } from "@ferry/runtime";
 
 /** `--nats-auth`: require credentials always, never, or when the server listens beyond loopback. */
 export type NatsAuthMode = "auto" | "on" | "off";

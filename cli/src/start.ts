@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { NatsServer } from "@ferry/natsd";
-import type { NatsRole, Service } from "@ferry/contracts";
+import type { NatsRole, Service } from "@ferry/runtime";
 import { pino, type Logger } from "pino";
 import type { StartOptions } from "./options.js";
 import { startHub } from "./hub.js";

@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { connect, headers, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
-import { Headers, ResultStream, Subjects, inferSubject, natsConnectOptions, resultSubject, submitSubject } from "@ferry/contracts";
+import { Headers, ResultStream, Subjects, inferSubject, resultSubject, submitSubject } from "@ferry/contracts";
+import { natsConnectOptions } from "@ferry/runtime";
 import { requireToken } from "./errors.js";
 import { durableResult, iterateResults, waitForResult, type DurableResult, type ResultsOptions } from "./durable-results.js";
 import { encodeInput, type InferInput } from "./input.js";

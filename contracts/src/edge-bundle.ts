@@ -19,12 +19,24 @@ const KEYS = ["BUNDLE_VERSION", "EDGE_NAME", "JOIN_TOKEN", "OPSCENTER_HOST", "PI
 
 /** base64 of `export KEY=value` lines, as the spec's `{"edgeBundle": ...}` carries it. */
 export function encodeEdgeBundle(b: EdgeBundle): string {
-  return Buffer.from(KEYS.map((k) => `export ${k}=${b[k]}\n`).join(""), "utf8").toString("base64");
+  const bytes = new TextEncoder().encode(KEYS.map((k) => `export ${k}=${b[k]}\n`).join(""));
+  return btoa(Array.from(bytes, (c) => String.fromCharCode(c)).join(""));
+}
+
+/** base64 (standard or URL-safe, padded or not, whitespace ignored) to UTF-8 text; "" when it is not base64. */
+function base64Text(base64: string): string {
+  const clean = base64.replace(/\s+/g, "").replace(/-/g, "+").replace(/_/g, "/").replace(/=+$/, "");
+  try {
+    const binary = atob(clean + "=".repeat((4 - (clean.length % 4)) % 4));
+    return new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
+  } catch {
+    return "";
+  }
 }
 
 /** Reads an EDGE_BUNDLE; throws FerryError `bad_request` saying what is missing or wrong. */
 export function decodeEdgeBundle(base64: string): EdgeBundle {
-  const text = Buffer.from(base64.trim(), "base64").toString("utf8");
+  const text = base64Text(base64);
   const values: Record<string, string> = {};
   for (const line of text.split("\n")) {
     const m = /^\s*(?:export\s+)?([A-Z_]+)=(.*)$/.exec(line);

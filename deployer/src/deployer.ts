@@ -1,8 +1,9 @@
 import { headers, type Msg, type NatsConnection } from "@nats-io/transport-node";
-import { FerryError, Headers, MediaTypes, Subjects, asFerryError, isSubjectToken, parseManifest, serviceOf, type Service, connectService } from "@ferry/contracts";
+import { FerryError, Headers, MediaTypes, Subjects, asFerryError, isSubjectToken, parseManifest } from "@ferry/contracts";
+import { serviceOf, type Service, connectService } from "@ferry/runtime";
 import { pino, type Logger } from "pino";
 import { deployManifest, setCurrentPipeline, undeploy } from "./publish.js";
-import { openDeploymentStores as openStores, type DeploymentStores } from "@ferry/contracts";
+import { openDeploymentStores as openStores, type DeploymentStores } from "@ferry/runtime";
 
 /** How to start the deployer service. */
 export interface DeployerOptions {

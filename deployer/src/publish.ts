@@ -3,11 +3,8 @@ import { createReadStream } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { Readable } from "node:stream";
-import {
-  FerryError, SiteKeys, modelsOfStep, parseDeployedManifest, parseManifest, type DeployedManifest, type DeployedStep, type DeploymentManifest,
-  type PipelineStep,
-} from "@ferry/contracts";
-import type { DeploymentStores } from "@ferry/contracts";
+import { FerryError, SiteKeys, modelsOfStep, parseDeployedManifest, parseManifest, type DeployedManifest, type DeployedStep, type DeploymentManifest, type PipelineStep } from "@ferry/contracts";
+import type { DeploymentStores } from "@ferry/runtime";
 
 /** Called as a model file uploads: bytes sent so far of `total`. */
 export type UploadProgress = (model: string, sent: number, total: number) => void;

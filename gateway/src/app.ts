@@ -1,9 +1,7 @@
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { headers, type Msg, type NatsConnection } from "@nats-io/transport-node";
 import type { FastifyBaseLogger } from "fastify";
-import {
-  FerryError, Headers, LogPagingHeaders, MediaTypes, Subjects, inferSubject, isSubjectToken, type ErrorCode,
-} from "@ferry/contracts";
+import { FerryError, Headers, LogPagingHeaders, MediaTypes, Subjects, inferSubject, isSubjectToken, type ErrorCode } from "@ferry/contracts";
 import { Coalescer, natsError, type ForwardReply } from "./coalescer.js";
 import { admitInference, type AdmissionLimits } from "./admission.js";
 import { collectStatus, deployedPipelines, modelsOf, pipelinesOf } from "./status-client.js";

@@ -1,5 +1,5 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { serviceOf, type Service, connectService } from "@ferry/contracts";
+import { serviceOf, type Service, connectService } from "@ferry/runtime";
 import type { FastifyInstance } from "fastify";
 import { pino, type Logger } from "pino";
 import { buildApp } from "./app.js";

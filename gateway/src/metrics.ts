@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Counter, Histogram, type Registry } from "prom-client";
 import { FerryError } from "@ferry/contracts";
-import { registerNatsMetrics, serviceRegistry } from "@ferry/contracts/metrics";
+import { registerNatsMetrics, serviceRegistry } from "@ferry/runtime";
 import { gatherMetrics, mergeExpositions } from "./metrics-merge.js";
 
 /** Pipeline label of `POST /infer` (whatever pipeline is current). */

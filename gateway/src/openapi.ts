@@ -2,11 +2,7 @@ import { readFileSync } from "node:fs";
 import type { FastifyInstance } from "fastify";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
-import {
-  ErrorCodes, HealthReplySchema, InferenceReplySchema, InferenceRecordSchema, LogIterationStatusSchema, LogPagingHeaders,
-  LogQueryBodySchema, LogRecordSchema, LogReplySchema, MediaTypes, ModelsReplySchema, PandasRecordsRequestSchema,
-  PipelinesReplySchema, ReadyReplySchema, DashboardStatsSchema, errorBodyOf, type ErrorCode,
-} from "@ferry/contracts";
+import { ErrorCodes, HealthReplySchema, InferenceReplySchema, InferenceRecordSchema, LogIterationStatusSchema, LogPagingHeaders, LogQueryBodySchema, LogRecordSchema, LogReplySchema, MediaTypes, ModelsReplySchema, PandasRecordsRequestSchema, PipelinesReplySchema, ReadyReplySchema, DashboardStatsSchema, errorBodyOf, type ErrorCode } from "@ferry/contracts";
 import { dashboardOpenApiPaths } from "./dashboard-openapi.js";
 
 /** Where the API documentation is served: the UI at `/docs`, the OpenAPI document at `/docs/json` (and `/docs/yaml`). */

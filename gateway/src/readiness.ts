@@ -1,7 +1,8 @@
 import type { FastifyInstance } from "fastify";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Kvm } from "@nats-io/kv";
-import { Buckets, MediaTypes, SiteKeys, watchConnection, type InfererStatus, type LinkStatus } from "@ferry/contracts";
+import { Buckets, MediaTypes, SiteKeys, type InfererStatus, type LinkStatus } from "@ferry/contracts";
+import { watchConnection } from "@ferry/runtime";
 import { linkStatus } from "./health.js";
 import { collectStatus } from "./status-client.js";
 

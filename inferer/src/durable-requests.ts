@@ -2,10 +2,8 @@ import {
   AckPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg,
 } from "@nats-io/jetstream";
 import { headers, nanos, type NatsConnection } from "@nats-io/transport-node";
-import {
-  FerryError, Headers, RequestStream, ResultStream, ensureDurableStreams, isSubjectToken, resultSubject, submitConsumer, submitSubject,
-  type DurableStorage, type EnvelopePart,
-} from "@ferry/contracts";
+import { FerryError, Headers, RequestStream, ResultStream, isSubjectToken, resultSubject, submitConsumer, submitSubject, type EnvelopePart } from "@ferry/contracts";
+import { ensureDurableStreams, type DurableStorage } from "@ferry/runtime";
 import type { Logger } from "pino";
 import { errorReply, type PartReply } from "./infer-parts.js";
 import { messagePart } from "./message-part.js";

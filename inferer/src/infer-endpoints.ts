@@ -1,4 +1,5 @@
-import { EndpointCounter, InfererQueue, Subjects, type DiscoverableService } from "@ferry/contracts";
+import { InfererQueue, Subjects } from "@ferry/contracts";
+import { EndpointCounter, type DiscoverableService } from "@ferry/runtime";
 import type { PartReply } from "./infer-parts.js";
 
 /** Endpoint (and metrics label) name of `ferry.infer`, the site's current pipeline, as the gateway labels `POST /infer`. */

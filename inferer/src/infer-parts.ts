@@ -1,8 +1,5 @@
 import ort from "onnxruntime-node";
-import {
-  FerryError, asFerryError, contentTypeOf, encodeLogRecords, encodeRecordsArrow, encodeRecordsJson, keptInputs, MediaTypes,
-  type EnvelopePart, type InputTable, type RecordsView,
-} from "@ferry/contracts";
+import { FerryError, asFerryError, contentTypeOf, encodeLogRecords, encodeRecordsArrow, encodeRecordsJson, keptInputs, MediaTypes, type EnvelopePart, type InputTable, type RecordsView } from "@ferry/contracts";
 import type { ArrowDecoder } from "./arrow-decoder.js";
 import type { PipelineRuntime, RunResult } from "./pipeline-runtime.js";
 import { bindRequest, type BoundRequest } from "./request-binding.js";

@@ -1,6 +1,6 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import { registerNatsMetrics, serviceRegistry, setCounter } from "@ferry/contracts/metrics";
+import { registerNatsMetrics, serviceRegistry, setCounter } from "@ferry/runtime";
 import type { InferEndpoints } from "./infer-endpoints.js";
 import type { LogPublisher } from "./log-publisher.js";
 import type { DurableRequests } from "./durable-requests.js";

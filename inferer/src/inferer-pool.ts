@@ -1,6 +1,6 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import { serviceOf, type Service } from "@ferry/contracts";
+import { serviceOf, type Service } from "@ferry/runtime";
 import type { InfererOptions, InfererStats } from "./inferer.js";
 import type { LogPublisherStats } from "./log-publisher.js";
 import type { FromThread, ThreadData, ToThread } from "./inferer-thread.js";

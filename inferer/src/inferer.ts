@@ -2,10 +2,9 @@ import { hostname, tmpdir } from "node:os";
 import { readFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { headers, type Msg, type NatsConnection } from "@nats-io/transport-node";
-import {
-  FerryError, Headers, decodeEnvelope, encodeEnvelope, logSubject, serveDiscovery, serviceOf,
-  type EnvelopePart, type InfererStatus, type Service, connectService } from "@ferry/contracts";
-import { answerMetrics } from "@ferry/contracts/metrics";
+import { FerryError, Headers, decodeEnvelope, encodeEnvelope, logSubject, type EnvelopePart, type InfererStatus } from "@ferry/contracts";
+import { serveDiscovery, serviceOf, type Service, connectService } from "@ferry/runtime";
+import { answerMetrics } from "@ferry/runtime";
 import { pino, type Logger } from "pino";
 import { filesBeside, readManifestFile } from "./manifest-loader.js";
 import { PipelineRuntime, type RuntimeOptions } from "./pipeline-runtime.js";

@@ -1,8 +1,5 @@
 import ort from "onnxruntime-node";
-import {
-  FerryError, compileExpression, isNumericInputType, type CompiledExpression, type BatchingSettings, type DeploymentManifest, type NumericInputType,
-  type OutputTensor, type TensorElementType,
-} from "@ferry/contracts";
+import { FerryError, compileExpression, isNumericInputType, type CompiledExpression, type BatchingSettings, type DeploymentManifest, type NumericInputType, type OutputTensor, type TensorElementType } from "@ferry/contracts";
 import { loadModel, uuidFromHash, type LoadedModel, type ModelLocator, type ModelRef } from "./manifest-loader.js";
 import { TypedArrays, concatArrays } from "./tensor-arrays.js";
 

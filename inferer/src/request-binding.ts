@@ -1,7 +1,4 @@
-import {
-  FerryError, decodePandasRecords, firstBadRow, hasRowWidth, inputFormatOf, outputFormatOf, Headers,
-  type EnvelopePart, type InputColumn, type InputTable, type OutputFormat,
-} from "@ferry/contracts";
+import { FerryError, decodePandasRecords, firstBadRow, hasRowWidth, inputFormatOf, outputFormatOf, Headers, type EnvelopePart, type InputColumn, type InputTable, type OutputFormat } from "@ferry/contracts";
 import type { ArrowDecoder } from "./arrow-decoder.js";
 
 import type { InputSpec, PipelineRuntime } from "./pipeline-runtime.js";

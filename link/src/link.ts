@@ -1,6 +1,7 @@
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import { FerryError, HubDomain, Subjects, isSubjectToken, serviceOf, type LinkStatus, type Service, connectService } from "@ferry/contracts";
+import { FerryError, HubDomain, Subjects, isSubjectToken, type LinkStatus } from "@ferry/contracts";
+import { serviceOf, type Service, connectService } from "@ferry/runtime";
 import { pino, type Logger } from "pino";
 import { HeartbeatLoop } from "./heartbeat.js";
 import { PublishFollower, type FollowedVersion } from "./publish-follower.js";

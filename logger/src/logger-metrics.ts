@@ -1,6 +1,6 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Counter, Gauge, type Registry } from "prom-client";
-import { registerNatsMetrics, serviceRegistry, setCounter } from "@ferry/contracts/metrics";
+import { registerNatsMetrics, serviceRegistry, setCounter } from "@ferry/runtime";
 import type { LogStoreStats } from "./logger.js";
 
 /** How long a scrape waits for fresh stream figures before reporting the last ones, ms. */

@@ -1,10 +1,9 @@
 import { hostname } from "node:os";
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { headers, type Msg, type NatsConnection } from "@nats-io/transport-node";
-import {
-  EndpointCounter, FerryError, Headers, LogPagingHeaders, LogStream, MediaTypes, Subjects, asFerryError, outputFormatOf, parseLogQuery,
-  serveDiscovery, serviceOf, type Service, connectService } from "@ferry/contracts";
-import { answerMetrics } from "@ferry/contracts/metrics";
+import { FerryError, Headers, LogPagingHeaders, LogStream, MediaTypes, Subjects, asFerryError, outputFormatOf, parseLogQuery } from "@ferry/contracts";
+import { EndpointCounter, serveDiscovery, serviceOf, type Service, connectService } from "@ferry/runtime";
+import { answerMetrics } from "@ferry/runtime";
 import { pino, type Logger } from "pino";
 import { LogReader } from "./log-query.js";
 import { ensureLogStream, prunedCount, type LogStorage } from "./log-stream.js";

@@ -1,9 +1,8 @@
 import type { JetStreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { NatsUser } from "@ferry/natsd";
-import {
-  FerryError, HubDomain, edgeLeafPermissions, encodeEdgeBundle, isSubjectToken, type DeployedManifest, type EdgeCredentials, type JoinRequest,
-} from "@ferry/contracts";
+import { FerryError, HubDomain, encodeEdgeBundle, isSubjectToken, type DeployedManifest, type EdgeCredentials, type JoinRequest } from "@ferry/contracts";
+import { edgeLeafPermissions } from "@ferry/runtime";
 import type { Logger } from "pino";
 import type { EdgeRecord, EdgeRegistry } from "./edge-registry.js";
 import type { HubServer } from "./hub-server.js";

@@ -1,5 +1,6 @@
 import { DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig, type StreamSource } from "@nats-io/jetstream";
-import { HubLogStream, LogStream, ensureStream } from "@ferry/contracts";
+import { HubLogStream, LogStream } from "@ferry/contracts";
+import { ensureStream } from "@ferry/runtime";
 
 /** Bounds of the hub's log store. */
 export interface HubLogStorage {

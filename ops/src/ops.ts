@@ -1,7 +1,8 @@
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import { FerryError, MediaTypes, openDeploymentStores, serviceOf, type Service } from "@ferry/contracts";
+import { FerryError, MediaTypes } from "@ferry/contracts";
+import { openDeploymentStores, serviceOf, type Service } from "@ferry/runtime";
 import { pino, type Logger } from "pino";
 import type { AddressInfo } from "node:net";
 import { EdgeLifecycle, type LifecycleSettings } from "./edge-lifecycle.js";

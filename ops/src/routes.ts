@@ -2,9 +2,7 @@ import { createHash } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import { headers, type NatsConnection } from "@nats-io/transport-node";
 import type { ObjectStore } from "@nats-io/obj";
-import {
-  FerryError, Headers, LogPagingHeaders, MediaTypes, Subjects, isSubjectToken, type JoinRequest,
-} from "@ferry/contracts";
+import { FerryError, Headers, LogPagingHeaders, MediaTypes, Subjects, isSubjectToken, type JoinRequest } from "@ferry/contracts";
 import type { EdgeLifecycle } from "./edge-lifecycle.js";
 import type { EdgeRegistry } from "./edge-registry.js";
 

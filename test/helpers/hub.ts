@@ -7,7 +7,7 @@ import { start as startDeployer } from "@ferry/deployer";
 import { start as startLogger } from "@ferry/logger";
 import { startNatsServer, type NatsServer } from "@ferry/natsd";
 import { start as startOps, type Ops, type OpsOptions } from "@ferry/ops";
-import type { Service } from "@ferry/contracts";
+import type { Service } from "@ferry/runtime";
 import { models } from "./paths.js";
 import { quiet } from "./site.js";
 import { freePort } from "./free-port.js";

@@ -2,7 +2,7 @@ import { StorageType } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { Objm, type ObjectStore } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { Buckets } from "./subjects.js";
+import { Buckets } from "@ferry/contracts";
 
 /** The JetStream stores that hold a site's deployments (the same kinds hold the Ops hub's publishes). */
 export interface DeploymentStores {

@@ -1,7 +1,7 @@
 import {
   DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig, type StreamInfo,
 } from "@nats-io/jetstream";
-import { RequestStream, ResultStream, Subjects } from "./subjects.js";
+import { RequestStream, ResultStream, Subjects } from "@ferry/contracts";
 
 const NS_PER_MS = 1_000_000;
 

@@ -1,10 +1,10 @@
 /**
- * Prometheus helpers shared by the services (`@ferry/contracts/metrics`, apart from the main entry so
+ * Prometheus helpers shared by the services (`@ferry/runtime`, apart from the main entry so
  * that importing the contracts does not load prom-client: the client library never needs it).
  */
 import { Counter, Gauge, Registry } from "prom-client";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import { Subjects } from "./subjects.js";
+import { Subjects } from "@ferry/contracts";
 import { watchConnection } from "./connection-watch.js";
 
 /** Which service a registry belongs to; every sample carries both as labels. */

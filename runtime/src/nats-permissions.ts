@@ -1,4 +1,4 @@
-import { Buckets, HubDomain, LogStream, RequestStream, ResultStream, Subjects } from "./subjects.js";
+import { Buckets, HubDomain, LogStream, RequestStream, ResultStream, Subjects } from "@ferry/contracts";
 
 /** The NATS users a site's server knows when it requires credentials: one per Ferry role. */
 export const NatsRoles = ["admin", "gateway", "inferer", "logger", "deployer", "link", "device"] as const;
