@@ -28,3 +28,7 @@ export { encodeEdgeBundle, decodeEdgeBundle, parsePipelineUrl } from "./edge-bun
 export type { EdgeBundle, JoinRequest, EdgeCredentials, Heartbeat, HeartbeatReply, LinkStatus } from "./edge-bundle.js";
 export { OutputTensorSchema, OutputEntrySchema, InferenceRecordSchema, InferenceReplySchema, PandasRecordsRequestSchema, LogRecordSchema, LogReplySchema, LogQueryBodySchema, errorBodyOf, LogIterationStatusSchema, LinkStatusSchema, HealthReplySchema, ReadyReplySchema, TrafficSecondSchema, DashboardStatsSchema } from "./http-schemas.js";
 export type { HealthReply, TrafficSnapshot, DashboardStats, HttpSchemaChecks } from "./http-schemas.js";
+export { RequestHeaders, requestHeaders, requestPart, requestParts, replyHeaders, readReply, replyPart, batchHeaders, batchSize, batchReplies, recordHeaders } from "./inference-framing.js";
+export type { HeaderSource, InferRequestMeta, InferReply } from "./inference-framing.js";
+export { LogRecordsHeader, logRecordStart, encodeLogBatch, decodeLogBatch, logBatchCount } from "./log-batch.js";
+export type { LogBatch, BatchRecord } from "./log-batch.js";

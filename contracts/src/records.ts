@@ -4,6 +4,7 @@ import {
 } from "apache-arrow";
 import { OutputTypeKeys, type NumericArray, type TensorElementType } from "./tensor-types.js";
 import type { InputTable } from "./input-table.js";
+import { logRecordStart } from "./log-batch.js";
 
 /** One output tensor of a session run covering every row of a (possibly merged) batch. */
 export interface OutputTensor {
@@ -198,7 +199,7 @@ export function encodeLogRecords(view: RecordsView, log: LogContext): string[] {
     const anomaly = log.anomalies ? anomalyJson(log.anomalies(i)) : NO_ANOMALY;
     const outs = valuesByName(view.outputs, view.runRows, row);
     const outJson = log.modelSplit ? `${outs.slice(0, -1)}${outs.length > 2 ? "," : ""}"_model_split":[${log.modelSplit}]}` : outs;
-    out[i] = `{"time":${view.time},"in":${input.json},"out":${outJson}${shadowOut},"anomaly":${anomaly},"metadata":{"last_model":${lastModel},${metadataTail},"dropped":${input.dropped.length === 0 ? "[]" : JSON.stringify(input.dropped)},"partition":${partition}}}`;
+    out[i] = `${logRecordStart(view.time)},"in":${input.json},"out":${outJson}${shadowOut},"anomaly":${anomaly},"metadata":{"last_model":${lastModel},${metadataTail},"dropped":${input.dropped.length === 0 ? "[]" : JSON.stringify(input.dropped)},"partition":${partition}}}`;
   }
   return out;
 }

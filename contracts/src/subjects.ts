@@ -55,6 +55,8 @@ export const Buckets = {
   models: "ferry-models",
   /** KV: site-wide settings (`current`: the pipeline behind `POST /infer`). */
   site: "ferry-site",
+  /** KV on the Ops hub: edge name → its record (state, join token hash, NATS user). */
+  edges: "ferry-ops-edges",
 } as const;
 
 /** Keys of the site bucket. */

@@ -3,7 +3,7 @@ import { FerryError, Headers, MediaTypes, Subjects, asFerryError, isSubjectToken
 import { serviceOf, type Service, connectService } from "@ferry/runtime";
 import { pino, type Logger } from "pino";
 import { deployManifest, setCurrentPipeline, undeploy } from "./publish.js";
-import { openDeploymentStores as openStores, type DeploymentStores } from "@ferry/runtime";
+import { createDeploymentStores as openStores, type DeploymentStores } from "@ferry/runtime";
 
 /** How to start the deployer service. */
 export interface DeployerOptions {

@@ -1,10 +1,10 @@
 import { Kvm, type KV } from "@nats-io/kv";
 import { StorageType } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { FerryError } from "@ferry/contracts";
+import { Buckets, FerryError } from "@ferry/contracts";
 
 /** KV bucket on the hub holding one record per edge. */
-export const EdgeBucket = "ferry-ops-edges";
+export const EdgeBucket = Buckets.edges;
 
 /** Where an edge is in its lifecycle. */
 export type EdgeState = "pending" | "joined" | "lapsed";

@@ -2,7 +2,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { FerryError, MediaTypes } from "@ferry/contracts";
-import { openDeploymentStores, serviceOf, type Service } from "@ferry/runtime";
+import { createDeploymentStores, serviceOf, type Service } from "@ferry/runtime";
 import { pino, type Logger } from "pino";
 import type { AddressInfo } from "node:net";
 import { EdgeLifecycle, type LifecycleSettings } from "./edge-lifecycle.js";
@@ -66,7 +66,7 @@ export async function start(o: OpsOptions): Promise<Ops> {
     const jsm = await jetStreamReady(nc);
     const registry = await EdgeRegistry.open(nc);
     // The hub keeps publishes in the same stores a site has; edges read them through domain `hub`.
-    const { deployments, models } = await openDeploymentStores(nc);
+    const { deployments, models } = await createDeploymentStores(nc);
     app = Fastify({ bodyLimit: o.bodyLimit ?? 256 * 1024 * 1024, loggerInstance: log.child({ service: "ops-http" }) }) as unknown as FastifyInstance;
     handleErrors(app);
     // Filled in once the API listens: a bundle names the port it got.

@@ -1,0 +1,58 @@
+/**
+ * Opening what `provision` created. Services never create streams or buckets: they open them, and a
+ * missing one is a FerryError `unavailable` that names it, so a service can report it and try again.
+ */
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import { Objm, type ObjectStore } from "@nats-io/obj";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { Buckets, FerryError } from "@ferry/contracts";
+import { isStreamNotFound } from "./nats-errors.js";
+
+/** The JetStream stores that hold a site's deployments (the same kinds hold the Ops hub's publishes). */
+export interface DeploymentStores {
+  /** Pipeline name → deployed manifest. */
+  deployments: KV;
+  /** Site settings (the current pipeline). */
+  site: KV;
+  /** Model files named by sha256. */
+  models: ObjectStore;
+}
+
+/** Throws FerryError `unavailable` naming the first of these streams that does not exist. */
+export async function requireStreams(jsm: JetStreamManager, names: readonly string[]): Promise<void> {
+  for (const name of names) {
+    try {
+      await jsm.streams.info(name);
+    } catch (err) {
+      if (isStreamNotFound(err)) throw notProvisioned(name, err);
+      throw err;
+    }
+  }
+}
+
+/** Opens a KV bucket that exists; FerryError `unavailable` when it does not. */
+export async function openKv(nc: NatsConnection, name: string): Promise<KV> {
+  await requireStreams(await jetstreamManager(nc), [`KV_${name}`]);
+  return new Kvm(nc).open(name);
+}
+
+/** Opens an object store that exists; FerryError `unavailable` when it does not. */
+export async function openObjects(nc: NatsConnection, name: string): Promise<ObjectStore> {
+  try {
+    return await new Objm(nc).open(name);
+  } catch (err) {
+    if (isStreamNotFound(err)) throw notProvisioned(`OBJ_${name}`, err);
+    throw err;
+  }
+}
+
+/** Opens the deployment stores (they must have been provisioned). */
+export async function openDeploymentStores(nc: NatsConnection): Promise<DeploymentStores> {
+  const [deployments, site, models] = await Promise.all([openKv(nc, Buckets.deployments), openKv(nc, Buckets.site), openObjects(nc, Buckets.models)]);
+  return { deployments, site, models };
+}
+
+function notProvisioned(stream: string, cause: unknown): FerryError {
+  return new FerryError("unavailable", `JetStream asset ${stream} does not exist yet (ferry start provisions it as the site's admin)`, { cause });
+}
