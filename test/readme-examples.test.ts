@@ -7,20 +7,18 @@ import { after, before, describe, it } from "node:test";
 import { root } from "./helpers/paths.js";
 import { startTestSite, type TestSite } from "./helpers/site.js";
 
-/** The TypeScript examples of a README section (written so that they are also plain JavaScript). */
-function examplesOf(section: string): string[] {
-  const readme = readFileSync(join(root, "README.md"), "utf8");
-  const from = readme.indexOf(`## ${section}`);
-  const to = readme.indexOf("\n## ", from + 1);
-  return [...readme.slice(from, to).matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
+/** The TypeScript examples of a file under docs/ (written so that they are also plain JavaScript). */
+function examplesOf(doc: string): string[] {
+  const text = readFileSync(join(root, "docs", doc), "utf8");
+  return [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
 }
 
-describe("README's NATS examples run as printed", () => {
+describe("docs/nats-protocol.md's examples run as printed", () => {
   let site: TestSite;
   before(async () => { site = await startTestSite(); });
   after(async () => { await site.stop(); });
 
-  const examples = examplesOf("NATS protocol (for devices)");
+  const examples = examplesOf("nats-protocol.md");
   it("has the request/reply and the durable example", () => assert.equal(examples.length, 2));
 
   examples.forEach((code, i) => {
