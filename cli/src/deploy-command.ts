@@ -26,7 +26,7 @@ export async function deployCommand(command: "deploy" | "undeploy" | "current", 
   const url = await adminUrl(o);
   const nc = await connect({ ...natsConnectOptions(url), name: `ferry-${command}` });
   try {
-    const stores = await openStores(nc, o.replicas);
+    const stores = await openStores(nc);
     if (command === "undeploy") {
       await undeploy(stores, target);
       process.stdout.write(`undeployed ${target}\n`);

@@ -20,7 +20,7 @@ export async function startHub(o: StartOptions, log: Logger): Promise<Site> {
     natsPort: o.natsPort, natsHost: o.natsHost, leafPort: o.leafPort,
     ...(o.publicHost ? { publicHost: o.publicHost } : {}),
     tokenTtlMs: o.tokenTtlMs, contactTtlMs: o.contactTtlMs,
-    logStorage: { maxBytes: o.logStorageBytes, maxAgeMs: o.logMaxAgeMs, replicas: o.replicas },
+    storage: { logMaxBytes: o.logStorageBytes, logMaxAgeMs: o.logMaxAgeMs, replicas: o.replicas },
     logger: log.child({ service: "ops" }),
   });
   const services: Service[] = [ops];
@@ -28,7 +28,7 @@ export async function startHub(o: StartOptions, log: Logger): Promise<Site> {
     for (const s of [...services].reverse()) await s.stop().catch((err: unknown) => log.error({ err }, `stopping ${s.name}`));
   };
   try {
-    services.push(await startDeployer({ nc: await hubConnection(ops, "ferry-hub-deployer"), replicas: o.replicas, logger: log.child({ service: "deployer" }) }));
+    services.push(await startDeployer({ nc: await hubConnection(ops, "ferry-hub-deployer"), logger: log.child({ service: "deployer" }) }));
     services.push(await startLogger({ nc: await hubConnection(ops, "ferry-hub-logger"), stream: HubLogStream, logger: log.child({ service: "logger" }) }));
   } catch (err) {
     await stop();

@@ -5,8 +5,7 @@ import { start as startLogger } from "@ferry/logger";
 import { currentPipeline, openStores, publishManifestFile, setCurrentPipeline, start as startDeployer } from "@ferry/deployer";
 import { start as startLink } from "@ferry/link";
 import { connect } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { ensureDurableStreams, natsConnectOptions, type DurableStorage, type NatsRole, type Service } from "@ferry/runtime";
+import { natsConnectOptions, provision, siteAssets, storageSettings, type NatsRole, type Service, type StorageSettings } from "@ferry/runtime";
 import type { Logger } from "pino";
 import type { StartOptions } from "./options.js";
 import { untilReady } from "./start-wait.js";
@@ -15,7 +14,7 @@ import type { EdgeSetup } from "./edge.js";
 async function deployAtStart(natsUrl: string, o: StartOptions, log: Logger): Promise<void> {
   const nc = await connect({ ...natsConnectOptions(natsUrl), name: "ferry-start" });
   try {
-    const stores = await openStores(nc, o.replicas);
+    const stores = await openStores(nc);
     let first: string | undefined;
     for (const path of o.manifests) {
       try {
@@ -33,50 +32,59 @@ async function deployAtStart(natsUrl: string, o: StartOptions, log: Logger): Pro
   }
 }
 
-function durableStorage(o: StartOptions): DurableStorage {
-  return { requestMaxBytes: o.submitStorageBytes, resultMaxBytes: o.resultStorageBytes, resultMaxAgeMs: o.resultMaxAgeMs, replicas: o.replicas };
+/** The site's storage bounds, from its options (defaults: the runtime topology's). */
+function siteStorage(o: StartOptions): StorageSettings {
+  return storageSettings({
+    replicas: o.replicas, logMaxBytes: o.logStorageBytes, logMaxAgeMs: o.logMaxAgeMs,
+    requestMaxBytes: o.submitStorageBytes, resultMaxBytes: o.resultStorageBytes, resultMaxAgeMs: o.resultMaxAgeMs,
+  });
 }
 
-/** Creates the durable inference streams, so devices can submit before any inferer runs. */
-async function prepareStreams(natsUrl: string, o: StartOptions): Promise<void> {
-  const nc = await connect({ ...natsConnectOptions(natsUrl), name: "ferry-start" });
+/**
+ * Creates (or brings to their bounds) every stream and bucket of the site, as its admin: services
+ * only open them, and devices can submit before any inferer runs.
+ */
+async function provisionSite(natsUrl: string, o: StartOptions, log: Logger): Promise<void> {
+  const nc = await connect({ ...natsConnectOptions(natsUrl), name: "ferry-provision" });
   try {
-    await ensureDurableStreams(await jetstreamManager(nc), durableStorage(o));
+    const done = await provision(nc, siteAssets(siteStorage(o)));
+    const changed = done.filter((r) => r.action !== "unchanged");
+    if (changed.length > 0) log.info({ assets: changed.map((r) => `${r.name} ${r.action}`) }, "site storage provisioned");
   } finally {
     await nc.drain();
   }
 }
 
-function startEdgeLink(natsUrl: string, edge: EdgeSetup, o: StartOptions, log: Logger): Promise<Service> {
-  return startLink({ natsUrl, edge: edge.name, pipeline: edge.pipeline, hubDomain: edge.hubDomain, replicas: o.replicas, logger: log.child({ service: "link" }) });
+function startEdgeLink(natsUrl: string, edge: EdgeSetup, log: Logger): Promise<Service> {
+  return startLink({ natsUrl, edge: edge.name, pipeline: edge.pipeline, hubDomain: edge.hubDomain, logger: log.child({ service: "link" }) });
 }
 
 /**
- * Prepares the durable streams (waiting for NATS and JetStream), publishes the given manifests, then starts
+ * Provisions the site's streams and buckets (waiting for NATS and JetStream), publishes the given manifests, then starts
  * the asked services in order, pushing each onto `services` as it starts (so that a failure can stop the
  * ones already running). `as(role)` is the server's URL for that role. Returns the gateway's URL, if any.
  */
 export async function startServices(o: StartOptions, edge: EdgeSetup | undefined, as: (role: NatsRole) => string, log: Logger, services: Service[]): Promise<string | undefined> {
   // The site's pipelines are deployments (KV + object store) that inferers watch; the manifests given
   // here are published unless the same models are deployed already.
-  await untilReady("NATS and JetStream", () => prepareStreams(as("admin"), o), log, o.startWaitMs);
+  await untilReady("NATS and JetStream", () => provisionSite(as("admin"), o, log), log, o.startWaitMs);
   if (o.services.includes("inferer") || o.services.includes("deployer")) await deployAtStart(as("admin"), o, log);
   if (o.services.includes("logger")) services.push(await startLogger({
-    natsUrl: as("logger"), storage: { maxBytes: o.logStorageBytes, maxAgeMs: o.logMaxAgeMs, replicas: o.replicas }, logger: log.child({ service: "logger" }),
+    natsUrl: as("logger"), logger: log.child({ service: "logger" }),
   }));
-  if (o.services.includes("deployer")) services.push(await startDeployer({ natsUrl: as("deployer"), replicas: o.replicas, logger: log.child({ service: "deployer" }) }));
+  if (o.services.includes("deployer")) services.push(await startDeployer({ natsUrl: as("deployer"), logger: log.child({ service: "deployer" }) }));
   if (o.services.includes("inferer")) {
     const inferer = {
       natsUrl: as("inferer"), manifests: [], watch: true, cacheDir: join(o.data, "cache"), intraOpThreads: o.threads,
       partition: edge?.name ?? o.partition, logDropBytes: o.logDropBytes, logRecords: o.logRecords,
       batching: o.batchWindowMs === undefined ? false as const : { windowMs: o.batchWindowMs, maxBatch: o.batchMax },
-      durable: { maxDeliveries: o.maxDeliveries, storage: durableStorage(o) },
+      durable: { maxDeliveries: o.maxDeliveries },
     };
     services.push(o.workers > 1
       ? await startPool({ workers: o.workers, inferer, logLevel: o.logLevel })
       : await startInferer({ ...inferer, logger: log.child({ service: "inferer" }) }));
   }
-  if (edge && o.services.includes("link")) services.push(await startEdgeLink(as("link"), edge, o, log));
+  if (edge && o.services.includes("link")) services.push(await startEdgeLink(as("link"), edge, log));
   if (!o.services.includes("gateway")) return undefined;
   const gw = await startGateway({
     natsUrl: as("gateway"), port: o.port, host: o.host, bodyLimit: o.bodyLimit, timeoutMs: o.timeoutMs,

@@ -3,14 +3,12 @@ import { FerryError, Headers, MediaTypes, Subjects, asFerryError, isSubjectToken
 import { serviceOf, type Service, connectService } from "@ferry/runtime";
 import { pino, type Logger } from "pino";
 import { deployManifest, setCurrentPipeline, undeploy } from "./publish.js";
-import { createDeploymentStores as openStores, type DeploymentStores } from "@ferry/runtime";
+import { openDeploymentStores, openOnUse } from "@ferry/runtime";
 
 /** How to start the deployer service. */
 export interface DeployerOptions {
   natsUrl?: string;
   nc?: NatsConnection;
-  /** Replicas of the deployment stores. Default 1. */
-  replicas?: number;
   logger?: Logger;
 }
 
@@ -21,11 +19,12 @@ export const DeployerQueue = "ferry-deployers";
 export async function start(options: DeployerOptions = {}): Promise<Service> {
   const log = options.logger ?? pino({ name: "deployer" });
   const nc = options.nc ?? await connectService("ferry-deployer", options.natsUrl);
-  const stores = await openStores(nc, options.replicas ?? 1);
+  // Opened on first use: until the site is provisioned each request answers `unavailable`.
+  const stores = openOnUse(() => openDeploymentStores(nc));
   const handlers: Record<string, (body: unknown) => Promise<unknown>> = {
-    [Subjects.deploy]: async (body) => (await deployManifest(stores, parseManifest(body, "deploy request"))).manifest,
-    [Subjects.undeploy]: async (body) => { const p = pipelineOf(body); await undeploy(stores, p); return { pipeline: p, undeployed: true }; },
-    [Subjects.setCurrent]: async (body) => { const p = pipelineOf(body); await setCurrentPipeline(stores, p); return { current: p }; },
+    [Subjects.deploy]: async (body) => (await deployManifest(await stores(), parseManifest(body, "deploy request"))).manifest,
+    [Subjects.undeploy]: async (body) => { const p = pipelineOf(body); await undeploy(await stores(), p); return { pipeline: p, undeployed: true }; },
+    [Subjects.setCurrent]: async (body) => { const p = pipelineOf(body); await setCurrentPipeline(await stores(), p); return { current: p }; },
   };
   const subs = Object.entries(handlers).map(([subject, handle]) => nc.subscribe(subject, {
     queue: DeployerQueue,
@@ -35,7 +34,7 @@ export async function start(options: DeployerOptions = {}): Promise<Service> {
   return serviceOf("deployer", async () => {
     await Promise.all(subs.map((s) => s.drain()));
     await nc.drain();
-  }, { stores: stores as DeploymentStores });
+  }, {});
 }
 
 function pipelineOf(body: unknown): string {

@@ -1,5 +1,5 @@
 export { start, DeployerQueue, type DeployerOptions } from "./deployer.js";
-export { createDeploymentStores as openStores, type DeploymentStores } from "@ferry/runtime";
+export { openDeploymentStores as openStores, type DeploymentStores } from "@ferry/runtime";
 export {
   currentPipeline, deployManifest, deployedManifest, publishManifestFile, setCurrentPipeline, undeploy, uploadModel,
   type PublishOptions, type PublishResult, type UploadProgress,

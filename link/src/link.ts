@@ -26,8 +26,6 @@ export interface LinkOptions {
   heartbeatTimeoutMs?: number;
   /** Longest wait between tries to follow the hub's pipeline, ms. Default 30 000. */
   maxBackoffMs?: number;
-  /** Replicas of the deployment stores created on the site. Default 1. */
-  replicas?: number;
   /** Called each time a version from the hub has been deployed on the site. */
   onDeployed?: (v: FollowedVersion) => void;
   logger?: Logger;
@@ -51,7 +49,7 @@ export async function start(options: LinkOptions): Promise<LinkService> {
   const nc = options.nc ?? await connectService("ferry-link", options.natsUrl);
   const hub = jetstream(nc, { domain: options.hubDomain ?? HubDomain, timeout: 5000 });
   const follower = new PublishFollower(nc, hub, {
-    pipeline: options.pipeline, replicas: options.replicas ?? 1, maxBackoffMs: options.maxBackoffMs ?? 30_000, log, onDeployed: options.onDeployed,
+    pipeline: options.pipeline, maxBackoffMs: options.maxBackoffMs ?? 30_000, log, onDeployed: options.onDeployed,
   });
   const heartbeat = new HeartbeatLoop(nc, {
     edge: options.edge, intervalMs: options.heartbeatMs ?? 10_000, downIntervalMs: options.downHeartbeatMs ?? 2000, timeoutMs: options.heartbeatTimeoutMs ?? 5000, log,

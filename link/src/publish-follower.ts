@@ -5,7 +5,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { Buckets, SiteKeys, modelsOfStep, parseDeployedManifest, type DeployedManifest } from "@ferry/contracts";
 import type { Logger } from "pino";
 import { copyModel } from "./model-copy.js";
-import { createDeploymentStores, type DeploymentStores as LocalStores } from "@ferry/runtime";
+import { openDeploymentStores, type DeploymentStores as LocalStores } from "@ferry/runtime";
 
 /** What the follower reports when it has deployed a version from the hub. */
 export interface FollowedVersion {
@@ -18,7 +18,6 @@ export interface FollowedVersion {
 /** How the follower runs. */
 export interface FollowerOptions {
   pipeline: string;
-  replicas: number;
   /** Longest wait between tries to watch the hub, ms. */
   maxBackoffMs: number;
   log: Logger;
@@ -133,7 +132,7 @@ export class PublishFollower {
   }
 
   #localStores(): Promise<LocalStores> {
-    return (this.#stores ??= createDeploymentStores(this.#local, this.#o.replicas).catch((err: unknown) => {
+    return (this.#stores ??= openDeploymentStores(this.#local).catch((err: unknown) => {
       this.#stores = undefined;
       throw err;
     }));

@@ -6,7 +6,8 @@ import { edgeLeafPermissions } from "@ferry/runtime";
 import type { Logger } from "pino";
 import type { EdgeRecord, EdgeRegistry } from "./edge-registry.js";
 import type { HubServer } from "./hub-server.js";
-import { syncLogSources, type HubLogStorage } from "./log-sources.js";
+import type { StorageSettings } from "@ferry/runtime";
+import { syncLogSources } from "./log-sources.js";
 import { newJoinToken, newPassword, passwordHash, tokenHash, tokenMatches } from "./secrets.js";
 
 /** Settings of the edge lifecycle. */
@@ -20,7 +21,7 @@ export interface LifecycleSettings {
   /** Credentials lapse when an edge has not contacted Ops for this long, ms. */
   contactTtlMs: number;
   workspaceId: string;
-  logStorage: HubLogStorage;
+  logStorage: StorageSettings;
 }
 
 /**

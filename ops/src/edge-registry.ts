@@ -1,7 +1,7 @@
-import { Kvm, type KV } from "@nats-io/kv";
-import { StorageType } from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Buckets, FerryError } from "@ferry/contracts";
+import { openKv } from "@ferry/runtime";
 
 /** KV bucket on the hub holding one record per edge. */
 export const EdgeBucket = Buckets.edges;
@@ -36,8 +36,9 @@ export class EdgeRegistry {
     this.#kv = kv;
   }
 
-  static async open(nc: NatsConnection, replicas = 1): Promise<EdgeRegistry> {
-    return new EdgeRegistry(await new Kvm(nc).create(EdgeBucket, { history: 1, replicas, storage: StorageType.File }));
+  /** Opens the provisioned registry bucket. */
+  static async open(nc: NatsConnection): Promise<EdgeRegistry> {
+    return new EdgeRegistry(await openKv(nc, EdgeBucket));
   }
 
   async get(name: string): Promise<EdgeRecord | undefined> {

@@ -1,3 +1,2 @@
 export { start, type Ops, type OpsOptions } from "./ops.js";
 export { EdgeBucket, type EdgeRecord, type EdgeState } from "./edge-registry.js";
-export { hubLogStreamConfig, edgeLogSource } from "./log-sources.js";

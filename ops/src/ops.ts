@@ -1,16 +1,14 @@
-import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import type { FastifyInstance } from "fastify";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import { FerryError, MediaTypes } from "@ferry/contracts";
-import { createDeploymentStores, serviceOf, type Service } from "@ferry/runtime";
+import { hubAssets, openDeploymentStores, provision, serviceOf, storageSettings, type Service, type StorageSettings } from "@ferry/runtime";
 import { pino, type Logger } from "pino";
 import type { AddressInfo } from "node:net";
 import { EdgeLifecycle, type LifecycleSettings } from "./edge-lifecycle.js";
 import { EdgeRegistry } from "./edge-registry.js";
 import { answerHeartbeats } from "./heartbeats.js";
 import { HubServer, type HubLogin } from "./hub-server.js";
-import type { HubLogStorage } from "./log-sources.js";
-import { opsRoutes } from "./routes.js";
+import { buildOpsApp } from "./app.js";
 
 /** How to start the Ops hub. */
 export interface OpsOptions {
@@ -36,8 +34,8 @@ export interface OpsOptions {
   /** How often lapsed edges are looked for, ms. Default a minute (or the contact period / 4 if shorter). */
   sweepMs?: number;
   workspaceId?: string;
-  /** Bounds of FERRY_LOGS_ALL. Default 10 GiB, no age limit, 1 replica. */
-  logStorage?: Partial<HubLogStorage>;
+  /** Bounds of the hub's streams and buckets (FERRY_LOGS_ALL: `logMaxBytes`, `logMaxAgeMs`) and their replicas. Default: the topology's. */
+  storage?: Partial<StorageSettings>;
   /** Largest request body (model uploads), bytes. Default 256 MiB. */
   bodyLimit?: number;
   logger?: Logger;
@@ -55,57 +53,69 @@ export interface Ops extends Service {
   sweep(): Promise<string[]>;
 }
 
-/** Starts the Ops hub: its nats-server (domain `hub`, leaf listener), the edge registry and the Ops API. */
+/** Starts the Ops hub: its nats-server (domain `hub`, leaf listener), its storage, the edge registry and the Ops API. */
 export async function start(o: OpsOptions): Promise<Ops> {
   const log = o.logger ?? pino({ name: "ops" });
   const hub = await HubServer.start({ dataDir: o.dataDir, port: o.natsPort, host: o.natsHost, leafPort: o.leafPort, log: (line) => log.debug({ nats: line }) });
-  let nc: NatsConnection | undefined;
-  let app: FastifyInstance | undefined;
+  const parts: { nc?: NatsConnection; app?: FastifyInstance } = {};
   try {
-    nc = await connect({ servers: hub.url, user: hub.login.user, pass: hub.login.pass, name: "ferry-ops", maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    const nc = (parts.nc = await connect({ servers: hub.url, user: hub.login.user, pass: hub.login.pass, name: "ferry-ops", maxReconnectAttempts: -1, reconnectTimeWait: 250 }));
     const jsm = await jetStreamReady(nc);
+    const storage = storageSettings(o.storage);
+    // Ops owns the hub's server, so it provisions the hub's assets as its admin.
+    await provision(nc, hubAssets(storage));
     const registry = await EdgeRegistry.open(nc);
     // The hub keeps publishes in the same stores a site has; edges read them through domain `hub`.
-    const { deployments, models } = await createDeploymentStores(nc);
-    app = Fastify({ bodyLimit: o.bodyLimit ?? 256 * 1024 * 1024, loggerInstance: log.child({ service: "ops-http" }) }) as unknown as FastifyInstance;
-    handleErrors(app);
-    // Filled in once the API listens: a bundle names the port it got.
-    const settings: LifecycleSettings = {
-      publicHost: "", leafUrl: "",
-      tokenTtlMs: o.tokenTtlMs ?? 24 * 3_600_000,
-      contactTtlMs: o.contactTtlMs ?? 7 * 24 * 3_600_000,
-      workspaceId: o.workspaceId ?? "1",
-      logStorage: { maxBytes: 10 * 1024 ** 3, maxAgeMs: 0, replicas: 1, ...o.logStorage },
-    };
+    const { deployments, models } = await openDeploymentStores(nc);
+    const settings = lifecycleSettings(o, storage);
     const lifecycle = new EdgeLifecycle(registry, hub, jsm, deployments, settings, log);
     await lifecycle.reconcile();
     const heartbeats = answerHeartbeats(nc, registry, log);
-    opsRoutes(app, { nc, registry, lifecycle, models, timeoutMs: 30_000 });
-    await app.listen({ port: o.port ?? 8090, host: o.host ?? "0.0.0.0" });
-    const port = (app.server.address() as AddressInfo).port;
-    const address = { url: `http://127.0.0.1:${port}` };
-    const publicHost = o.publicHost ?? `127.0.0.1:${port}`;
-    settings.publicHost = publicHost;
-    settings.leafUrl = o.leafUrl ?? `nats-leaf://${publicHost.replace(/:\d+$/, "")}:${hub.leafPort}`;
-    const sweepMs = o.sweepMs ?? Math.min(60_000, Math.max(50, (o.contactTtlMs ?? Infinity) / 4));
-    const sweeper = setInterval(() => void lifecycle.sweep().catch((err: unknown) => log.error({ err }, "lapse sweep failed")), sweepMs);
-    sweeper.unref();
-    log.info({ url: address.url, nats: hub.url, leafPort: hub.leafPort, publicHost }, "ops hub ready");
-    const conn = nc;
-    const http = app;
+    const app = (parts.app = buildOpsApp({ nc, registry, lifecycle, models, timeoutMs: 30_000 }, { bodyLimit: o.bodyLimit ?? 256 * 1024 * 1024, logger: log.child({ service: "ops-http" }) }));
+    const url = await listen(app, o, hub, settings);
+    const sweeper = startSweeper(lifecycle, o, log);
+    log.info({ url, nats: hub.url, leafPort: hub.leafPort, publicHost: settings.publicHost }, "ops hub ready");
     return serviceOf("ops", async () => {
       clearInterval(sweeper);
-      await http.close();
+      await app.close();
       await heartbeats.drain();
-      await conn.drain();
+      await nc.drain();
       await hub.stop();
-    }, { url: address.url, natsUrl: hub.url, login: hub.login, leafPort: hub.leafPort, sweep: () => lifecycle.sweep() });
+    }, { url, natsUrl: hub.url, login: hub.login, leafPort: hub.leafPort, sweep: () => lifecycle.sweep() });
   } catch (err) {
-    await app?.close();
-    await nc?.close();
+    await parts.app?.close();
+    await parts.nc?.close();
     await hub.stop();
     throw err;
   }
+}
+
+/** Lifecycle settings; `publicHost` and `leafUrl` are filled in by `listen` (a bundle names the port the API got). */
+function lifecycleSettings(o: OpsOptions, storage: StorageSettings): LifecycleSettings {
+  return {
+    publicHost: "", leafUrl: "",
+    tokenTtlMs: o.tokenTtlMs ?? 24 * 3_600_000,
+    contactTtlMs: o.contactTtlMs ?? 7 * 24 * 3_600_000,
+    workspaceId: o.workspaceId ?? "1",
+    logStorage: storage,
+  };
+}
+
+/** Listens, then says in `settings` where edges reach the API and the leaf port; resolves to the API's URL. */
+async function listen(app: FastifyInstance, o: OpsOptions, hub: HubServer, settings: LifecycleSettings): Promise<string> {
+  await app.listen({ port: o.port ?? 8090, host: o.host ?? "0.0.0.0" });
+  const port = (app.server.address() as AddressInfo).port;
+  settings.publicHost = o.publicHost ?? `127.0.0.1:${port}`;
+  settings.leafUrl = o.leafUrl ?? `nats-leaf://${settings.publicHost.replace(/:\d+$/, "")}:${hub.leafPort}`;
+  return `http://127.0.0.1:${port}`;
+}
+
+/** Lapses edges past their contact period on a timer. */
+function startSweeper(lifecycle: EdgeLifecycle, o: OpsOptions, log: Logger): NodeJS.Timeout {
+  const sweepMs = o.sweepMs ?? Math.min(60_000, Math.max(50, (o.contactTtlMs ?? Infinity) / 4));
+  const sweeper = setInterval(() => void lifecycle.sweep().catch((err: unknown) => log.error({ err }, "lapse sweep failed")), sweepMs);
+  sweeper.unref();
+  return sweeper;
 }
 
 /** The hub's JetStream, once it answers: a restarted server takes clients before it has recovered its streams. */
@@ -120,29 +130,4 @@ async function jetStreamReady(nc: NatsConnection): Promise<JetStreamManager> {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-}
-
-/** Bodies stay bytes (routes parse what they take); every error is a JSON `{error, code}`. */
-function handleErrors(app: FastifyInstance): void {
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
-  app.setErrorHandler((err: FastifyError, _req, reply) => {
-    const e = err instanceof FerryError ? err
-      : hubUnreachable(err) ? new FerryError("unavailable", `the hub's NATS server is not reachable right now (restarting?): ${err.message}`)
-        : new FerryError(err.code === "FST_ERR_CTP_BODY_TOO_LARGE" ? "payload_too_large" : err.statusCode && err.statusCode < 500 ? "bad_request" : "internal", err.message);
-    if (e.code === "unavailable") void reply.header("Retry-After", "1");
-    void reply.code(e.status).type(MediaTypes.json).send(e.toBody());
-  });
-  app.setNotFoundHandler((req, reply) => {
-    void reply.code(404).type(MediaTypes.json).send({ error: `no route ${req.method} ${req.url.split("?")[0]}`, code: "not_found" });
-  });
-}
-
-/**
- * nats.js errors of a hub server that is away for a moment (a revocation restarts it): the request timed
- * out, found no responder, or the connection is closed or reconnecting. Worth a retry, not a 500.
- */
-function hubUnreachable(err: Error): boolean {
-  return ["TimeoutError", "NoRespondersError", "ConnectionError", "ClosedConnectionError", "DrainingConnectionError", "RequestError"].includes(err.name)
-    || /no responders|timeout|connection (closed|draining)|disconnect/i.test(err.message);
 }

@@ -3,6 +3,7 @@ import type { FastifyInstance } from "fastify";
 import { headers, type NatsConnection } from "@nats-io/transport-node";
 import type { ObjectStore } from "@nats-io/obj";
 import { FerryError, Headers, LogPagingHeaders, MediaTypes, Subjects, isSubjectToken, type JoinRequest } from "@ferry/contracts";
+import { isNoResponders } from "@ferry/runtime";
 import type { EdgeLifecycle } from "./edge-lifecycle.js";
 import type { EdgeRegistry } from "./edge-registry.js";
 
@@ -87,7 +88,7 @@ async function request(d: RouteDeps, subject: string, body: Uint8Array | undefin
   try {
     return await d.nc.request(subject, body ?? new Uint8Array(), { timeout: d.timeoutMs, headers: h });
   } catch (err) {
-    if (/no responders/i.test((err as Error).message) || (err as { code?: unknown }).code === "503") throw new FerryError("unavailable", missing, { cause: err });
+    if (isNoResponders(err)) throw new FerryError("unavailable", missing, { cause: err });
     throw new FerryError("timeout", `${subject}: ${(err as Error).message}`, { cause: err });
   }
 }

@@ -16,7 +16,7 @@ export { defaultStorage, storageSettings, logStreamConfig, requestStreamConfig, 
 export type { StorageSettings, StreamDefinition, Asset } from "./topology.js";
 export { provision, ensureStream } from "./provision.js";
 export type { ProvisionResult } from "./provision.js";
-export { requireStreams, openKv, openObjects, openDeploymentStores } from "./stores.js";
+export { requireStreams, openKv, openObjects, openDeploymentStores, openOnUse } from "./stores.js";
 export type { DeploymentStores } from "./stores.js";
 export { ensureDurableStreams, createDeploymentStores } from "./legacy.js";
 export type { DurableStorage } from "./legacy.js";

@@ -28,18 +28,25 @@ async function provisionOne(nc: NatsConnection, jsm: JetStreamManager, a: Asset)
     const { action } = await ensureStream(jsm, a.config);
     return { name: a.config.name, kind: a.kind, action };
   }
-  const existed = await streamExists(jsm, a.kind === "kv" ? `KV_${a.name}` : `OBJ_${a.name}`);
-  if (a.kind === "kv") await new Kvm(nc).create(a.name, { history: a.history, replicas: a.replicas, storage: StorageType.File });
-  else await new Objm(nc).create(a.name, { replicas: a.replicas, storage: StorageType.File });
-  return { name: a.name, kind: a.kind, action: existed ? "unchanged" : "created" };
+  const stream = a.kind === "kv" ? `KV_${a.name}` : `OBJ_${a.name}`;
+  const info = await streamInfo(jsm, stream);
+  if (!info) {
+    if (a.kind === "kv") await new Kvm(nc).create(a.name, { history: a.history, replicas: a.replicas, storage: StorageType.File });
+    else await new Objm(nc).create(a.name, { replicas: a.replicas, storage: StorageType.File });
+    return { name: a.name, kind: a.kind, action: "created" };
+  }
+  // An existing bucket keeps its data; only what the topology decides is brought in line.
+  const want: Partial<StreamConfig> = { num_replicas: a.replicas, ...(a.kind === "kv" ? { max_msgs_per_subject: a.history } : {}) };
+  const differs = Object.entries(want).some(([k, v]) => info.config[k as keyof StreamConfig] !== v);
+  if (differs) await jsm.streams.update(stream, { ...info.config, ...want });
+  return { name: a.name, kind: a.kind, action: differs ? "updated" : "unchanged" };
 }
 
-async function streamExists(jsm: JetStreamManager, name: string): Promise<boolean> {
+async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | undefined> {
   try {
-    await jsm.streams.info(name);
-    return true;
+    return await jsm.streams.info(name);
   } catch (err) {
-    if (isStreamNotFound(err)) return false;
+    if (isStreamNotFound(err)) return undefined;
     throw err;
   }
 }

@@ -56,3 +56,16 @@ export async function openDeploymentStores(nc: NatsConnection): Promise<Deployme
 function notProvisioned(stream: string, cause: unknown): FerryError {
   return new FerryError("unavailable", `JetStream asset ${stream} does not exist yet (ferry start provisions it as the site's admin)`, { cause });
 }
+
+/**
+ * Opens something on first use and keeps it; a failed open (not provisioned yet, NATS away) is not
+ * kept, so the next use tries again. Lets a service start before its assets exist and answer
+ * `unavailable` meanwhile.
+ */
+export function openOnUse<T>(open: () => Promise<T>): () => Promise<T> {
+  let opened: Promise<T> | undefined;
+  return () => (opened ??= open().catch((err: unknown) => {
+    opened = undefined;
+    throw err;
+  }));
+}

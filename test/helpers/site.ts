@@ -7,16 +7,34 @@ import { start as startGateway, type Gateway, type GatewayOptions } from "@ferry
 import { start as startInferer, type Inferer, type InfererOptions } from "@ferry/inferer";
 import { start as startLogger, type LogService, type LoggerOptions } from "@ferry/logger";
 import { pino } from "pino";
+import { provision, siteAssets, storageSettings, streamNameOf, type StorageSettings } from "@ferry/runtime";
 import { openStores, type DeploymentStores } from "@ferry/deployer";
 import { manifests } from "./paths.js";
 
 /** Silent logger for services under test (set FERRY_TEST_LOG=debug to see them). */
 export const quiet = pino({ level: process.env.FERRY_TEST_LOG ?? "silent" });
 
-/** A real nats-server with JetStream on a random loopback port, in a temp folder removed on stop. */
-export async function startTestNats(maxPayload = 8 * 1024 * 1024): Promise<NatsServer & { dir: string }> {
+/**
+ * Creates the site's streams and buckets, as `ferry start` does before any service starts (services
+ * only open them). `except` leaves some out (by stream name: FERRY_LOGS, KV_ferry-site, …).
+ */
+export async function provisionSite(servers: string | string[], settings: Partial<StorageSettings> = {}, except: readonly string[] = [], auth?: { user: string; pass: string }): Promise<void> {
+  const nc = await connect({ servers, ...auth });
+  try {
+    await provision(nc, siteAssets(storageSettings(settings)).filter((a) => !except.includes(streamNameOf(a))));
+  } finally {
+    await nc.close();
+  }
+}
+
+/**
+ * A real nats-server with JetStream on a random loopback port, in a temp folder removed on stop; its
+ * site assets provisioned unless `provisioned` is false.
+ */
+export async function startTestNats(maxPayload = 8 * 1024 * 1024, provisioned = true): Promise<NatsServer & { dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), "ferry-test-"));
   const server = await startNatsServer({ dataDir: dir, port: 0, maxPayload, syncInterval: "always" });
+  if (provisioned) await provisionSite(server.url);
   const stop = async (): Promise<void> => {
     await server.stop();
     await rm(dir, { recursive: true, force: true });
@@ -45,11 +63,14 @@ export interface TestSiteOptions {
   gateway?: Partial<GatewayOptions>;
   /** Logger options, or false for no logger. Default: a logger with default storage. */
   logger?: Partial<LoggerOptions> | false;
+  /** Streams not to provision (FERRY_LOGS, …): provision them later with `provisionSite`. */
+  unprovisioned?: string[];
 }
 
 /** Starts nats-server, an inferer (unless `manifests` is empty) and a gateway on 127.0.0.1. */
 export async function startTestSite(o: TestSiteOptions = {}): Promise<TestSite> {
-  const nats = await startTestNats();
+  const nats = await startTestNats(undefined, !o.unprovisioned);
+  if (o.unprovisioned) await provisionSite(nats.url, {}, o.unprovisioned);
   const list = o.manifests ?? [manifests.houseprice, manifests.cv, manifests.bucketed];
   const logger = o.logger === false ? undefined : await startLogger({ natsUrl: nats.url, logger: quiet, ...o.logger });
   const inferer = list.length > 0

@@ -1,0 +1,39 @@
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
+import { FerryError, MediaTypes } from "@ferry/contracts";
+import { isTransient } from "@ferry/runtime";
+import type { Logger } from "pino";
+import { opsRoutes, type RouteDeps } from "./routes.js";
+
+/** Settings of the Ops API's HTTP app. */
+export interface OpsAppOptions {
+  /** Largest request body (model uploads), bytes. */
+  bodyLimit: number;
+  logger: Logger;
+}
+
+/** The Ops API as a Fastify app, not yet listening (tests may `inject` into it). */
+export function buildOpsApp(deps: RouteDeps, o: OpsAppOptions): FastifyInstance {
+  // Typed as Fastify's logger interface, so the app is a plain FastifyInstance (pino's Logger has more).
+  const logger: FastifyBaseLogger = o.logger;
+  const app = Fastify({ bodyLimit: o.bodyLimit, loggerInstance: logger });
+  handleErrors(app);
+  opsRoutes(app, deps);
+  return app;
+}
+
+/** Bodies stay bytes (routes parse what they take); every error is a JSON `{error, code}`. */
+function handleErrors(app: FastifyInstance): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
+  app.setErrorHandler((err: FastifyError, _req, reply) => {
+    const e = err instanceof FerryError ? err
+      // The hub's server away for a moment (a revocation restarts it): worth a retry, not a 500.
+      : isTransient(err) ? new FerryError("unavailable", `the hub's NATS server is not reachable right now (restarting?): ${err.message}`)
+        : new FerryError(err.code === "FST_ERR_CTP_BODY_TOO_LARGE" ? "payload_too_large" : err.statusCode && err.statusCode < 500 ? "bad_request" : "internal", err.message);
+    if (e.code === "unavailable") void reply.header("Retry-After", "1");
+    void reply.code(e.status).type(MediaTypes.json).send(e.toBody());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).type(MediaTypes.json).send({ error: `no route ${req.method} ${req.url.split("?")[0]}`, code: "not_found" });
+  });
+}
