@@ -6,6 +6,7 @@ import { LeafDenied, type EdgeCredentials } from "@ferry/contracts";
 import { start as startDeployer } from "@ferry/deployer";
 import { start as startLogger } from "@ferry/logger";
 import { startNatsServer, type NatsServer } from "@ferry/natsd";
+import { provisionSite } from "./site.js";
 import { start as startOps, type Ops, type OpsOptions } from "@ferry/ops";
 import type { Service } from "@ferry/runtime";
 import { models } from "./paths.js";
@@ -75,9 +76,11 @@ export async function opsPost(hub: TestHub, path: string, body: unknown): Promis
 }
 
 /** An edge's nats-server: JetStream domain = its name, a leaf link to the hub with its credentials. */
-export function startEdgeServer(creds: EdgeCredentials, dataDir: string, port = 0): Promise<NatsServer> {
-  return startNatsServer({
+export async function startEdgeServer(creds: EdgeCredentials, dataDir: string, port = 0): Promise<NatsServer> {
+  const server = await startNatsServer({
     dataDir, port, serverName: creds.edge_name, jetstreamDomain: creds.edge_name, syncInterval: "always",
     leafRemotes: [{ url: creds.leaf_url, user: creds.user, password: creds.password, denyImports: [...LeafDenied], denyExports: [...LeafDenied] }],
   });
+  await provisionSite(server.url);
+  return server;
 }

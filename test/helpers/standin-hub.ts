@@ -4,6 +4,8 @@ import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { HubDomain, LeafDenied, Subjects, type Heartbeat, type HeartbeatReply } from "@ferry/contracts";
 import { startNatsServer, type NatsServer } from "@ferry/natsd";
+import { hubAssets, provision, storageSettings } from "@ferry/runtime";
+import { provisionSite } from "./site.js";
 
 /** The edge these tests join, and its leaf link's credentials on the stand-in hub. */
 export const EDGE = "edge-a";
@@ -58,6 +60,7 @@ export async function startStandInHub(): Promise<StandInHub> {
   const hub = { edges: new Set([EDGE]), heartbeats: [] as Heartbeat[] };
   let server = await spawnHub(dir);
   let nc = await connect({ servers: server.url, user: OPS.user, pass: OPS.password });
+  await provision(nc, hubAssets(storageSettings()));
   await answerHeartbeats(nc, hub);
   const stop = async (): Promise<void> => {
     await nc.close().catch(() => undefined);
@@ -83,8 +86,10 @@ export async function startStandInHub(): Promise<StandInHub> {
 
 /** An edge site's nats-server: JetStream domain `edge-a`, linked to the hub as a leaf node with the deny list. */
 export async function startLinkedEdge(dir: string, hubLeafPort: number, port = 0): Promise<NatsServer> {
-  return startNatsServer({
+  const server = await startNatsServer({
     dataDir: dir, port, jetstreamDomain: EDGE,
     leafRemotes: [{ url: `nats-leaf://127.0.0.1:${hubLeafPort}`, user: EDGE, password: EDGE_PASSWORD, denyImports: [...LeafDenied], denyExports: [...LeafDenied] }],
   });
+  await provisionSite(server.url);
+  return server;
 }
