@@ -8,7 +8,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { LogStream, NatsRoles, ResultStream, natsUrlWithCredentials, type DashboardStats, type InferenceRecord } from "@ferry/contracts";
 import { start as startGateway } from "@ferry/gateway";
-import { deployCommand, natsAuthRequired, parseStart, startSite, type Site } from "@ferry/cli";
+import { deployCommand, natsAuthRequired, parseAs, parseStart, startSite, type Site } from "@ferry/cli";
 import { connectNats } from "ferry/client";
 import { houseRef, manifests } from "./helpers/paths.js";
 import { PANDAS, houseRecords, post, quiet, until } from "./helpers/site.js";
@@ -73,7 +73,7 @@ describe("NATS users per role: a site that requires credentials", () => {
     assert.ok(before);
     // `ferry deploy` on the same machine finds the admin password in the data folder.
     const deployArgs = ["deploy", manifests.houseprice, "--nats-port", String(new URL(site.natsUrl).port), "--data", dir];
-    assert.equal(await deployCommand("deploy", parseStart(deployArgs, {})!.options), 0);
+    assert.equal(await deployCommand("deploy", parseAs("deploy", deployArgs, {})), 0);
     await until("the inferer swaps in the new version", async () => { const v = await versionOf(); return v !== undefined && v !== before; });
   });
 
@@ -156,7 +156,7 @@ describe("NATS users per role: a site that requires credentials", () => {
 
 describe("where the site's nats-server listens", () => {
   it("loopback by default, without credentials; anything else requires them (auto)", () => {
-    const o = parseStart(["start"], {})!.options;
+    const o = parseAs("start", ["start"], {});
     assert.equal(o.natsHost, "127.0.0.1");
     assert.equal(o.natsAuth, "auto");
     assert.equal(natsAuthRequired("auto", o.natsHost), false);

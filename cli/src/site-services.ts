@@ -8,11 +8,11 @@ import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { ensureDurableStreams, natsConnectOptions, type DurableStorage, type NatsRole, type Service } from "@ferry/contracts";
 import type { Logger } from "pino";
-import type { StartOptions } from "./options.js";
+import type { SiteOptions } from "./options.js";
 import { untilReady } from "./start-wait.js";
 import type { EdgeSetup } from "./edge.js";
 
-async function deployAtStart(natsUrl: string, o: StartOptions, log: Logger): Promise<void> {
+async function deployAtStart(natsUrl: string, o: SiteOptions, log: Logger): Promise<void> {
   const nc = await connect({ ...natsConnectOptions(natsUrl), name: "ferry-start" });
   try {
     const stores = await openStores(nc, o.replicas);
@@ -33,12 +33,12 @@ async function deployAtStart(natsUrl: string, o: StartOptions, log: Logger): Pro
   }
 }
 
-function durableStorage(o: StartOptions): DurableStorage {
+function durableStorage(o: SiteOptions): DurableStorage {
   return { requestMaxBytes: o.submitStorageBytes, resultMaxBytes: o.resultStorageBytes, resultMaxAgeMs: o.resultMaxAgeMs, replicas: o.replicas };
 }
 
 /** Creates the durable inference streams, so devices can submit before any inferer runs. */
-async function prepareStreams(natsUrl: string, o: StartOptions): Promise<void> {
+async function prepareStreams(natsUrl: string, o: SiteOptions): Promise<void> {
   const nc = await connect({ ...natsConnectOptions(natsUrl), name: "ferry-start" });
   try {
     await ensureDurableStreams(await jetstreamManager(nc), durableStorage(o));
@@ -47,7 +47,7 @@ async function prepareStreams(natsUrl: string, o: StartOptions): Promise<void> {
   }
 }
 
-function startEdgeLink(natsUrl: string, edge: EdgeSetup, o: StartOptions, log: Logger): Promise<Service> {
+function startEdgeLink(natsUrl: string, edge: EdgeSetup, o: SiteOptions, log: Logger): Promise<Service> {
   return startLink({ natsUrl, edge: edge.name, pipeline: edge.pipeline, hubDomain: edge.hubDomain, replicas: o.replicas, logger: log.child({ service: "link" }) });
 }
 
@@ -56,7 +56,7 @@ function startEdgeLink(natsUrl: string, edge: EdgeSetup, o: StartOptions, log: L
  * the asked services in order, pushing each onto `services` as it starts (so that a failure can stop the
  * ones already running). `as(role)` is the server's URL for that role. Returns the gateway's URL, if any.
  */
-export async function startServices(o: StartOptions, edge: EdgeSetup | undefined, as: (role: NatsRole) => string, log: Logger, services: Service[]): Promise<string | undefined> {
+export async function startServices(o: SiteOptions, edge: EdgeSetup | undefined, as: (role: NatsRole) => string, log: Logger, services: Service[]): Promise<string | undefined> {
   // The site's pipelines are deployments (KV + object store) that inferers watch; the manifests given
   // here are published unless the same models are deployed already.
   await untilReady("NATS and JetStream", () => prepareStreams(as("admin"), o), log, o.startWaitMs);
