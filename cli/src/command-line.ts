@@ -77,7 +77,9 @@ function withOptions(command: Command, o: Record<string, unknown>, args: string[
     case "deploy": case "undeploy": case "current":
       return { command, options: { ...(o as Omit<DeployOptions, "command" | "args">), command, args } };
     case "nats-password": return { command, options: { ...(o as Omit<NatsPasswordOptions, "args">), args } };
-    case "logs": return { command, options: o as LogsOptions };
+    case "logs":
+      if (args.length > 0) throw new Error(`\`ferry logs\` takes no arguments, got ${JSON.stringify(args.join(" "))}`);
+      return { command, options: o as LogsOptions };
   }
 }
 

@@ -1,7 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { pino } from "pino";
 import { parseCommand, type Parsed } from "./command-line.js";
-import type { NatsServerOptions, SiteOptions, HubOptions } from "./options.js";
+import type { StartOptions } from "./options.js";
 import { commandUsage, usage } from "./usage.js";
 import { optionsMarkdown } from "./options-markdown.js";
 import { startSite, type Site } from "./start.js";
@@ -13,7 +13,7 @@ import { natsPasswordCommand } from "./nats-password-command.js";
 const demoRow = "[4.0,2.5,2900.0,5505.0,2.0,0.0,0.0,3.0,8.0,2900.0,0.0,47.6063,-122.02,2970.0,5251.0,12.0,0.0,0.0]";
 
 /** What `ferry start` prints once up (stdout: the URLs to try). */
-function upMessage(o: SiteOptions | NatsServerOptions | HubOptions, site: Site): string {
+function upMessage(o: StartOptions, site: Site): string {
   const base = site.url ?? "";
   if (o.command === "start nats") {
     const cluster = o.clusterPort ? ` (cluster "ferry", routes on :${o.clusterPort}${o.routes.length ? ` to ${o.routes.join(", ")}` : ""})` : "";
@@ -36,7 +36,7 @@ function upMessage(o: SiteOptions | NatsServerOptions | HubOptions, site: Site):
 }
 
 /** Runs `ferry start`: until SIGINT or SIGTERM, which drain and stop it (so resolves to -1: keep running). */
-async function start(o: SiteOptions | NatsServerOptions | HubOptions): Promise<number> {
+async function start(o: StartOptions): Promise<number> {
   const log = pino({ level: o.logLevel });
   if (o.command === "start" && o.gateways > 1 && await runGatewayPrimary(o.gateways, log)) return 0;
   const site = await startSite(o, log);
