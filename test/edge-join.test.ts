@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { FerryError, LeafDenied, encodeEdgeBundle, decodeEdgeBundle, type EdgeBundle, type EdgeCredentials, type JoinRequest } from "@ferry/contracts";
-import { credentialsPath, edgeServerOptions, joinInBackground, prepareEdge, parseStart } from "@ferry/cli";
+import { credentialsPath, edgeServerOptions, joinInBackground, prepareEdge, parseAs, parseStart } from "@ferry/cli";
 import { quiet, until } from "./helpers/site.js";
 import { freePort } from "./helpers/free-port.js";
 
@@ -61,9 +61,9 @@ describe("ferry start with an EDGE_BUNDLE: the bundle, the one-time join, the cr
     const b = bundleFor("ops.example:8090", "t0");
     assert.deepEqual(decodeEdgeBundle(encodeEdgeBundle(b)), b);
     assert.throws(() => decodeEdgeBundle(Buffer.from("export EDGE_NAME=x\n").toString("base64")), (e: unknown) => e instanceof FerryError && e.code === "bad_request" && /JOIN_TOKEN/.test(e.message));
-    const parsed = parseStart(["start"], { EDGE_BUNDLE: encodeEdgeBundle(b) })!;
-    assert.ok(parsed.options.services.includes("link"), "an edge runs the link service");
-    assert.deepEqual(parsed.options.manifests, [], "an edge serves what Ops publishes, not the demo");
+    const options = parseAs("start", ["start"], { EDGE_BUNDLE: encodeEdgeBundle(b) });
+    assert.ok(options.services.includes("link"), "an edge runs the link service");
+    assert.deepEqual(options.manifests, [], "an edge serves what Ops publishes, not the demo");
     assert.throws(() => parseStart(["start", "link"], {}), /EDGE_BUNDLE/);
   });
 

@@ -5,7 +5,7 @@ import { createServer, connect as netConnect, type Server } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { decodeEdgeBundle, encodeEdgeBundle, type InferenceRecord, type LogRecord } from "@ferry/contracts";
-import { credentialsPath, parseStart, startSite, type Site } from "@ferry/cli";
+import { credentialsPath, parseAs, parseStart, startSite, type Site } from "@ferry/cli";
 import type { Health } from "@ferry/gateway";
 import { houseRef } from "./helpers/paths.js";
 import { opsPost, publishHousePrice, startTestHub, type TestHub } from "./helpers/hub.js";
@@ -116,7 +116,7 @@ describe("ferry start with a bundle while the Ops hub is unreachable", () => {
     const bundle = { ...decodeEdgeBundle(added.json.edgeBundle as string), OPSCENTER_HOST: `127.0.0.1:${opsPort}` };
     const data = join(dir, "site");
     const args = ["start", "inferer", "logger", "gateway", "link", "--port", "0", "--nats-port", "0", "--host", "127.0.0.1", "--data", data, "--log-level", "silent", "--nats-auth", "on"];
-    site = await startSite({ ...parseStart(args, { EDGE_BUNDLE: encodeEdgeBundle(bundle) })!.options, joinRetryMs: 200 }, quiet);
+    site = await startSite({ ...parseAs("start", args, { EDGE_BUNDLE: encodeEdgeBundle(bundle) }), joinRetryMs: 200 }, quiet);
     assert.equal((await health(site)).link.link, "down");
     await assert.rejects(stat(credentialsPath(data)), "not joined yet");
     proxy = await relay(opsPort, Number(new URL(hub.ops.url).port));

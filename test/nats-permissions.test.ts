@@ -9,7 +9,7 @@ import { Kvm } from "@nats-io/kv";
 import { LogStream, ResultStream, type DashboardStats, type InferenceRecord } from "@ferry/contracts";
 import { NatsRoles, natsUrlWithCredentials } from "@ferry/runtime";
 import { start as startGateway } from "@ferry/gateway";
-import { deployCommand, natsAuthRequired, parseStart, startSite, type Site } from "@ferry/cli";
+import { deployCommand, natsAuthRequired, parseAs, parseStart, startSite, type Site } from "@ferry/cli";
 import { connectNats } from "ferry/client";
 import { houseRef, manifests } from "./helpers/paths.js";
 import { PANDAS, houseRecords, post, quiet, until } from "./helpers/site.js";
@@ -74,7 +74,7 @@ describe("NATS users per role: a site that requires credentials", () => {
     assert.ok(before);
     // `ferry deploy` on the same machine finds the admin password in the data folder.
     const deployArgs = ["deploy", manifests.houseprice, "--nats-port", String(new URL(site.natsUrl).port), "--data", dir];
-    assert.equal(await deployCommand("deploy", parseStart(deployArgs, {})!.options), 0);
+    assert.equal(await deployCommand("deploy", parseAs("deploy", deployArgs, {})), 0);
     await until("the inferer swaps in the new version", async () => { const v = await versionOf(); return v !== undefined && v !== before; });
   });
 
@@ -157,7 +157,7 @@ describe("NATS users per role: a site that requires credentials", () => {
 
 describe("where the site's nats-server listens", () => {
   it("loopback by default, without credentials; anything else requires them (auto)", () => {
-    const o = parseStart(["start"], {})!.options;
+    const o = parseAs("start", ["start"], {});
     assert.equal(o.natsHost, "127.0.0.1");
     assert.equal(o.natsAuth, "auto");
     assert.equal(natsAuthRequired("auto", o.natsHost), false);

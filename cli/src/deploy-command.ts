@@ -2,14 +2,14 @@ import { connect } from "@nats-io/transport-node";
 import cliProgress from "cli-progress";
 import { openStores, publishManifestFile, setCurrentPipeline, undeploy } from "@ferry/deployer";
 import { natsConnectOptions, natsCredentials, natsUrlWithCredentials } from "@ferry/runtime";
-import type { StartOptions } from "./options.js";
+import type { DeployOptions } from "./options.js";
 import { knownPassword } from "./site-users.js";
 
 /**
  * The site's server (NATS_URL, else the local one) as its admin user when the site requires credentials:
  * derived from FERRY_NATS_SECRET, else from `<data>/nats/users.json`.
  */
-async function adminUrl(o: StartOptions): Promise<string> {
+async function adminUrl(o: DeployOptions): Promise<string> {
   const url = o.natsUrl ?? `nats://127.0.0.1:${o.natsPort}`;
   // A NATS_URL elsewhere carries its own credentials unless the site secret derives them.
   const password = o.natsUrl && !o.natsSecret ? undefined : await knownPassword(o, "admin");
@@ -17,7 +17,7 @@ async function adminUrl(o: StartOptions): Promise<string> {
 }
 
 /** `ferry deploy`, `ferry undeploy`, `ferry current`: talk to the site's NATS server (NATS_URL or --nats-url). */
-export async function deployCommand(command: "deploy" | "undeploy" | "current", o: StartOptions): Promise<number> {
+export async function deployCommand(command: DeployOptions["command"], o: DeployOptions): Promise<number> {
   const target = o.args[0];
   if (!target) {
     process.stderr.write(`ferry ${command}: missing ${command === "deploy" ? "MANIFEST" : "PIPELINE"}\n`);

@@ -6,14 +6,14 @@ import { start as startDeployer } from "@ferry/deployer";
 import { start as startLogger } from "@ferry/logger";
 import { start as startOps, type Ops } from "@ferry/ops";
 import type { Logger } from "pino";
-import type { StartOptions } from "./options.js";
+import type { HubOptions } from "./options.js";
 import type { Site } from "./start.js";
 
 /**
  * `ferry start ops`: the Ops hub (its own nats-server with JetStream domain `hub` and a leaf node
  * listener), plus the hub's deployer (publishing) and a logger answering from FERRY_LOGS_ALL.
  */
-export async function startHub(o: StartOptions, log: Logger): Promise<Site> {
+export async function startHub(o: HubOptions, log: Logger): Promise<Site> {
   const ops = await startOps({
     dataDir: join(o.data, "hub"),
     port: o.opsPort, host: o.host,

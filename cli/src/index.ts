@@ -1,6 +1,13 @@
 export { startSite, type Site } from "./start.js";
 export { maxPayloadFor } from "./site-nats.js";
-export { parseStart, demoManifests, usage, type StartOptions } from "./options.js";
+export { parseStart, parseAs, type OptionsOf, type StartOptions, type SiteOptions, type NatsServerOptions, type HubOptions, type DeployOptions, type NatsPasswordOptions, type LogsOptions } from "./options.js";
+export { parseCommand, type Parsed } from "./command-line.js";
+export { optionTable } from "./option-table.js";
+export { Commands, type Command } from "./option-spec.js";
+export { usage, commandUsage } from "./usage.js";
+export { optionsMarkdown } from "./options-markdown.js";
+export { parseSize, parseDuration } from "./units.js";
+export { demoManifests } from "./demo-manifests.js";
 export { prepareEdge, joinHub, joinInBackground, edgeServerOptions, leafRemoteOf, type EdgeSetup } from "./edge.js";
 export { credentialsPath, readCredentials, saveCredentials } from "./edge-credentials.js";
 export { natsAuthRequired, natsSecret, secretPasswords, sitePasswords, siteUsers, roleUrl, type NatsAuthMode, type SitePasswords } from "./site-users.js";

@@ -1,25 +1,10 @@
 import { createWriteStream, type WriteStream } from "node:fs";
 import { once } from "node:events";
-import { parseArgs } from "node:util";
 import { Table, tableFromIPC, tableToIPC } from "apache-arrow";
 import cliProgress from "cli-progress";
 import { LogPagingHeaders, MediaTypes } from "@ferry/contracts";
 import { writeFile } from "node:fs/promises";
-
-export const logsUsage = `ferry logs: print or export a site's inference logs (through its HTTP API)
-
-Usage:
-  ferry logs [--url URL] [--pipeline NAME] [--start TIME] [--end TIME] [--order asc|desc] [--limit N] [--out FILE]
-
-  --url URL         the site's gateway (env FERRY_URL; default http://localhost:8080)
-  --pipeline NAME   only this pipeline's records
-  --start, --end    time range (RFC 3339 or ms since the epoch)
-  --order asc|desc  oldest or newest first (default asc: from --start, or the whole store)
-  --limit N         stop after N records
-  --page-size N     records per request (default 1000)
-  --out FILE        write FILE.json (pandas-records) or FILE.arrow (Arrow IPC) with a progress bar;
-                    without it, records print to stdout, one JSON object a line
-`;
+import type { LogsOptions } from "./options.js";
 
 interface Fetched { body: Uint8Array; cursor: string | null; status: string | null }
 
@@ -34,33 +19,24 @@ async function fetchPage(url: string, params: Record<string, unknown>, arrow: bo
   return { body, cursor: res.headers.get(LogPagingHeaders.cursor), status: res.headers.get(LogPagingHeaders.status) };
 }
 
-/** Runs `ferry logs`; resolves to the exit code. */
-export async function logsCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      url: { type: "string" }, pipeline: { type: "string" }, start: { type: "string" }, end: { type: "string" },
-      order: { type: "string" }, limit: { type: "string" }, "page-size": { type: "string" }, out: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  if (values.help) {
-    process.stdout.write(logsUsage);
-    return 0;
-  }
-  const url = (values.url ?? env.FERRY_URL ?? "http://localhost:8080").replace(/\/$/, "");
-  const limit = values.limit ? Number(values.limit) : Number.POSITIVE_INFINITY;
-  const pageSize = Number(values["page-size"] ?? 1000);
-  const out = values.out;
-  const arrow = out?.endsWith(".arrow") ?? false;
-  const params: Record<string, unknown> = {
-    page_size: pageSize,
-    order: values.order ?? "asc",
-    ...(values.pipeline ? { pipeline: values.pipeline } : {}),
-    ...(values.end ? { end_time: values.end } : {}),
-    // Ascending without a start means "from the beginning" for an export.
-    start_time: values.start ?? ((values.order ?? "asc").toLowerCase() === "asc" ? 0 : undefined),
+/** The first page's query: ascending without a start means "from the beginning" for an export. */
+function firstQuery(o: LogsOptions): Record<string, unknown> {
+  return {
+    page_size: o.pageSize,
+    order: o.order,
+    ...(o.pipeline ? { pipeline: o.pipeline } : {}),
+    ...(o.endTime ? { end_time: o.endTime } : {}),
+    start_time: o.startTime ?? (o.order === "asc" ? 0 : undefined),
   };
+}
+
+/** Runs `ferry logs`; resolves to the exit code. */
+export async function logsCommand(o: LogsOptions): Promise<number> {
+  const url = o.url.replace(/\/$/, "");
+  const limit = o.limit ?? Number.POSITIVE_INFINITY;
+  const { pageSize, out } = o;
+  const arrow = out?.endsWith(".arrow") ?? false;
+  const params = firstQuery(o);
   const bar = out ? new cliProgress.SingleBar({ format: "exporting logs |{bar}| {value} records", stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
   bar?.start(pageSize, 0);
   const sink = out && !arrow ? createWriteStream(out) : undefined;

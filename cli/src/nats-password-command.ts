@@ -1,12 +1,12 @@
 import { NatsRoles, type NatsRole } from "@ferry/runtime";
-import type { StartOptions } from "./options.js";
+import type { NatsPasswordOptions } from "./options.js";
 import { knownPassword, usersFile } from "./site-users.js";
 
 /**
  * `ferry nats-password ROLE`: the role's NATS password on this site, for a device or an operator — derived
  * from FERRY_NATS_SECRET when it is set, else read from `<data>/nats/users.json` (never made here).
  */
-export async function natsPasswordCommand(o: StartOptions): Promise<number> {
+export async function natsPasswordCommand(o: NatsPasswordOptions): Promise<number> {
   const role = o.args[0] as NatsRole | undefined;
   if (!role || o.args.length !== 1 || !NatsRoles.includes(role)) {
     process.stderr.write(`ferry: usage: ferry nats-password ROLE (one of ${NatsRoles.join(", ")})\n`);

@@ -1,9 +1,15 @@
 import { join } from "node:path";
 import { startNatsServer, type NatsServer } from "@ferry/natsd";
 import type { Logger } from "pino";
-import type { StartOptions } from "./options.js";
+import type { OptionsOf } from "./options.js";
 import { edgeServerOptions, type EdgeSetup } from "./edge.js";
 import { natsAuthRequired, routeAuth, secretPasswords, sitePasswords, siteUsers, usersFile, type SitePasswords } from "./site-users.js";
+
+/** What spawning the site's nats-server reads: `ferry start` and `ferry start nats` both take these. */
+type SpawnOptions = Pick<OptionsOf<"start nats">, "data" | "natsHost" | "natsName" | "bodyLimit" | "clusterPort" | "routes" | "natsSecret">;
+
+/** What finding the site's passwords reads (a NATS_URL: the site's server is elsewhere). */
+type PasswordOptions = Pick<OptionsOf<"start nats">, "data" | "natsHost" | "natsAuth" | "natsSecret"> & { natsUrl?: string | undefined };
 
 /** Largest NATS message for a body limit: replies can be larger than requests (JSON out for Arrow in). */
 export function maxPayloadFor(bodyLimit: number): number {
@@ -14,7 +20,7 @@ export function maxPayloadFor(bodyLimit: number): number {
  * The site's role passwords: derived from FERRY_NATS_SECRET when it is set; else, for a server spawned here
  * that requires credentials, kept in `<data>/nats/users.json`; else none.
  */
-export async function passwordsFor(o: StartOptions): Promise<SitePasswords | undefined> {
+export async function passwordsFor(o: PasswordOptions): Promise<SitePasswords | undefined> {
   if (o.natsSecret) return secretPasswords(o.natsSecret);
   return !o.natsUrl && natsAuthRequired(o.natsAuth, o.natsHost) ? sitePasswords(usersFile(o.data)) : undefined;
 }
@@ -23,7 +29,7 @@ export async function passwordsFor(o: StartOptions): Promise<SitePasswords | und
 export type NatsSpawner = (port: number) => Promise<NatsServer>;
 
 /** How this site spawns its nats-server (again on the same port, when an edge's leaf link changes). */
-export function natsSpawner(o: StartOptions, edge: EdgeSetup | undefined, passwords: SitePasswords | undefined, log: Logger): NatsSpawner {
+export function natsSpawner(o: SpawnOptions, edge: EdgeSetup | undefined, passwords: SitePasswords | undefined, log: Logger): NatsSpawner {
   const cluster = o.clusterPort > 0
     ? { cluster: { name: "ferry", port: o.clusterPort, routes: o.routes, ...(o.natsSecret ? { auth: routeAuth(o.natsSecret) } : {}) } }
     : {};

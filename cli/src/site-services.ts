@@ -7,11 +7,11 @@ import { start as startLink } from "@ferry/link";
 import { connect } from "@nats-io/transport-node";
 import { natsConnectOptions, provision, siteAssets, storageSettings, type NatsRole, type Service, type StorageSettings } from "@ferry/runtime";
 import type { Logger } from "pino";
-import type { StartOptions } from "./options.js";
+import type { SiteOptions } from "./options.js";
 import { untilReady } from "./start-wait.js";
 import type { EdgeSetup } from "./edge.js";
 
-async function deployAtStart(natsUrl: string, o: StartOptions, log: Logger): Promise<void> {
+async function deployAtStart(natsUrl: string, o: SiteOptions, log: Logger): Promise<void> {
   const nc = await connect({ ...natsConnectOptions(natsUrl), name: "ferry-start" });
   try {
     const stores = await openStores(nc);
@@ -33,7 +33,7 @@ async function deployAtStart(natsUrl: string, o: StartOptions, log: Logger): Pro
 }
 
 /** The site's storage bounds, from its options (defaults: the runtime topology's). */
-function siteStorage(o: StartOptions): StorageSettings {
+function siteStorage(o: SiteOptions): StorageSettings {
   return storageSettings({
     replicas: o.replicas, logMaxBytes: o.logStorageBytes, logMaxAgeMs: o.logMaxAgeMs,
     requestMaxBytes: o.submitStorageBytes, resultMaxBytes: o.resultStorageBytes, resultMaxAgeMs: o.resultMaxAgeMs,
@@ -44,7 +44,7 @@ function siteStorage(o: StartOptions): StorageSettings {
  * Creates (or brings to their bounds) every stream and bucket of the site, as its admin: services
  * only open them, and devices can submit before any inferer runs.
  */
-async function provisionSite(natsUrl: string, o: StartOptions, log: Logger): Promise<void> {
+async function provisionSite(natsUrl: string, o: SiteOptions, log: Logger): Promise<void> {
   const nc = await connect({ ...natsConnectOptions(natsUrl), name: "ferry-provision" });
   try {
     const done = await provision(nc, siteAssets(siteStorage(o)));
@@ -64,7 +64,7 @@ function startEdgeLink(natsUrl: string, edge: EdgeSetup, log: Logger): Promise<S
  * the asked services in order, pushing each onto `services` as it starts (so that a failure can stop the
  * ones already running). `as(role)` is the server's URL for that role. Returns the gateway's URL, if any.
  */
-export async function startServices(o: StartOptions, edge: EdgeSetup | undefined, as: (role: NatsRole) => string, log: Logger, services: Service[]): Promise<string | undefined> {
+export async function startServices(o: SiteOptions, edge: EdgeSetup | undefined, as: (role: NatsRole) => string, log: Logger, services: Service[]): Promise<string | undefined> {
   // The site's pipelines are deployments (KV + object store) that inferers watch; the manifests given
   // here are published unless the same models are deployed already.
   await untilReady("NATS and JetStream", () => provisionSite(as("admin"), o, log), log, o.startWaitMs);

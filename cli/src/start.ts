@@ -2,7 +2,7 @@ import { join } from "node:path";
 import type { NatsServer } from "@ferry/natsd";
 import type { NatsRole, Service } from "@ferry/runtime";
 import { pino, type Logger } from "pino";
-import type { StartOptions } from "./options.js";
+import type { NatsServerOptions, StartOptions } from "./options.js";
 import { startHub } from "./hub.js";
 import { joinInBackground, prepareEdge } from "./edge.js";
 import { natsSpawner, passwordsFor } from "./site-nats.js";
@@ -20,18 +20,23 @@ export interface Site {
   stop(): Promise<void>;
 }
 
+/** `ferry start nats`: one nats-server (of a cluster), nothing else. */
+async function startServerOnly(o: NatsServerOptions, log: Logger): Promise<Site> {
+  const passwords = await passwordsFor(o);
+  const nats = await natsSpawner(o, undefined, passwords, log)(o.natsPort);
+  return { natsUrl: nats.url, passwords, url: undefined, services: [], stop: () => nats.stop() };
+}
+
 /** Starts the asked services, spawning a local nats-server first when no NATS URL is given. */
 export async function startSite(o: StartOptions, log: Logger = pino({ level: o.logLevel })): Promise<Site> {
-  if (o.services.includes("ops")) return startHub(o, log);
+  if (o.command === "start ops") return startHub(o, log);
+  // One server of a cluster: its JetStream answers once enough servers are up, so nothing else runs here.
+  if (o.command === "start nats") return startServerOnly(o, log);
   const edge = o.bundle ? await prepareEdge(o.bundle, o.data, log) : undefined;
   if (edge && o.natsUrl) log.warn({ edge: edge.name }, `NATS_URL is given: that server must have JetStream domain ${edge.name} and the leaf link to the hub (credentials in ${join(o.data, "edge")})`);
   const passwords = await passwordsFor(o);
   const spawnNats = natsSpawner(o, edge, passwords, log);
   let nats: NatsServer | undefined = o.natsUrl ? undefined : await spawnNats(o.natsPort);
-  // One server of a cluster: its JetStream answers once enough servers are up, so nothing else runs here.
-  if (o.services.length === 1 && o.services[0] === "nats") {
-    return { natsUrl: nats!.url, passwords, url: undefined, services: [], stop: () => nats!.stop() };
-  }
   const serverUrl = o.natsUrl ?? nats!.url;
   const services: Service[] = [];
   let relinking: Promise<void> | undefined;

@@ -20,7 +20,7 @@ export { ShadowSchema, SplitArmSchema, SplitSchema, PipelineStepSchema, Deployme
 export type { BatchingSettings, PipelineStep, DeploymentManifest, Shadow, Split, DeployedShadow, DeployedStep, DeployedManifest } from "./manifest.js";
 export { RunStatus, ModelStatusSchema, PipelineStatusSchema, PipelinesReplySchema, ModelsReplySchema, ErrorBodySchema } from "./status.js";
 export type { InfererStatus, ModelStatus, PipelineStatus } from "./status.js";
-export { LogPagingHeaders, MAX_LOG_PAGE, DEFAULT_LOG_PAGE, parseLogQuery, parseSize, parseDuration } from "./log-record.js";
+export { LogPagingHeaders, MAX_LOG_PAGE, DEFAULT_LOG_PAGE, parseLogQuery } from "./log-record.js";
 export type { LogRecord, LogQuery } from "./log-record.js";
 export { ExpressionError, compileExpression } from "./expressions.js";
 export type { CompiledExpression, ExpressionScope } from "./expressions.js";

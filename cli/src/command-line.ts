@@ -1,0 +1,106 @@
+// `ferry [command] [args] [flags]`: which command, then its options (option-values.ts) and the checks that
+// span several options.
+import { parseArgs } from "node:util";
+import { Commands, type Command } from "./option-spec.js";
+import { flagConfig, readOptions, type FlagValues } from "./option-values.js";
+import { optionTable } from "./option-table.js";
+import type { DeployOptions, HubOptions, LogsOptions, NatsPasswordOptions, NatsServerOptions, SiteOptions, SiteService } from "./options.js";
+
+/** What the command line asks for. */
+export type Parsed =
+  | { command: "help"; topic: Command | undefined }
+  | { command: "start"; options: SiteOptions }
+  | { command: "start nats"; options: NatsServerOptions }
+  | { command: "start ops"; options: HubOptions }
+  | { command: "deploy" | "undeploy" | "current"; options: DeployOptions }
+  | { command: "nats-password"; options: NatsPasswordOptions }
+  | { command: "logs"; options: LogsOptions };
+
+/** Every flag of every command, to find the command's words before knowing which flags take a value. */
+function allFlags(): ReturnType<typeof flagConfig> {
+  return Object.assign({}, ...Commands.map(flagConfig)) as ReturnType<typeof flagConfig>;
+}
+
+/** The command the words name: `start` splits by its services (`ops` and `nats` alone take their own options). */
+function commandOf(words: string[]): Command | undefined {
+  const [first, ...rest] = words;
+  if (first === undefined) return undefined;
+  if (first === "start") {
+    if (rest.includes("ops")) {
+      if (rest.length > 1) throw new Error("ops runs alone: `ferry start ops` (the hub has its own nats-server)");
+      return "start ops";
+    }
+    return rest.length === 1 && rest[0] === "nats" ? "start nats" : "start";
+  }
+  if ((Commands as readonly string[]).includes(first) && !first.includes(" ")) return first as Command;
+  throw new Error(`unknown command ${JSON.stringify(first)}`);
+}
+
+/** parseArgs' "Unknown option" turned into which commands do take that flag. */
+function unknownFlag(err: unknown, command: Command): Error {
+  const flag = /'(--?[^' ]+)'/.exec((err as Error).message)?.[1];
+  const name = flag?.replace(/^-+/, "");
+  const takers = Object.values(optionTable).filter((o) => o.flag === name || o.short === name).flatMap((o) => o.commands);
+  if (!flag || takers.length === 0) return err as Error;
+  const others = [...new Set(takers)].map((c) => `\`ferry ${c}\``).join(", ");
+  return new Error(`${flag} is not an option of \`ferry ${command}\` (only of ${others}): leave out ${flag}`);
+}
+
+/** Parses `ferry` arguments (flags first, then each option's environment variable, then its default). */
+export function parseCommand(argv: string[], env: NodeJS.ProcessEnv): Parsed {
+  const loose = parseArgs({ args: argv, allowPositionals: true, strict: false, options: allFlags() });
+  let command: Command | undefined;
+  try {
+    command = commandOf(loose.positionals);
+  } catch (err) {
+    if (loose.values.help) return { command: "help", topic: undefined };
+    throw err;
+  }
+  if (loose.values.help || command === undefined) return { command: "help", topic: command };
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: flagConfig(command) });
+  } catch (err) {
+    throw (err as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ? unknownFlag(err, command) : err;
+  }
+  return withOptions(command, readOptions(command, parsed.values as FlagValues, env), parsed.positionals.slice(1));
+}
+
+/** Each command's options, with the checks that span several of them. */
+function withOptions(command: Command, o: Record<string, unknown>, args: string[]): Parsed {
+  switch (command) {
+    case "start": return { command, options: siteOptions(o as Omit<SiteOptions, "command" | "services">, args) };
+    case "start nats":
+      checkCluster(o.clusterPort as number, o.routes as string[]);
+      return { command, options: { ...(o as Omit<NatsServerOptions, "command" | "services">), command, services: ["nats"] } };
+    case "start ops": return { command, options: { ...(o as Omit<HubOptions, "command" | "services">), command, services: ["ops"] } };
+    case "deploy": case "undeploy": case "current":
+      return { command, options: { ...(o as Omit<DeployOptions, "command" | "args">), command, args } };
+    case "nats-password": return { command, options: { ...(o as Omit<NatsPasswordOptions, "args">), args } };
+    case "logs":
+      if (args.length > 0) throw new Error(`\`ferry logs\` takes no arguments, got ${JSON.stringify(args.join(" "))}`);
+      return { command, options: o as LogsOptions };
+  }
+}
+
+function checkCluster(clusterPort: number, routes: string[]): void {
+  if (routes.length > 0 && clusterPort === 0) throw new Error("--routes needs --cluster-port (the route port of this server)");
+  if (clusterPort > 0 && routes.length === 0) throw new Error("--cluster-port needs --routes (the other servers of the cluster; JetStream will not cluster alone)");
+}
+
+/** `ferry start [services]`: the services asked (all by default; link only with an EDGE_BUNDLE). */
+function siteOptions(o: Omit<SiteOptions, "command" | "services">, words: string[]): SiteOptions {
+  const all: SiteService[] = ["gateway", "inferer", "logger", "deployer", ...(o.bundle ? ["link" as const] : [])];
+  const services = (words.length === 0 ? all : words) as SiteService[];
+  for (const s of services.filter((x) => x !== "nats")) {
+    if (s === "link" && !o.bundle) throw new Error("the link service needs an EDGE_BUNDLE (--bundle)");
+    if (!all.includes(s)) throw new Error(`unknown service ${JSON.stringify(s)} (nats, ${all.join(", ")})`);
+  }
+  checkCluster(o.clusterPort, o.routes);
+  if (o.gateways > 1 && (services.length !== 1 || services[0] !== "gateway" || !o.natsUrl)) {
+    throw new Error("--gateways N runs gateway processes alone: `ferry start gateway --nats-url URL --gateways N`");
+  }
+  // With "nats" among the services the server is spawned here, whatever NATS_URL the environment has.
+  return { ...o, command: "start", services, natsUrl: services.includes("nats") ? undefined : o.natsUrl, gateways: Math.max(1, o.gateways) };
+}
+
