@@ -1,5 +1,5 @@
 /** The protocol: subjects and queues, headers, message and manifest types with their schemas, codecs, error codes. */
-export { Subjects, HubDomain, HubLogStream, LeafDenied, Buckets, SiteKeys, InfererQueue, LogStream, RequestStream, ResultStream, submitSubject, resultSubject, submitConsumer, inferSubject, logSubject, logFilter, partitionToken, heartbeatSubject, isSubjectToken } from "./subjects.js";
+export { Subjects, HubDomain, HubLogStream, LeafDenied, Buckets, SiteKeys, InfererQueue, LoggerQueue, DeployerQueue, LogStream, RequestStream, ResultStream, submitSubject, resultSubject, submitConsumer, inferSubject, logSubject, logFilter, partitionToken, heartbeatSubject, isSubjectToken } from "./subjects.js";
 export { Headers } from "./headers.js";
 export { MediaTypes, mediaTypeOf, inputFormatOf, outputFormatOf, contentTypeOf } from "./content-types.js";
 export type { InputFormat, OutputFormat } from "./content-types.js";
@@ -32,3 +32,5 @@ export { RequestHeaders, requestHeaders, requestPart, requestParts, replyHeaders
 export type { HeaderSource, InferRequestMeta, InferReply } from "./inference-framing.js";
 export { LogRecordsHeader, logRecordStart, encodeLogBatch, decodeLogBatch, logBatchCount } from "./log-batch.js";
 export type { LogBatch, BatchRecord } from "./log-batch.js";
+export { Endpoints } from "./endpoints.js";
+export type { TypedEndpoint, RequestOf, ReplyOf, PipelineRef } from "./endpoints.js";

@@ -67,6 +67,12 @@ export const SiteKeys = {
 /** Queue group shared by all inferers, so each request is answered once. */
 export const InfererQueue = "ferry-inferers";
 
+/** Queue group of loggers: each log query is answered once. */
+export const LoggerQueue = "ferry-loggers";
+
+/** Queue group of deployers: each deployment request is handled once. */
+export const DeployerQueue = "ferry-deployers";
+
 /** JetStream stream holding one inference record per input row. */
 export const LogStream = "FERRY_LOGS";
 

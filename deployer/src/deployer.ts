@@ -1,5 +1,5 @@
 import { headers, type Msg, type NatsConnection } from "@nats-io/transport-node";
-import { FerryError, Headers, MediaTypes, Subjects, asFerryError, isSubjectToken, parseManifest } from "@ferry/contracts";
+import { DeployerQueue, FerryError, Headers, MediaTypes, Subjects, asFerryError, isSubjectToken, parseManifest } from "@ferry/contracts";
 import { serviceOf, type Service, connectService } from "@ferry/runtime";
 import { pino, type Logger } from "pino";
 import { deployManifest, setCurrentPipeline, undeploy } from "./publish.js";
@@ -12,8 +12,6 @@ export interface DeployerOptions {
   logger?: Logger;
 }
 
-/** Queue group of deployers: each request is handled once. */
-export const DeployerQueue = "ferry-deployers";
 
 /** Starts the deployer: answers `ferry.deploy`, `ferry.undeploy` and `ferry.current` (for the Ops hub). */
 export async function start(options: DeployerOptions = {}): Promise<Service> {

@@ -1,4 +1,4 @@
-export { start, DeployerQueue, type DeployerOptions } from "./deployer.js";
+export { start, type DeployerOptions } from "./deployer.js";
 export { openDeploymentStores as openStores, type DeploymentStores } from "@ferry/runtime";
 export {
   currentPipeline, deployManifest, deployedManifest, publishManifestFile, setCurrentPipeline, undeploy, uploadModel,
