@@ -35,7 +35,7 @@ const siteTable = {
   }),
   natsAuth: option({
     flag: "nats-auth", arg: "MODE", env: "FERRY_NATS_AUTH", parser: oneOf(["auto", "on", "off"]), default: "auto",
-    help: "`on`: the spawned nats-server requires a user per role (passwords in <data>/nats/users.json, see README \"NATS users\"); `auto`: on when --nats-host is not loopback; `off`",
+    help: "`on`: the spawned nats-server requires a user per role (passwords in <data>/nats/users.json, see docs/nats-protocol.md \"NATS users\"); `auto`: on when --nats-host is not loopback; `off`",
     commands: spawning,
   }),
   natsSecret: option({
@@ -137,7 +137,7 @@ const serviceTable = {
   }),
   bundle: option({
     flag: "bundle", arg: "B64", env: "EDGE_BUNDLE", parser: text,
-    help: "join the Ops hub as the edge this bundle names (README \"Ops hub and edges\"); the link service runs only with one", commands: ["start"],
+    help: "join the Ops hub as the edge this bundle names (docs/ops-hub.md); the link service runs only with one", commands: ["start"],
   }),
 };
 

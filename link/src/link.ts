@@ -1,7 +1,7 @@
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { FerryError, HubDomain, Subjects, isSubjectToken, type LinkStatus } from "@ferry/contracts";
-import { serviceOf, type Service, connectService } from "@ferry/runtime";
+import { connectService, serviceOf, watchConnection, type Service } from "@ferry/runtime";
 import { pino, type Logger } from "pino";
 import { HeartbeatLoop } from "./heartbeat.js";
 import { PublishFollower, type FollowedVersion } from "./publish-follower.js";
@@ -57,7 +57,8 @@ export async function start(options: LinkOptions): Promise<LinkService> {
     onUp: () => follower.resync(),
   });
   const sub = answerLinkStatus(nc, () => heartbeat.status());
-  void watchReconnects(nc, () => {
+  watchConnection(nc, (e) => {
+    if (e !== "reconnect") return;
     // The site's own server restarted: whatever the heartbeat last saw may be stale.
     follower.resync();
     void heartbeat.beatNow();
@@ -77,10 +78,4 @@ function answerLinkStatus(nc: NatsConnection, status: () => LinkStatus): Subscri
   return nc.subscribe(Subjects.linkStatus, {
     callback: (err, msg) => { if (!err) msg.respond(JSON.stringify(status())); },
   });
-}
-
-async function watchReconnects(nc: NatsConnection, onReconnect: () => void): Promise<void> {
-  for await (const s of nc.status()) {
-    if (s.type === "reconnect") onReconnect();
-  }
 }

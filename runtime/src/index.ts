@@ -3,7 +3,7 @@ export { serviceOf } from "./service.js";
 export type { Service } from "./service.js";
 export { DefaultNatsUrl, natsServers, natsCredentials, natsUrlWithCredentials, natsConnectOptions, connectService } from "./nats-connect.js";
 export { watchConnection } from "./connection-watch.js";
-export type { ConnectionWatch } from "./connection-watch.js";
+export type { ConnectionWatch, ConnectionEvent } from "./connection-watch.js";
 export { ServiceResponseTypes, ServiceApiPrefix, FerryServiceVersion, EndpointCounter, serviceIdToken, serveDiscovery } from "./service-discovery.js";
 export type { ServiceIdentity, ServicePing, ServiceEndpointInfo, ServiceInfo, ServiceEndpointStats, ServiceStats, DiscoverableService, DiscoveryResponder } from "./service-discovery.js";
 export { serviceRegistry, registerNatsMetrics, setCounter, answerMetrics } from "./metrics.js";

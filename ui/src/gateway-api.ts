@@ -1,4 +1,4 @@
-// What the page reads of the gateway's HTTP API (README "HTTP API"): the types come from contracts (type-only
+// What the page reads of the gateway's HTTP API (docs/http-api.md): the types come from contracts (type-only
 // imports: nothing of contracts reaches the browser bundle).
 import type { DashboardStats, HealthReply, LogRecord, ModelStatus, PipelineStatus } from "@ferry/contracts";
 
