@@ -116,6 +116,22 @@ describe("NATS users per role: a site that requires credentials", () => {
     }
   });
 
+  it("services may not create, change or delete streams or buckets: only the admin provisions them", async () => {
+    for (const role of ["inferer", "logger", "deployer", "gateway", "link"] as const) {
+      const nc = await connect({ servers: site.natsUrl, user: role, pass: site.passwords![role] });
+      try {
+        const jsm = await jetstreamManager(nc);
+        await refused(`${role}: create a stream`, () => jsm.streams.add({ name: "EVIL", subjects: ["evil.>"] }));
+        await refused(`${role}: update FERRY_LOGS`, () => jsm.streams.update(LogStream, { max_bytes: 1024 }));
+        await refused(`${role}: delete the deployments bucket`, () => jsm.streams.delete("KV_ferry-deployments"));
+        await refused(`${role}: create a bucket`, () => new Kvm(nc).create("ferry-evil"));
+      } finally {
+        await nc.close();
+      }
+    }
+    assert.notEqual((await (await jetstreamManager(admin)).streams.info(LogStream)).config.max_bytes, 1024);
+  });
+
   it("a device is refused the rest: logs, deployments, stream management, service subjects", async () => {
     const logsBefore = (await (await jetstreamManager(admin)).streams.info(LogStream)).state.messages;
     const resultsConfig = (await (await jetstreamManager(admin)).streams.info(ResultStream)).config;

@@ -25,11 +25,12 @@ const objects = (bucket: string): string[] => [...streamApi(`OBJ_${bucket}`), `$
 /** Acks and flow control of JetStream consumers, and the account info nats.js asks for. */
 const consuming = ["$JS.ACK.>", "$JS.FC.>", "$JS.API.INFO"];
 /**
- * Services never delete streams nor purge logs or durable requests and results: only an operator (admin)
- * does. (Object stores purge an object's old chunks when it is replaced, so those purges stay allowed.)
+ * Services never create, change or delete streams (the admin provisions them: topology.ts), nor purge
+ * logs or durable requests and results: only an operator (admin) does. (Object stores purge an
+ * object's old chunks when it is replaced, so those purges stay allowed.)
  */
 const serviceDeny = [
-  "$JS.API.STREAM.DELETE.>", `$JS.API.STREAM.PURGE.${LogStream}`, `$JS.API.STREAM.PURGE.${RequestStream}`, `$JS.API.STREAM.PURGE.${ResultStream}`,
+  "$JS.API.STREAM.CREATE.>", "$JS.API.STREAM.UPDATE.>", "$JS.API.STREAM.DELETE.>", `$JS.API.STREAM.PURGE.${LogStream}`, `$JS.API.STREAM.PURGE.${RequestStream}`, `$JS.API.STREAM.PURGE.${ResultStream}`,
   "$JS.API.ACCOUNT.>", "$JS.API.SERVER.>", "$JS.API.META.>",
 ];
 const discovery = ["$SRV.>"];
