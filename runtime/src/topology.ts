@@ -55,17 +55,24 @@ export type Asset =
   | { kind: "kv"; name: string; history: number; replicas: number }
   | { kind: "objects"; name: string; replicas: number };
 
-/** FERRY_LOGS: every inference record of the site, oldest dropped first when full. */
-export function logStreamConfig(s: StorageSettings): StreamDefinition {
+/** A file stream that drops its oldest messages when it is full or they are too old (0: no age limit). */
+function bounded(name: string, replicas: number, maxBytes: number, maxAgeMs: number): StreamDefinition {
   return {
-    name: LogStream,
-    subjects: [`${Subjects.logPrefix}>`],
+    name,
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
     discard: DiscardPolicy.Old,
-    max_bytes: s.logMaxBytes,
-    max_age: s.logMaxAgeMs * NS_PER_MS,
-    num_replicas: s.replicas,
+    max_bytes: maxBytes,
+    max_age: maxAgeMs * NS_PER_MS,
+    num_replicas: replicas,
+  };
+}
+
+/** FERRY_LOGS: every inference record of the site, oldest dropped first when full. */
+export function logStreamConfig(s: StorageSettings): StreamDefinition {
+  return {
+    ...bounded(LogStream, s.replicas, s.logMaxBytes, s.logMaxAgeMs),
+    subjects: [`${Subjects.logPrefix}>`],
     // Inferers retry unacknowledged publishes with the same message id: stored once.
     duplicate_window: 2 * 60_000 * NS_PER_MS,
   };
@@ -78,6 +85,7 @@ export function requestStreamConfig(s: StorageSettings): StreamDefinition {
     subjects: [`${Subjects.submitPrefix}>`],
     storage: StorageType.File,
     retention: RetentionPolicy.Workqueue,
+    // A full queue refuses new submissions rather than dropping accepted ones.
     discard: DiscardPolicy.New,
     max_bytes: s.requestMaxBytes,
     num_replicas: s.replicas,
@@ -85,18 +93,12 @@ export function requestStreamConfig(s: StorageSettings): StreamDefinition {
   };
 }
 
-/** FERRY_RESULTS: limits retention, one message per request id (a late duplicate replaces, never adds). */
+/** FERRY_RESULTS: one message per request id (a late duplicate replaces, never adds), read by direct get. */
 export function resultStreamConfig(s: StorageSettings): StreamDefinition {
   return {
-    name: ResultStream,
+    ...bounded(ResultStream, s.replicas, s.resultMaxBytes, s.resultMaxAgeMs),
     subjects: [`${Subjects.resultPrefix}>`],
-    storage: StorageType.File,
-    retention: RetentionPolicy.Limits,
-    discard: DiscardPolicy.Old,
-    max_bytes: s.resultMaxBytes,
-    max_age: s.resultMaxAgeMs * NS_PER_MS,
     max_msgs_per_subject: 1,
-    num_replicas: s.replicas,
     duplicate_window: Math.min(s.dedupWindowMs, s.resultMaxAgeMs) * NS_PER_MS,
     allow_direct: true,
   };
@@ -113,13 +115,7 @@ export function edgeLogSource(edge: string): StreamSource {
  */
 export function hubLogStreamConfig(s: StorageSettings, edges?: readonly string[]): StreamDefinition {
   return {
-    name: HubLogStream,
-    storage: StorageType.File,
-    retention: RetentionPolicy.Limits,
-    discard: DiscardPolicy.Old,
-    max_bytes: s.logMaxBytes,
-    max_age: s.logMaxAgeMs * NS_PER_MS,
-    num_replicas: s.replicas,
+    ...bounded(HubLogStream, s.replicas, s.logMaxBytes, s.logMaxAgeMs),
     // Without `edges` the sources are left as they are (provisioning again keeps joined edges).
     ...(edges ? { sources: [...edges].sort().map(edgeLogSource) } : {}),
   };
