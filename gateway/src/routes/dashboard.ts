@@ -41,6 +41,23 @@ const text = { type: "string" };
 
 const pageSchema = (operationId: string, summary: string, description: string) => ({ operationId, summary, description, tags: ["operations"], response: pageResponses });
 
+const statsSchema = {
+  operationId: "dashboardStats", summary: "Dashboard figures", tags: ["operations"],
+  description: "The gateway's own inference traffic (`POST /infer`, `POST /pipelines/{name}`) per second over the last minute, "
+    + "with latency quantiles, totals and NATS counters: what the dashboard's chart draws.",
+  response: { 200: { description: "traffic figures", content: jsonContent(schemaRef("DashboardStats")) } },
+};
+
+const assetSchema = {
+  operationId: "dashboardAsset", summary: "Dashboard assets", tags: ["operations"],
+  description: "The page's script and styles, built by Vite under content-hashed names (cached for a year).",
+  params: { type: "object", properties: { file: { type: "string", description: "an asset's file name, as the page names it" } }, required: ["file"] },
+  response: {
+    200: { description: "the asset (JavaScript or CSS)", content: { "text/javascript": { schema: text }, "text/css": { schema: text } } },
+    404: notFoundResponse, 503: notBuiltResponse,
+  },
+};
+
 /**
  * The dashboard's routes: the page at `/ui` and `/ui/`, its assets, and `GET /ui/stats`. Encapsulated, so
  * the CSP header and reply.sendFile stay with them.
@@ -50,38 +67,19 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRoutesOptions> = async
     void reply.header("content-security-policy", DASHBOARD_CSP).header("x-content-type-options", "nosniff");
     done(null, payload);
   });
-  scope.get(`${DASHBOARD_PREFIX}/stats`, {
-    schema: {
-      operationId: "dashboardStats", summary: "Dashboard figures", tags: ["operations"],
-      description: "The gateway's own inference traffic (`POST /infer`, `POST /pipelines/{name}`) per second over the last minute, "
-        + "with latency quantiles, totals and NATS counters: what the dashboard's chart draws.",
-      response: { 200: { description: "traffic figures", content: jsonContent(schemaRef("DashboardStats")) } },
-    },
-  }, async (): Promise<DashboardStats> => {
+  scope.get(`${DASHBOARD_PREFIX}/stats`, { schema: statsSchema }, async (): Promise<DashboardStats> => {
     const site = await siteTraffic(nc, traffic);
     const s = nc.stats();
     return { ...site, nats: { in_msgs: s.inMsgs, out_msgs: s.outMsgs, in_bytes: s.inBytes, out_bytes: s.outBytes } };
   });
   // Explicit routes rather than @fastify/static's wildcard, so that each one has a path the OpenAPI document can name.
   await scope.register(fastifyStatic, { root: dist, serve: false });
-  const page = async (_req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-    if (!built) return unavailable(reply, dist);
+  const page = async (_req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> =>
     // Revalidated on each load: a rebuild changes the asset names it points at.
-    return reply.sendFile("index.html", { maxAge: 0, immutable: false });
-  };
+    built ? reply.sendFile("index.html", { maxAge: 0, immutable: false }) : unavailable(reply, dist);
   scope.get(DASHBOARD_PREFIX, { schema: pageSchema("dashboard", "Site dashboard", "A web page: pipelines and models with status and versions, requests/s and latency, the latest log records, the Ops link state.") }, page);
   scope.get(`${DASHBOARD_PREFIX}/`, { schema: pageSchema("dashboardSlash", "Site dashboard (same page)", "The same page as `/ui`.") }, page);
-  scope.get<{ Params: { file: string } }>(`${DASHBOARD_PREFIX}/assets/:file`, {
-    schema: {
-      operationId: "dashboardAsset", summary: "Dashboard assets", tags: ["operations"],
-      description: "The page's script and styles, built by Vite under content-hashed names (cached for a year).",
-      params: { type: "object", properties: { file: { type: "string", description: "an asset's file name, as the page names it" } }, required: ["file"] },
-      response: {
-        200: { description: "the asset (JavaScript or CSS)", content: { "text/javascript": { schema: text }, "text/css": { schema: text } } },
-        404: notFoundResponse, 503: notBuiltResponse,
-      },
-    },
-  }, async (req, reply) => {
+  scope.get<{ Params: { file: string } }>(`${DASHBOARD_PREFIX}/assets/:file`, { schema: assetSchema }, async (req, reply) => {
     if (!built) return unavailable(reply, dist);
     if (!ASSET_NAME.test(req.params.file)) {
       reply.callNotFound();
