@@ -54,12 +54,12 @@ export function buildApp(options: AppOptions): FastifyInstance {
   void app.register(natsPlugin, { nc, ownsConnection: options.ownsConnection ?? false, timeoutMs, maxInFlight, maxBatch });
   // Before the routes: the document is generated from their schemas as they are added.
   registerOpenApi(app);
-  registerMetrics(app, nc);
-  registerDashboard(app, nc);
   admitInference(app, options.admission, isInference);
   void app.register(statusRoutes, { pipelines });
   void app.register(inferRoutes, { pipelines });
   void app.register(logsRoutes);
   void app.register(healthRoutes);
+  registerMetrics(app, nc);
+  registerDashboard(app, nc);
   return app;
 }
