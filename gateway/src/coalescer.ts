@@ -1,6 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { errors, headers, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
-import { FerryError, Headers, decodeEnvelope, encodeEnvelope, envelopePartSize, type EnvelopePart } from "@ferry/contracts";
+import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/transport-node";
+import { FerryError, batchHeaders, batchReplies, batchSize, encodeEnvelope, envelopePartSize, readReply, type EnvelopePart, type InferReply } from "@ferry/contracts";
+import { isNoResponders, natsHeaders } from "@ferry/runtime";
+import { natsError } from "./upstream-errors.js";
 
 /** An HTTP request as it crosses NATS: body bytes and the headers that say how to read and answer it. */
 export interface ForwardRequest {
@@ -9,11 +11,10 @@ export interface ForwardRequest {
 }
 
 /** The inferer's answer, as the gateway copies it back. */
-export interface ForwardReply {
-  status: number;
-  contentType: string;
-  body: Uint8Array;
-}
+export type ForwardReply = InferReply;
+
+/** What a reply without a content type is read as (the inferer always sets one). */
+const UNTYPED = "application/octet-stream";
 
 /** Coalescing limits. */
 export interface CoalescerOptions {
@@ -108,27 +109,19 @@ export class Coalescer {
     try {
       if (batch.length === 1) {
         const only = batch[0]!;
-        const h = headers();
-        for (const [k, v] of Object.entries(only.req.headers)) h.set(k, v);
-        only.resolve(replyOf(await this.#request(subject, only.req.body, h)));
+        const msg = await this.#request(subject, only.req.body, natsHeaders(only.req.headers));
+        only.resolve(readReply(msg.headers, msg.data, UNTYPED));
         return;
       }
-      const h = headers();
-      h.set(Headers.batch, String(batch.length));
       const body = encodeEnvelope(batch.map((p): EnvelopePart => ({ headers: p.req.headers, body: p.req.body })));
-      const msg = await this.#request(subject, body, h);
-      if (!msg.headers?.get(Headers.batch)) {
+      const msg = await this.#request(subject, body, natsHeaders(batchHeaders(batch.length)));
+      if (batchSize(msg.headers) === undefined) {
         // An error for the whole envelope (e.g. a broken frame): every request gets it.
-        const r = replyOf(msg);
+        const r = readReply(msg.headers, msg.data, UNTYPED);
         for (const p of batch) p.resolve(r);
         return;
       }
-      const parts = decodeEnvelope(msg.data, batch.length);
-      parts.forEach((part, i) => batch[i]!.resolve({
-        status: Number(part.headers[Headers.status] ?? 200),
-        contentType: part.headers[Headers.contentType] ?? "application/octet-stream",
-        body: part.body,
-      }));
+      batchReplies(msg.data, batch.length, UNTYPED).forEach((r, i) => batch[i]!.resolve(r));
     } catch (err) {
       const e = natsError(err, subject, this.#options.timeoutMs);
       for (const p of batch) p.reject(e);
@@ -151,27 +144,4 @@ export class Coalescer {
       return await this.#nc.request(subject, body, opts);
     }
   }
-}
-
-function replyOf(msg: Msg): ForwardReply {
-  return {
-    status: Number(msg.headers?.get(Headers.status) || 200),
-    contentType: msg.headers?.get(Headers.contentType) || "application/octet-stream",
-    body: msg.data,
-  };
-}
-
-/** Maps a NATS request failure to a FerryError. */
-export function natsError(err: unknown, subject: string, timeoutMs: number): FerryError {
-  if (err instanceof FerryError) return err;
-  if (isNoResponders(err)) return new FerryError("no_inferer", `no inferer is answering ${subject}`, { cause: err });
-  if (err instanceof errors.TimeoutError || (err instanceof errors.RequestError && err.cause instanceof errors.TimeoutError)) {
-    return new FerryError("inferer_timeout", `no reply on ${subject} within ${timeoutMs} ms`, { cause: err });
-  }
-  return new FerryError("bad_gateway", `request on ${subject} failed: ${(err as Error).message}`, { cause: err });
-}
-
-/** Whether a NATS request failed because nobody subscribes to the subject. */
-export function isNoResponders(err: unknown): boolean {
-  return err instanceof errors.NoRespondersError || (err instanceof errors.RequestError && err.isNoResponders());
 }

@@ -2,7 +2,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { serviceOf, type Service, connectService } from "@ferry/runtime";
 import type { FastifyInstance } from "fastify";
 import { pino, type Logger } from "pino";
-import { buildApp } from "./app.js";
+import { buildApp, type AppOptions } from "./app.js";
 
 /** How to start a gateway. */
 export interface GatewayOptions {
@@ -41,12 +41,11 @@ export interface Gateway extends Service {
 /** Default request body limit: 16 MiB, well above one 224×224×3 float image in JSON or Arrow. */
 export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
 
-/** Starts the HTTP gateway. */
-export async function start(options: GatewayOptions = {}): Promise<Gateway> {
-  const logger = options.logger ?? pino({ name: "gateway" });
-  const nc = options.nc ?? await connectService("ferry-gateway", options.natsUrl);
-  const app = buildApp({
+/** The app's options: the gateway's, with their defaults. The app owns the connection from then on. */
+function appOptions(options: GatewayOptions, nc: NatsConnection, logger: Logger): AppOptions {
+  return {
     nc,
+    ownsConnection: true,
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
     timeoutMs: options.timeoutMs ?? 15_000,
     pipelines: options.pipelines ?? [],
@@ -54,15 +53,24 @@ export async function start(options: GatewayOptions = {}): Promise<Gateway> {
     maxBatch: options.maxBatch ?? 256,
     admission: { maxPending: options.maxPending ?? 4096, maxPendingBytes: options.maxPendingBytes ?? 512 * 1024 * 1024 },
     logger,
-  });
+  };
+}
+
+/** Starts the HTTP gateway: connect, build the app, listen. Stopping it closes the app, which drains NATS. */
+export async function start(options: GatewayOptions = {}): Promise<Gateway> {
+  const logger = options.logger ?? pino({ name: "gateway" });
+  const nc = options.nc ?? await connectService("ferry-gateway", options.natsUrl);
+  const app = buildApp(appOptions(options, nc, logger));
   const host = options.host ?? "0.0.0.0";
-  await app.listen({ port: options.port ?? 8080, host });
+  try {
+    await app.listen({ port: options.port ?? 8080, host });
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : options.port ?? 8080;
   const url = `http://${host === "0.0.0.0" || host === "::" ? "localhost" : host}:${port}`;
   logger.info({ url }, "gateway listening");
-  return serviceOf("gateway", async () => {
-    await app.close();
-    await nc.drain();
-  }, { url, port, app });
+  return serviceOf("gateway", () => app.close(), { url, port, app });
 }

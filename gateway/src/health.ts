@@ -1,4 +1,3 @@
-import type { FastifyInstance } from "fastify";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Subjects, type LinkStatus } from "@ferry/contracts";
 
@@ -14,6 +13,9 @@ export interface Health {
 /** A site that never joined a hub runs no link service. */
 const standalone: LinkStatus = { joined: false, link: "standalone" };
 
+/** The link as reported while NATS is away: the link service cannot answer either, so nobody is asked. */
+export const linkUnknown: LinkStatus = { ...standalone, detail: "unknown while NATS is reconnecting" };
+
 /** How long `/health` waits for the link service, ms. */
 export const LINK_STATUS_TIMEOUT_MS = 500;
 
@@ -28,24 +30,7 @@ export async function linkStatus(nc: NatsConnection, timeoutMs = LINK_STATUS_TIM
   }
 }
 
-/** Follows the connection's status events: nats.js has no "connected now" query. */
-function connectionState(nc: NatsConnection): () => Health["nats"] {
-  let state: Health["nats"] = "connected";
-  void (async () => {
-    for await (const s of nc.status()) {
-      if (s.type === "disconnect" || s.type === "reconnecting") state = "reconnecting";
-      else if (s.type === "reconnect") state = "connected";
-    }
-  })();
-  return () => state;
-}
-
-/** Registers `GET /health`: 200 while the gateway runs, with the state of NATS and of the hub link. */
-export function registerHealth(app: FastifyInstance, nc: NatsConnection): void {
-  const nats = connectionState(nc);
-  app.get("/health", async (): Promise<Health> => {
-    // While NATS is away the link service cannot answer either; do not wait for it.
-    const link = nats() === "connected" ? await linkStatus(nc) : { ...standalone, detail: "unknown while NATS is reconnecting" };
-    return { status: "ok", nats: nats(), link };
-  });
+/** `GET /health`: the gateway runs; the state of NATS and of the hub link. */
+export async function health(nc: NatsConnection, connected: boolean): Promise<Health> {
+  return connected ? { status: "ok", nats: "connected", link: await linkStatus(nc) } : { status: "ok", nats: "reconnecting", link: linkUnknown };
 }

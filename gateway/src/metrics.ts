@@ -4,7 +4,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { Counter, Histogram, type Registry } from "prom-client";
 import { FerryError } from "@ferry/contracts";
 import { registerNatsMetrics, serviceRegistry } from "@ferry/runtime";
-import { gatherMetrics, mergeExpositions } from "./metrics-merge.js";
+import { metricsRoutes } from "./routes/metrics.js";
 
 /** Pipeline label of `POST /infer` (whatever pipeline is current). */
 export const CURRENT_PIPELINE_LABEL = "current";
@@ -87,8 +87,8 @@ function defaultInstance(): string {
 }
 
 /**
- * Registers `GET /metrics` (Prometheus text): the gateway's own metrics followed by those of every
- * inferer and logger that answers `ferry.metrics`, each sample labelled with `service` and `instance`.
+ * Counts the inference requests (and the shed ones) from the app's hooks, and registers `GET /metrics`
+ * (routes/metrics.ts) with them and every other service's metrics.
  */
 export function registerMetrics(app: FastifyInstance, nc: NatsConnection, instance = defaultInstance()): void {
   const metrics = new GatewayMetrics(nc, instance);
@@ -102,8 +102,5 @@ export function registerMetrics(app: FastifyInstance, nc: NatsConnection, instan
     if (err instanceof FerryError && err.code === "overloaded") metrics.shed.inc();
     done();
   });
-  app.get("/metrics", async (_req, reply) => {
-    const [own, others] = await Promise.all([metrics.registry.metrics(), gatherMetrics(nc)]);
-    return reply.type(metrics.registry.contentType).send(mergeExpositions([own, ...others]));
-  });
+  void app.register(metricsRoutes, { registry: metrics.registry, nc });
 }

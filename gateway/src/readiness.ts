@@ -1,9 +1,6 @@
-import type { FastifyInstance } from "fastify";
-import type { NatsConnection } from "@nats-io/transport-node";
-import { Kvm } from "@nats-io/kv";
-import { Buckets, MediaTypes, SiteKeys, type InfererStatus, type LinkStatus } from "@ferry/contracts";
-import { watchConnection } from "@ferry/runtime";
-import { linkStatus } from "./health.js";
+import type { InfererStatus, LinkStatus } from "@ferry/contracts";
+import { linkStatus, linkUnknown } from "./health.js";
+import type { GatewayNats } from "./nats-plugin.js";
 import { collectStatus } from "./status-client.js";
 
 /** `GET /ready` body (200 when `ready`, else 503 with the reasons). */
@@ -23,29 +20,25 @@ export interface Readiness {
 }
 
 /**
- * Registers `GET /ready`: 200 when NATS is connected and at least one inferer runs the site's current
- * pipeline, else 503 with the same body and its `reasons`. A hub link that is down does not make an
- * edge unready: it serves locally whether or not the hub is reachable.
+ * `GET /ready`: ready when NATS is connected and at least one inferer runs the site's current pipeline,
+ * else the `reasons`. A hub link that is down does not make an edge unready: it serves locally whether
+ * or not the hub is reachable.
  */
-export function registerReady(app: FastifyInstance, nc: NatsConnection): void {
-  const connection = watchConnection(nc);
-  app.get("/ready", async (_req, reply) => {
-    const body = connection.connected ? await readiness(nc) : disconnected();
-    return reply.code(body.status === "ready" ? 200 : 503).type(MediaTypes.json).send(body);
-  });
+export async function readiness(nats: GatewayNats): Promise<Readiness> {
+  return nats.connection.connected ? connectedReadiness(nats) : disconnected();
 }
 
 function disconnected(): Readiness {
   return {
     status: "not_ready", nats: "reconnecting", current: null, inferers: 0, serving: 0,
-    link: { joined: false, link: "standalone", detail: "unknown while NATS is reconnecting" },
+    link: linkUnknown,
     reasons: ["NATS is not connected (reconnecting)"],
   };
 }
 
 /** Asks the inferers, the site bucket and the link service at once. */
-async function readiness(nc: NatsConnection): Promise<Readiness> {
-  const [statuses, stored, link] = await Promise.all([collectStatus(nc), storedCurrent(nc), linkStatus(nc)]);
+async function connectedReadiness(nats: GatewayNats): Promise<Readiness> {
+  const [statuses, stored, link] = await Promise.all([collectStatus(nats.nc), nats.stores.currentPipeline(), linkStatus(nats.nc)]);
   const current = stored ?? statuses.find((s) => s.current)?.current ?? null;
   const running = current === null ? [] : statuses.filter((s) => s.pipelines.some((p) => p.id === current && p.status === "Running"));
   const reasons: string[] = [];
@@ -63,15 +56,4 @@ function whyNotRunning(current: string, statuses: readonly InfererStatus[]): str
   return failed
     ? `the current pipeline ${current} is not running: ${failed.detail}`
     : `no inferer serves the current pipeline ${current}`;
-}
-
-/** The site bucket's `current`; undefined when the bucket or the key is missing (or deleted). */
-async function storedCurrent(nc: NatsConnection): Promise<string | undefined> {
-  try {
-    const kv = await new Kvm(nc).open(Buckets.site);
-    const e = await kv.get(SiteKeys.current);
-    return e && e.operation === "PUT" && e.length > 0 ? e.string() : undefined;
-  } catch {
-    return undefined;
-  }
 }

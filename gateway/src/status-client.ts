@@ -1,6 +1,5 @@
 import { Empty, type NatsConnection } from "@nats-io/transport-node";
-import { Kvm } from "@nats-io/kv";
-import { Buckets, Subjects, type InfererStatus, type ModelStatus, type PipelineStatus } from "@ferry/contracts";
+import { Subjects, type InfererStatus, type ModelStatus, type PipelineStatus } from "@ferry/contracts";
 
 /** Asks every inferer for its status; answers within about `maxWaitMs` even when none replies. */
 export async function collectStatus(nc: NatsConnection, maxWaitMs = 1000): Promise<InfererStatus[]> {
@@ -52,16 +51,4 @@ export function modelsOf(statuses: readonly InfererStatus[]): ModelStatus[] {
     }
   }
   return [...byKey.values()];
-}
-
-/** Names of the deployed pipelines (keys of the deployments bucket); none when it does not exist. */
-export async function deployedPipelines(nc: NatsConnection): Promise<string[]> {
-  try {
-    const kv = await new Kvm(nc).open(Buckets.deployments);
-    const names: string[] = [];
-    for await (const key of await kv.keys()) names.push(key);
-    return names;
-  } catch {
-    return [];
-  }
 }

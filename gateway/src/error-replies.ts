@@ -1,0 +1,44 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyServerOptions } from "fastify";
+import { FerryError, MediaTypes, type ErrorCode } from "@ferry/contracts";
+
+/** Fastify's own errors (body parsing, limits, validation) by the Ferry code they answer with. */
+const fastifyCodes: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: "payload_too_large",
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: "unsupported_media_type",
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: "bad_request",
+  FST_ERR_CTP_EMPTY_JSON_BODY: "bad_json",
+  FST_ERR_VALIDATION: "bad_request",
+};
+
+/**
+ * Sends `{error, code}` with the error's status. The body goes as JSON text: Fastify then skips the
+ * route's response schema, which documents only the codes the route is expected to answer.
+ */
+export function sendError(reply: FastifyReply, e: FerryError): FastifyReply {
+  return reply.code(e.status).type(MediaTypes.json).send(JSON.stringify(e.toBody()));
+}
+
+/** Any error as a FerryError: Fastify's by their code, other 4xx as `bad_request`, the rest `internal`. */
+function asFerry(err: FastifyError): FerryError {
+  if (err instanceof FerryError) return err;
+  const code = fastifyCodes[err.code] ?? (err.statusCode && err.statusCode < 500 ? "bad_request" : "internal");
+  return new FerryError(code, err.message);
+}
+
+/** Errors Fastify meets before routing (a malformed URL, a too long parameter): it answers them itself unless told otherwise. */
+export const frameworkErrors: NonNullable<FastifyServerOptions["frameworkErrors"]> = (err, _req, reply) => {
+  const e = err.code === "FST_ERR_MAX_PARAM_LENGTH"
+    ? new FerryError("unknown_pipeline", "unknown pipeline: names are at most 128 characters")
+    : new FerryError("bad_request", "bad URL: a malformed %-escape");
+  void sendError(reply as FastifyReply, e);
+};
+
+/** The one error handler: every failure, Ferry's or Fastify's, answers `{error, code}`; an unknown route 404 `not_found`. */
+export function errorReplies(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, _req, reply) => {
+    const e = asFerry(err);
+    if (e.status >= 500 && e.code === "internal") app.log.error({ err }, "request failed");
+    return sendError(reply, e);
+  });
+  app.setNotFoundHandler((req, reply) => sendError(reply, new FerryError("not_found", `no route ${req.method} ${req.url.split("?")[0]}`)));
+}

@@ -1,0 +1,45 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import { watchConnection, type ConnectionWatch } from "@ferry/runtime";
+import { Coalescer, type CoalescerOptions } from "./coalescer.js";
+import { SiteStores } from "./site-stores.js";
+import { sharedPlugin } from "./shared-plugin.js";
+
+/** The NATS side of the gateway, as the routes use it. */
+export interface GatewayNats {
+  readonly nc: NatsConnection;
+  /** Whether the connection is up now (nats.js has no such query). */
+  readonly connection: ConnectionWatch;
+  /** Inference requests, coalesced per subject. */
+  readonly coalescer: Coalescer;
+  /** The site's KV buckets, bound once. */
+  readonly stores: SiteStores;
+  /** Reply timeout of a NATS request, ms. */
+  readonly timeoutMs: number;
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    nats: GatewayNats;
+  }
+}
+
+/** Options of {@link natsPlugin}. */
+export interface NatsPluginOptions extends CoalescerOptions {
+  nc: NatsConnection;
+  /** Drain the connection when the app closes: set when the gateway was handed the connection for good. */
+  ownsConnection: boolean;
+}
+
+/** Decorates the app with `nats` ({@link GatewayNats}); drains the connection on close when it owns it. */
+export const natsPlugin = sharedPlugin<NatsPluginOptions>(async (app, options) => {
+  const { nc, ownsConnection, ...coalescing } = options;
+  const nats: GatewayNats = {
+    nc,
+    connection: watchConnection(nc),
+    coalescer: new Coalescer(nc, coalescing),
+    stores: new SiteStores(nc),
+    timeoutMs: coalescing.timeoutMs,
+  };
+  app.decorate("nats", nats);
+  if (ownsConnection) app.addHook("onClose", async () => { await nc.drain(); });
+});
