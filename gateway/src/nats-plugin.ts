@@ -2,7 +2,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { watchConnection, type ConnectionWatch } from "@ferry/runtime";
 import { Coalescer, type CoalescerOptions } from "./coalescer.js";
 import { SiteStores } from "./site-stores.js";
-import { sharedPlugin } from "./shared-plugin.js";
+import fp from "fastify-plugin";
 
 /** The NATS side of the gateway, as the routes use it. */
 export interface GatewayNats {
@@ -31,7 +31,8 @@ export interface NatsPluginOptions extends CoalescerOptions {
 }
 
 /** Decorates the app with `nats` ({@link GatewayNats}); drains the connection on close when it owns it. */
-export const natsPlugin = sharedPlugin<NatsPluginOptions>(async (app, options) => {
+// fastify-plugin: not encapsulated, so the route plugins registered beside it see `app.nats`.
+export const natsPlugin = fp<NatsPluginOptions>(async (app, options) => {
   const { nc, ownsConnection, ...coalescing } = options;
   const nats: GatewayNats = {
     nc,
@@ -42,4 +43,4 @@ export const natsPlugin = sharedPlugin<NatsPluginOptions>(async (app, options) =
   };
   app.decorate("nats", nats);
   if (ownsConnection) app.addHook("onClose", async () => { await nc.drain(); });
-});
+}, { name: "ferry-nats", fastify: "5.x" });
