@@ -4,6 +4,7 @@
 import { hostname } from "node:os";
 import { DEFAULT_BODY_LIMIT } from "@ferry/gateway";
 import { defaultWorkers } from "@ferry/inferer";
+import { defaultStorage } from "@ferry/runtime";
 import { option } from "./option-spec.js";
 import { atLeastOne, batchWindow, duration, list, onOff, oneOf, path, port, presence, secret, size, text, wholeNumber } from "./option-parsers.js";
 import { demoManifests } from "./demo-manifests.js";
@@ -62,7 +63,7 @@ const siteTable = {
     help: "largest request body in bytes (the spawned server's `max_payload` is raised to match: 4×, at most 64 MiB)", commands: spawning,
   }),
   replicas: option({
-    flag: "replicas", arg: "N", env: "FERRY_REPLICAS", parser: wholeNumber, default: 1,
+    flag: "replicas", arg: "N", env: "FERRY_REPLICAS", parser: wholeNumber, default: defaultStorage.replicas,
     help: "JetStream replicas of Ferry's streams (3 on a cluster)", commands: ["start", "start ops", ...admin],
   }),
   logLevel: option({
@@ -97,11 +98,11 @@ const serviceTable = {
     help: "the site's name in log records (metadata.partition)", commands: ["start"],
   }),
   logStorageBytes: option({
-    flag: "log-storage", arg: "S", env: "LOCAL_INFERENCE_STORAGE", parser: size, default: parseSize("10Gi"),
+    flag: "log-storage", arg: "S", env: "LOCAL_INFERENCE_STORAGE", parser: size, default: defaultStorage.logMaxBytes,
     help: "most bytes of logs kept (Ki/Mi/Gi); the oldest go first (`ferry start ops`: of every edge's logs)", commands: ["start", "start ops"],
   }),
   logMaxAgeMs: option({
-    flag: "log-max-age", arg: "D", env: "FERRY_LOG_MAX_AGE", parser: duration, default: 0, shown: "none",
+    flag: "log-max-age", arg: "D", env: "FERRY_LOG_MAX_AGE", parser: duration, default: defaultStorage.logMaxAgeMs, shown: "none",
     help: "drop log records older than this (`30d`, `12h`)", commands: ["start", "start ops"],
   }),
   logDropBytes: option({ flag: "log-drop-size", arg: "S", env: "FERRY_LOG_DROP_SIZE", parser: size, default: parseSize("100Ki"), help: "inputs larger than this are left out of log records", commands: ["start"] }),
@@ -116,15 +117,15 @@ const serviceTable = {
     help: "deliveries of a durable request before it gets a `delivery_limit` result", commands: ["start"],
   }),
   submitStorageBytes: option({
-    flag: "submit-storage", arg: "S", env: "FERRY_SUBMIT_STORAGE", parser: size, default: parseSize("1Gi"),
+    flag: "submit-storage", arg: "S", env: "FERRY_SUBMIT_STORAGE", parser: size, default: defaultStorage.requestMaxBytes,
     help: "most bytes of durable requests waiting; then submissions are refused", commands: ["start"],
   }),
   resultStorageBytes: option({
-    flag: "result-storage", arg: "S", env: "FERRY_RESULT_STORAGE", parser: size, default: parseSize("1Gi"),
+    flag: "result-storage", arg: "S", env: "FERRY_RESULT_STORAGE", parser: size, default: defaultStorage.resultMaxBytes,
     help: "most bytes of durable results kept; the oldest go first", commands: ["start"],
   }),
   resultMaxAgeMs: option({
-    flag: "result-max-age", arg: "D", env: "FERRY_RESULT_MAX_AGE", parser: duration, default: parseDuration("7d"),
+    flag: "result-max-age", arg: "D", env: "FERRY_RESULT_MAX_AGE", parser: duration, default: defaultStorage.resultMaxAgeMs,
     help: "durable results older than this are removed", commands: ["start"],
   }),
   workers: option({
