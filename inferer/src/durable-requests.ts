@@ -1,12 +1,13 @@
 import {
   AckPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg,
 } from "@nats-io/jetstream";
-import { headers, nanos, type NatsConnection } from "@nats-io/transport-node";
-import { FerryError, Headers, RequestStream, ResultStream, isSubjectToken, resultSubject, submitConsumer, submitSubject, type EnvelopePart } from "@ferry/contracts";
-import { ensureDurableStreams, type DurableStorage } from "@ferry/runtime";
+import { nanos, type NatsConnection } from "@nats-io/transport-node";
+import {
+  FerryError, Headers, RequestStream, ResultStream, batchSize, isSubjectToken, replyHeaders, requestPart, resultSubject, submitConsumer, submitSubject, type EnvelopePart,
+} from "@ferry/contracts";
+import { ensureDurableStreams, natsHeaders, type DurableStorage } from "@ferry/runtime";
 import type { Logger } from "pino";
 import { errorReply, type PartReply } from "./infer-parts.js";
-import { messagePart } from "./message-part.js";
 
 /** Settings of durable (asynchronous) inference. */
 export interface DurableOptions {
@@ -134,13 +135,13 @@ export class DurableRequests {
         await this.#finish(pipeline, m, token, errorReply(new FerryError("bad_request", `request id ${JSON.stringify(id.slice(0, 200))} is not a NATS subject token (letters, digits, _ and -); its result is under the stream sequence ${token}`)));
       } else if (m.info.deliveryCount > this.#maxDeliveries) {
         await this.#finish(pipeline, m, token, errorReply(new FerryError("delivery_limit", `request ${id} was delivered ${this.#maxDeliveries} times without an answer (it may crash or stall the inferer); giving up`)));
-      } else if (m.headers?.get(Headers.batch)) {
+      } else if (batchSize(m.headers) !== undefined) {
         await this.#finish(pipeline, m, token, errorReply(new FerryError("bad_request", "a durable request carries one request, not a batch envelope")));
       } else if (await this.#hasResult(pipeline, token)) {
         this.#stats.duplicates++;
         m.ack();
       } else {
-        const reply = await this.#run(pipeline, messagePart(m.headers, m.data));
+        const reply = await this.#run(pipeline, requestPart(m.headers, m.data));
         if (reply) await this.#finish(pipeline, m, token, reply);
         else this.#retry(m);
       }
@@ -161,11 +162,7 @@ export class DurableRequests {
 
   /** Writes the result, then acknowledges the request (so a crash in between repeats the answer, never loses it). */
   async #finish(pipeline: string, m: JsMsg, token: string, reply: PartReply): Promise<void> {
-    const h = headers();
-    h.set(Headers.status, String(reply.status));
-    h.set(Headers.contentType, reply.contentType);
-    h.set(Headers.requestId, token);
-    h.set(Headers.deliveries, String(m.info.deliveryCount));
+    const h = natsHeaders({ ...replyHeaders(reply), [Headers.requestId]: token, [Headers.deliveries]: String(m.info.deliveryCount) });
     await this.#js.publish(resultSubject(pipeline, token), reply.body, { headers: h, msgID: `${pipeline}.${token}` });
     m.ack();
     this.#stats.results++;

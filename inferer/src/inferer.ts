@@ -1,9 +1,9 @@
 import { hostname, tmpdir } from "node:os";
 import { readFile } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { headers, type Msg, type NatsConnection } from "@nats-io/transport-node";
-import { FerryError, Headers, decodeEnvelope, encodeEnvelope, logSubject, type EnvelopePart, type InfererStatus } from "@ferry/contracts";
-import { serveDiscovery, serviceOf, type Service, connectService } from "@ferry/runtime";
+import type { Msg, NatsConnection } from "@nats-io/transport-node";
+import { FerryError, batchHeaders, batchSize, encodeEnvelope, logSubject, replyHeaders, replyPart, requestParts, type EnvelopePart, type InfererStatus } from "@ferry/contracts";
+import { natsHeaders, serveDiscovery, serviceOf, type Service, connectService } from "@ferry/runtime";
 import { answerMetrics } from "@ferry/runtime";
 import { pino, type Logger } from "pino";
 import { filesBeside, readManifestFile } from "./manifest-loader.js";
@@ -15,7 +15,6 @@ import { LogPublisher, type LogPublisherOptions, type LogPublisherStats } from "
 import { errorReply, inferParts, type InferOptions, type PartReply } from "./infer-parts.js";
 import { Batcher, type BatchWindow } from "./batcher.js";
 import { DurableRequests, type DurableOptions, type DurableRun, type DurableStats } from "./durable-requests.js";
-import { messagePart } from "./message-part.js";
 import { InfererMetrics } from "./inferer-metrics.js";
 import { InferEndpoints } from "./infer-endpoints.js";
 
@@ -219,10 +218,10 @@ function partsRunner(options: InferOptions, fallback: BatchWindow | false): Part
 /** Answers one message; resolves to the replies sent (for logging), none when nothing was asked. */
 async function answer(nc: NatsConnection, entry: Entry, msg: Msg, run: PartsRunner, counters: InfererStats): Promise<PartReply[]> {
   if (!msg.reply) return [];
-  const batch = msg.headers?.get(Headers.batch);
+  const batch = batchSize(msg.headers);
   let parts: EnvelopePart[];
   try {
-    parts = batch ? decodeEnvelope(msg.data, Number(batch)) : [messagePart(msg.headers, msg.data)];
+    parts = requestParts(msg.headers, msg.data);
   } catch (err) {
     const broken = errorReply(new FerryError("bad_request", `broken batch envelope: ${(err as Error).message}`));
     reply(msg, broken);
@@ -235,25 +234,16 @@ async function answer(nc: NatsConnection, entry: Entry, msg: Msg, run: PartsRunn
     ? await run(runtime, parts, false)
     : parts.map(() => errorReply(new FerryError("pipeline_not_ready", `pipeline ${entry.name} is not serving: ${entry.detail ?? "still loading"}`)));
   const max = nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
-  if (!batch) {
+  if (batch === undefined) {
     reply(msg, fitReply(replies[0]!, max));
     return replies;
   }
-  const h = headers();
-  h.set(Headers.batch, String(replies.length));
-  msg.respond(encodeEnvelope(fitEnvelope(replies, max).map(asPart)), { headers: h });
+  msg.respond(encodeEnvelope(fitEnvelope(replies, max).map(replyPart)), { headers: natsHeaders(batchHeaders(replies.length)) });
   return replies;
 }
 
-function asPart(r: PartReply): EnvelopePart {
-  return { headers: { [Headers.status]: String(r.status), [Headers.contentType]: r.contentType }, body: r.body };
-}
-
 function reply(msg: Msg, r: PartReply): void {
-  const h = headers();
-  h.set(Headers.status, String(r.status));
-  h.set(Headers.contentType, r.contentType);
-  msg.respond(r.body, { headers: h });
+  msg.respond(r.body, { headers: natsHeaders(replyHeaders(r)) });
 }
 
 const ENVELOPE_SLACK = 4096;
