@@ -19,7 +19,7 @@ import { Cleanup, stopAllChildren } from "./helpers/procs.js";
 import { scaleSettings, soakOnly, targets } from "./helpers/scale-config.js";
 import { renderScale, writeScaleReport, type ScaleReport } from "./helpers/scale-report.js";
 import type { WorkersReport } from "./helpers/scale-report-workers.js";
-import { createLogStream } from "./helpers/scale-site.js";
+import { provisionSite } from "./helpers/scale-site.js";
 import { measureSteady } from "./helpers/scale-steady.js";
 import { summarizeScaling, workerRatios } from "./helpers/scale-summary.js";
 import { measureScaling, scaleWorkloads } from "./helpers/scale-workers.js";
@@ -31,7 +31,7 @@ async function workersPart(): Promise<WorkersReport> {
     const nats = await startBenchNats(cleanup);
     const nc = await connect({ servers: nats.url, name: "ferry-bench-scale" });
     cleanup.defer(() => nc.close());
-    await createLogStream(nc);
+    await provisionSite(nc);
     progress(`nats-server ${nats.url}; connecting ${scaleSettings.devices} devices`);
     const devices = await connectDevices(nats.url, scaleSettings.devices);
     cleanup.defer(async () => {

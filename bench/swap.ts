@@ -8,7 +8,8 @@ import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import ort from "onnxruntime-node";
-import { openStores, publishManifestFile, type DeploymentStores } from "@ferry/deployer";
+import { publishManifestFile } from "@ferry/deployer";
+import { openDeploymentStores, provision, siteAssets, storageSettings, type DeploymentStores } from "@ferry/runtime";
 import { houseBody, houseHeaders, houseRow, paths, timing } from "./helpers/config.js";
 import { Cleanup, stopAllChildren } from "./helpers/procs.js";
 import { median, msSince } from "./helpers/stats.js";
@@ -104,7 +105,9 @@ async function run(cleanup: Cleanup): Promise<SwapSummary> {
   cleanup.defer(() => ferry.stop());
   const nc: NatsConnection = await connect({ servers: ferry.natsUrl, name: "ferry-bench-swap", noAsyncTraces: true });
   cleanup.defer(() => nc.close());
-  const stores = await openStores(nc);
+  // `ferry start` provisioned the site already; provisioning again is a no-op that makes this bench self-contained.
+  await provision(nc, siteAssets(storageSettings()));
+  const stores = await openDeploymentStores(nc);
   const url = `${ferry.url}/pipelines/${pipeline}`;
   const alt = new Alternator(files.a, files.b);
   const flip = async (): Promise<Flip> => {

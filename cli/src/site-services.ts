@@ -5,8 +5,7 @@ import { start as startLogger } from "@ferry/logger";
 import { currentPipeline, openStores, publishManifestFile, setCurrentPipeline, start as startDeployer } from "@ferry/deployer";
 import { start as startLink } from "@ferry/link";
 import { connect } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { ensureDurableStreams, natsConnectOptions, type DurableStorage, type NatsRole, type Service } from "@ferry/runtime";
+import { natsConnectOptions, provision, siteAssets, storageSettings, type NatsRole, type Service, type StorageSettings } from "@ferry/runtime";
 import type { Logger } from "pino";
 import type { StartOptions } from "./options.js";
 import { untilReady } from "./start-wait.js";
@@ -33,15 +32,18 @@ async function deployAtStart(natsUrl: string, o: StartOptions, log: Logger): Pro
   }
 }
 
-function durableStorage(o: StartOptions): DurableStorage {
-  return { requestMaxBytes: o.submitStorageBytes, resultMaxBytes: o.resultStorageBytes, resultMaxAgeMs: o.resultMaxAgeMs, replicas: o.replicas };
+function siteStorage(o: StartOptions): StorageSettings {
+  return storageSettings({
+    replicas: o.replicas, logMaxBytes: o.logStorageBytes, logMaxAgeMs: o.logMaxAgeMs,
+    requestMaxBytes: o.submitStorageBytes, resultMaxBytes: o.resultStorageBytes, resultMaxAgeMs: o.resultMaxAgeMs,
+  });
 }
 
-/** Creates the durable inference streams, so devices can submit before any inferer runs. */
+/** Provisions the site's streams and buckets (services only open them), so devices can submit before any inferer runs. */
 async function prepareStreams(natsUrl: string, o: StartOptions): Promise<void> {
   const nc = await connect({ ...natsConnectOptions(natsUrl), name: "ferry-start" });
   try {
-    await ensureDurableStreams(await jetstreamManager(nc), durableStorage(o));
+    await provision(nc, siteAssets(siteStorage(o)));
   } finally {
     await nc.drain();
   }
@@ -62,7 +64,7 @@ export async function startServices(o: StartOptions, edge: EdgeSetup | undefined
   await untilReady("NATS and JetStream", () => prepareStreams(as("admin"), o), log, o.startWaitMs);
   if (o.services.includes("inferer") || o.services.includes("deployer")) await deployAtStart(as("admin"), o, log);
   if (o.services.includes("logger")) services.push(await startLogger({
-    natsUrl: as("logger"), storage: { maxBytes: o.logStorageBytes, maxAgeMs: o.logMaxAgeMs, replicas: o.replicas }, logger: log.child({ service: "logger" }),
+    natsUrl: as("logger"), logger: log.child({ service: "logger" }),
   }));
   if (o.services.includes("deployer")) services.push(await startDeployer({ natsUrl: as("deployer"), replicas: o.replicas, logger: log.child({ service: "deployer" }) }));
   if (o.services.includes("inferer")) {
@@ -70,7 +72,7 @@ export async function startServices(o: StartOptions, edge: EdgeSetup | undefined
       natsUrl: as("inferer"), manifests: [], watch: true, cacheDir: join(o.data, "cache"), intraOpThreads: o.threads,
       partition: edge?.name ?? o.partition, logDropBytes: o.logDropBytes, logRecords: o.logRecords,
       batching: o.batchWindowMs === undefined ? false as const : { windowMs: o.batchWindowMs, maxBatch: o.batchMax },
-      durable: { maxDeliveries: o.maxDeliveries, storage: durableStorage(o) },
+      durable: { maxDeliveries: o.maxDeliveries },
     };
     services.push(o.workers > 1
       ? await startPool({ workers: o.workers, inferer, logLevel: o.logLevel })

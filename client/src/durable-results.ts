@@ -1,8 +1,9 @@
 import {
-  AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type Consumer, type JetStreamClient, type JsMsg, type JetStreamManager,
+  AckPolicy, DeliverPolicy, type Consumer, type JetStreamClient, type JsMsg, type JetStreamManager,
 } from "@nats-io/jetstream";
 import type { MsgHdrs } from "@nats-io/transport-node";
 import { Headers, ResultStream, Subjects, readReply, type ErrorBody } from "@ferry/contracts";
+import { isConsumerNotFound } from "@ferry/runtime";
 import { FerryClientError } from "./errors.js";
 import { recordsFromReply, type InferenceRecord } from "./records.js";
 
@@ -128,7 +129,7 @@ async function durableConsumer(js: JetStreamClient, jsm: JetStreamManager, pipel
       throw new FerryClientError("bad_request", `consumer "${name}" follows ${info.config.filter_subject ?? "every result"}, not ${filter}`);
     }
   } catch (err) {
-    if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound)) throw err;
+    if (!isConsumerNotFound(err)) throw err;
     await jsm.consumers.add(ResultStream, {
       durable_name: name, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, filter_subject: filter,
     });

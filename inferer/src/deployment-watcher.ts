@@ -1,9 +1,11 @@
-import { Kvm, type KvWatchEntry } from "@nats-io/kv";
-import { Objm, type ObjectStore } from "@nats-io/obj";
+import type { KvWatchEntry } from "@nats-io/kv";
+import type { ObjectStore } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Buckets, SiteKeys, modelsOfStep, parseDeployedManifest, type DeployedManifest } from "@ferry/contracts";
+import { openKv, openObjects } from "@ferry/runtime";
 import type { Logger } from "pino";
 import { ModelCache } from "./model-cache.js";
+import { openWhenReady } from "./open-retry.js";
 import { PipelineRuntime, type RuntimeOptions } from "./pipeline-runtime.js";
 import type { PipelineSet } from "./pipeline-set.js";
 
@@ -12,15 +14,20 @@ export interface DeploymentWatch {
   stop(): Promise<void>;
 }
 
+/** How often the deployment stores are opened again while missing, ms. */
+const RETRY_MS = 2000;
+
 /**
  * Serves what is deployed: first the manifests cached from the last run, then every put or delete in
- * the deployments bucket as it happens, and the site's current pipeline from the site bucket.
+ * the deployments bucket as it happens, and the site's current pipeline from the site bucket. The
+ * buckets are opened, never created: until they exist (the site is not provisioned, or JetStream is
+ * away) the inferer serves its cached deployments, says why in its status, and tries again.
  */
 export async function watchDeployments(nc: NatsConnection, set: PipelineSet, cacheDir: string, runtime: RuntimeOptions, log: Logger): Promise<DeploymentWatch> {
   const cache = new ModelCache(cacheDir);
   const served = new Map<string, string>();
   let store: Promise<ObjectStore> | undefined;
-  const models = (): Promise<ObjectStore> => (store ??= new Objm(nc).open(Buckets.models).catch((err: unknown) => {
+  const models = (): Promise<ObjectStore> => (store ??= openObjects(nc, Buckets.models).catch((err: unknown) => {
     store = undefined;
     throw err;
   }));
@@ -38,9 +45,7 @@ export async function watchDeployments(nc: NatsConnection, set: PipelineSet, cac
   let stopped = false;
   const iterators: { stop(): void }[] = [];
   const follow = async (): Promise<void> => {
-    const kvm = new Kvm(nc);
-    const deployments = await kvm.create(Buckets.deployments, { history: 5 });
-    const site = await kvm.create(Buckets.site, { history: 5 });
+    const [deployments, site] = await Promise.all([openKv(nc, Buckets.deployments), openKv(nc, Buckets.site)]);
     // What is deployed now is loaded before the inferer says it is ready; later puts load in the background.
     const initial = new Set<string>();
     for await (const key of await deployments.keys()) initial.add(key);
@@ -61,24 +66,15 @@ export async function watchDeployments(nc: NatsConnection, set: PipelineSet, cac
     void consume(current, (e) => { set.setCurrent(e.operation === "PUT" && e.length > 0 ? e.string() : undefined); }, log);
     await Promise.race([seenAll.then(() => Promise.all(loads)), new Promise((r) => setTimeout(r, 60_000).unref())]);
   };
-  const retry = async (): Promise<void> => {
-    while (!stopped) {
-      await new Promise((r) => setTimeout(r, 2000).unref());
-      if (stopped) return;
-      try {
-        await follow();
-        return;
-      } catch {
-        // still unavailable
-      }
-    }
+  // The first try is awaited (what is deployed loads before the inferer says it is ready); later ones are not.
+  let firstTry!: () => void;
+  const tried = new Promise<void>((resolve) => { firstTry = resolve; });
+  const report = (why: string | undefined): void => {
+    set.setUnavailable(why && `cannot watch deployments: ${why}`);
+    firstTry();
   };
-  try {
-    await follow();
-  } catch (err) {
-    log.warn({ err: (err as Error).message }, "cannot watch deployments (JetStream unavailable?); serving cached ones and retrying");
-    void retry();
-  }
+  void openWhenReady(follow, { what: "deployment stores", log, everyMs: RETRY_MS, stopped: () => stopped, report });
+  await tried;
   return {
     stop: async () => {
       stopped = true;
@@ -119,3 +115,4 @@ async function onDeployment(e: KvWatchEntry, apply: (m: DeployedManifest) => Pro
   // Not awaited here: a slow model load must not hold up other pipelines' updates.
   return { load: apply(m) };
 }
+

@@ -8,15 +8,20 @@ import { start as startInferer, type Inferer, type InfererOptions } from "@ferry
 import { start as startLogger, type LogService, type LoggerOptions } from "@ferry/logger";
 import { pino } from "pino";
 import { openStores, type DeploymentStores } from "@ferry/deployer";
+import { provision, siteAssets, storageSettings, type Asset } from "@ferry/runtime";
 import { manifests } from "./paths.js";
 
 /** Silent logger for services under test (set FERRY_TEST_LOG=debug to see them). */
 export const quiet = pino({ level: process.env.FERRY_TEST_LOG ?? "silent" });
 
 /** A real nats-server with JetStream on a random loopback port, in a temp folder removed on stop. */
-export async function startTestNats(maxPayload = 8 * 1024 * 1024): Promise<NatsServer & { dir: string }> {
+export async function startTestNats(maxPayload = 8 * 1024 * 1024, assets: readonly Asset[] = siteAssets(storageSettings())): Promise<NatsServer & { dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), "ferry-test-"));
   const server = await startNatsServer({ dataDir: dir, port: 0, maxPayload, syncInterval: "always" });
+  // As `ferry start` does: services open the site's streams and buckets, never create them.
+  const admin = await connect({ servers: server.url });
+  await provision(admin, assets);
+  await admin.close();
   const stop = async (): Promise<void> => {
     await server.stop();
     await rm(dir, { recursive: true, force: true });
@@ -45,11 +50,13 @@ export interface TestSiteOptions {
   gateway?: Partial<GatewayOptions>;
   /** Logger options, or false for no logger. Default: a logger with default storage. */
   logger?: Partial<LoggerOptions> | false;
+  /** What to provision before services start. Default: the site's assets with default storage. */
+  assets?: readonly Asset[];
 }
 
 /** Starts nats-server, an inferer (unless `manifests` is empty) and a gateway on 127.0.0.1. */
 export async function startTestSite(o: TestSiteOptions = {}): Promise<TestSite> {
-  const nats = await startTestNats();
+  const nats = await startTestNats(undefined, o.assets);
   const list = o.manifests ?? [manifests.houseprice, manifests.cv, manifests.bucketed];
   const logger = o.logger === false ? undefined : await startLogger({ natsUrl: nats.url, logger: quiet, ...o.logger });
   const inferer = list.length > 0
