@@ -11,7 +11,8 @@ import ort from "onnxruntime-node";
 import { publishManifestFile } from "@ferry/deployer";
 import { openDeploymentStores, provision, siteAssets, storageSettings, type DeploymentStores } from "@ferry/runtime";
 import { houseBody, houseHeaders, houseRow, paths, timing } from "./helpers/config.js";
-import { Cleanup, stopAllChildren } from "./helpers/procs.js";
+import { benchMain } from "./helpers/main.js";
+import { Cleanup } from "./helpers/procs.js";
 import { median, msSince } from "./helpers/stats.js";
 import { startSwapFerry, writeSwapFiles, type SwapManifest } from "./helpers/swap-ferry.js";
 import { bucketsSincePublish, pollForFlip, runLoad, type Flip, type LoadRun, type Publish } from "./helpers/swap-load.js";
@@ -183,27 +184,4 @@ async function run(cleanup: Cleanup): Promise<SwapSummary> {
   };
 }
 
-async function main(): Promise<number> {
-  const cleanup = new Cleanup();
-  // Ctrl-C must not leave servers or temp dirs behind.
-  const onSignal = (): void => {
-    void Cleanup.runAll().then(stopAllChildren).finally(() => process.exit(130));
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
-  try {
-    const summary = await run(cleanup);
-    process.stdout.write(`\n${renderSwap(summary)}\n`);
-    process.stdout.write(`\nJSON: ${await writeSwapSummary(paths.results, summary)}\n`);
-    return summary.verdicts.noFailures ? 0 : 1;
-  } finally {
-    await cleanup.run();
-    await Cleanup.runAll();
-    await stopAllChildren();
-  }
-}
-
-main().then((code) => process.exit(code), (err: unknown) => {
-  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});
+benchMain({ name: "swap", run, render: renderSwap, write: (s) => writeSwapSummary(paths.results, s), passed: (s) => s.verdicts.noFailures });
