@@ -35,7 +35,7 @@ export async function connectJet(natsUrl: string): Promise<Jet> {
   return { nc, js: jetstream(nc), jsm: await jetstreamManager(nc) };
 }
 
-/** Waits until FERRY_LOGS exists (the logger creates it at start). */
+/** Waits until FERRY_LOGS exists (`ferry start` provisions it before starting services). */
 export async function waitForStream(jsm: JetStreamManager): Promise<void> {
   const deadline = Date.now() + readyTimeoutMs;
   for (;;) {
