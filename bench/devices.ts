@@ -16,7 +16,8 @@ import { renderDevices, writeDevicesSummary, type DevicesSummary } from "./helpe
 import { startBenchNats } from "./helpers/devices-site.js";
 import { measureSync, summarizeSync } from "./helpers/devices-sync.js";
 import { describeMachine, progress } from "./helpers/machine.js";
-import { Cleanup, stopAllChildren } from "./helpers/procs.js";
+import { benchMain } from "./helpers/main.js";
+import { Cleanup } from "./helpers/procs.js";
 
 async function run(cleanup: Cleanup): Promise<DevicesSummary> {
   const startedAt = new Date().toISOString();
@@ -44,27 +45,5 @@ async function run(cleanup: Cleanup): Promise<DevicesSummary> {
   };
 }
 
-async function main(): Promise<number> {
-  const cleanup = new Cleanup();
-  // Ctrl-C must not leave the nats-server, an inferer or temp dirs behind; inferers go first, while NATS is up to drain.
-  const onSignal = (): void => {
-    void stopAllChildren().then(() => Cleanup.runAll()).finally(() => process.exit(130));
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
-  try {
-    const summary = await run(cleanup);
-    process.stdout.write(`\n${renderDevices(summary)}\n`);
-    process.stdout.write(`\nJSON: ${await writeDevicesSummary(paths.results, summary)}\n`);
-    return 0;
-  } finally {
-    await stopAllChildren();
-    await cleanup.run();
-    await Cleanup.runAll();
-  }
-}
-
-main().then((code) => process.exit(code), (err: unknown) => {
-  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});
+// Inferers stop first, while NATS is up for them to drain.
+benchMain({ name: "devices", run, render: renderDevices, write: (s) => writeDevicesSummary(paths.results, s), childrenFirst: true });

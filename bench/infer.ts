@@ -5,7 +5,7 @@ import { arrowHeaders, concurrencies, houseBody, houseHeaders, houseRow, paths, 
 import { benchHouseInProcess, imageInProcess } from "./helpers/inprocess.js";
 import { measureHttp, type HttpRun } from "./helpers/load.js";
 import { checkReply, measureImage, type ImageFigure } from "./helpers/probe.js";
-import { Cleanup, stopAllChildren } from "./helpers/procs.js";
+import { benchMain } from "./helpers/main.js";
 import { names, ratiosOf, render, writeSummary, type Summary, type TopologyResult } from "./helpers/report.js";
 import { memoryOf, startBareServer, startFerryOneProcess, startFerryTwoProcesses, type Topology } from "./helpers/servers.js";
 import { describeMachine, progress } from "./helpers/machine.js";
@@ -60,25 +60,4 @@ async function run(): Promise<Summary> {
   };
 }
 
-async function main(): Promise<number> {
-  // Ctrl-C must not leave servers or temp dirs behind.
-  const onSignal = (): void => {
-    void Cleanup.runAll().then(stopAllChildren).finally(() => process.exit(130));
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
-  try {
-    const summary = await run();
-    process.stdout.write(`\n${render(summary)}\n`);
-    process.stdout.write(`\nJSON: ${await writeSummary(paths.results, summary)}\n`);
-    return 0;
-  } finally {
-    await Cleanup.runAll();
-    await stopAllChildren();
-  }
-}
-
-main().then((code) => process.exit(code), (err: unknown) => {
-  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});
+benchMain({ name: "infer", run, render, write: (s) => writeSummary(paths.results, s) });

@@ -17,7 +17,7 @@ import {
   checkPage, isSorted, measurePrimitives, postLogs, requestLogs, spread, type Answer, type PageCheck, type Primitives, type Spread,
 } from "./helpers/logs-query.js";
 import { checkReply } from "./helpers/probe.js";
-import { Cleanup, stopAllChildren } from "./helpers/procs.js";
+import { benchMain } from "./helpers/main.js";
 import { writeReportFile } from "./helpers/report-file.js";
 import { memoryOf, type Memory } from "./helpers/servers.js";
 import { median } from "./helpers/stats.js";
@@ -436,28 +436,12 @@ function writeSummary(s: Summary): Promise<string> {
   return writeReportFile(paths.results, "logs", s);
 }
 
-async function main(): Promise<number> {
-  const onSignal = (): void => {
-    void Cleanup.runAll().then(stopAllChildren).finally(() => process.exit(130));
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
-  try {
-    const startedAt = new Date().toISOString();
-    const host = await describeMachine();
-    const throughput = await throughputPart();
-    const logs = await logsPart();
-    const summary: Summary = { startedAt, machine: host, timing: { seconds: timing.seconds, warmupSeconds: timing.warmupSeconds }, settings, throughput, logs };
-    process.stdout.write(`\n${render(summary)}\n`);
-    process.stdout.write(`\nJSON: ${await writeSummary(summary)}\n`);
-    return 0;
-  } finally {
-    await Cleanup.runAll();
-    await stopAllChildren();
-  }
+async function run(): Promise<Summary> {
+  const startedAt = new Date().toISOString();
+  const host = await describeMachine();
+  const throughput = await throughputPart();
+  const logs = await logsPart();
+  return { startedAt, machine: host, timing: { seconds: timing.seconds, warmupSeconds: timing.warmupSeconds }, settings, throughput, logs };
 }
 
-main().then((code) => process.exit(code), (err: unknown) => {
-  process.stderr.write(`bench:logs failed: ${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});
+benchMain({ name: "logs", run, render, write: writeSummary });

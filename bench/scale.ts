@@ -15,11 +15,12 @@ import { loadWorkloads } from "./helpers/devices-config.js";
 import { connectDevices } from "./helpers/devices-load.js";
 import { startBenchNats } from "./helpers/devices-site.js";
 import { describeMachine, progress } from "./helpers/machine.js";
-import { Cleanup, stopAllChildren } from "./helpers/procs.js";
+import { benchMain } from "./helpers/main.js";
+import { Cleanup } from "./helpers/procs.js";
 import { scaleSettings, soakOnly, targets } from "./helpers/scale-config.js";
 import { renderScale, writeScaleReport, type ScaleReport } from "./helpers/scale-report.js";
 import type { WorkersReport } from "./helpers/scale-report-workers.js";
-import { createLogStream } from "./helpers/scale-site.js";
+import { provisionSite } from "./helpers/scale-site.js";
 import { measureSteady } from "./helpers/scale-steady.js";
 import { summarizeScaling, workerRatios } from "./helpers/scale-summary.js";
 import { measureScaling, scaleWorkloads } from "./helpers/scale-workers.js";
@@ -31,7 +32,7 @@ async function workersPart(): Promise<WorkersReport> {
     const nats = await startBenchNats(cleanup);
     const nc = await connect({ servers: nats.url, name: "ferry-bench-scale" });
     cleanup.defer(() => nc.close());
-    await createLogStream(nc);
+    await provisionSite(nc);
     progress(`nats-server ${nats.url}; connecting ${scaleSettings.devices} devices`);
     const devices = await connectDevices(nats.url, scaleSettings.devices);
     cleanup.defer(async () => {
@@ -59,25 +60,5 @@ async function run(): Promise<ScaleReport> {
   return report;
 }
 
-async function main(): Promise<number> {
-  // Ctrl-C must not leave a nats-server, a Ferry child or temp dirs behind; Ferry goes first, while NATS is up to drain.
-  const onSignal = (): void => {
-    void stopAllChildren().then(() => Cleanup.runAll()).finally(() => process.exit(130));
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
-  try {
-    const report = await run();
-    process.stdout.write(`\n${renderScale(report)}\n`);
-    process.stdout.write(`\nJSON: ${await writeScaleReport(paths.results, report)}\n`);
-    return 0;
-  } finally {
-    await stopAllChildren();
-    await Cleanup.runAll();
-  }
-}
-
-main().then((code) => process.exit(code), (err: unknown) => {
-  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});
+// Ferry children stop first, while NATS is up for them to drain.
+benchMain({ name: "scale", run, render: renderScale, write: (s) => writeScaleReport(paths.results, s), childrenFirst: true });

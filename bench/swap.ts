@@ -8,9 +8,11 @@ import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import ort from "onnxruntime-node";
-import { openStores, publishManifestFile, type DeploymentStores } from "@ferry/deployer";
+import { publishManifestFile } from "@ferry/deployer";
+import { openDeploymentStores, provision, siteAssets, storageSettings, type DeploymentStores } from "@ferry/runtime";
 import { houseBody, houseHeaders, houseRow, paths, timing } from "./helpers/config.js";
-import { Cleanup, stopAllChildren } from "./helpers/procs.js";
+import { benchMain } from "./helpers/main.js";
+import { Cleanup } from "./helpers/procs.js";
 import { median, msSince } from "./helpers/stats.js";
 import { startSwapFerry, writeSwapFiles, type SwapManifest } from "./helpers/swap-ferry.js";
 import { bucketsSincePublish, pollForFlip, runLoad, type Flip, type LoadRun, type Publish } from "./helpers/swap-load.js";
@@ -104,7 +106,9 @@ async function run(cleanup: Cleanup): Promise<SwapSummary> {
   cleanup.defer(() => ferry.stop());
   const nc: NatsConnection = await connect({ servers: ferry.natsUrl, name: "ferry-bench-swap", noAsyncTraces: true });
   cleanup.defer(() => nc.close());
-  const stores = await openStores(nc);
+  // `ferry start` provisioned the site already; provisioning again is a no-op that makes this bench self-contained.
+  await provision(nc, siteAssets(storageSettings()));
+  const stores = await openDeploymentStores(nc);
   const url = `${ferry.url}/pipelines/${pipeline}`;
   const alt = new Alternator(files.a, files.b);
   const flip = async (): Promise<Flip> => {
@@ -180,27 +184,4 @@ async function run(cleanup: Cleanup): Promise<SwapSummary> {
   };
 }
 
-async function main(): Promise<number> {
-  const cleanup = new Cleanup();
-  // Ctrl-C must not leave servers or temp dirs behind.
-  const onSignal = (): void => {
-    void Cleanup.runAll().then(stopAllChildren).finally(() => process.exit(130));
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
-  try {
-    const summary = await run(cleanup);
-    process.stdout.write(`\n${renderSwap(summary)}\n`);
-    process.stdout.write(`\nJSON: ${await writeSwapSummary(paths.results, summary)}\n`);
-    return summary.verdicts.noFailures ? 0 : 1;
-  } finally {
-    await cleanup.run();
-    await Cleanup.runAll();
-    await stopAllChildren();
-  }
-}
-
-main().then((code) => process.exit(code), (err: unknown) => {
-  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});
+benchMain({ name: "swap", run, render: renderSwap, write: (s) => writeSwapSummary(paths.results, s), passed: (s) => s.verdicts.noFailures });

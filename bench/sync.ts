@@ -21,7 +21,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { paths } from "./helpers/config.js";
 import { describeMachine, progress } from "./helpers/machine.js";
-import { Cleanup, stopAllChildren } from "./helpers/procs.js";
+import { benchMain } from "./helpers/main.js";
+import { Cleanup } from "./helpers/procs.js";
 import { syncNames, syncSettings } from "./helpers/sync-config.js";
 import { startEdge, waitForLink, type BenchEdge } from "./helpers/sync-edge.js";
 import { Hub, addAndJoinEdge, publishHousePrice } from "./helpers/sync-hub.js";
@@ -70,27 +71,4 @@ async function run(cleanup: Cleanup): Promise<SyncSummary> {
   };
 }
 
-async function main(): Promise<number> {
-  const cleanup = new Cleanup();
-  // Ctrl-C must not leave nats-servers or temp dirs behind.
-  const onSignal = (): void => {
-    void stopAllChildren().then(() => Cleanup.runAll()).finally(() => process.exit(130));
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
-  try {
-    const summary = await run(cleanup);
-    process.stdout.write(`\n${renderSync(summary)}\n`);
-    process.stdout.write(`\nJSON: ${await writeSyncSummary(paths.results, summary)}\n`);
-    return summary.ok ? 0 : 1;
-  } finally {
-    await stopAllChildren();
-    await cleanup.run();
-    await Cleanup.runAll();
-  }
-}
-
-main().then((code) => process.exit(code), (err: unknown) => {
-  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});
+benchMain({ name: "sync", run, render: renderSync, write: (s) => writeSyncSummary(paths.results, s), passed: (s) => s.ok, childrenFirst: true });

@@ -7,7 +7,7 @@ import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Field, FixedSizeList, Float32, Table, tableToIPC, vectorFromArray } from "apache-arrow";
 import { RequestStream } from "@ferry/contracts";
-import { ensureDurableStreams } from "@ferry/runtime";
+import { provision, siteAssets, storageSettings } from "@ferry/runtime";
 import { startNatsServer } from "@ferry/natsd";
 import {
   FerryClientError, connectNats, httpClient, outputValues,
@@ -57,7 +57,7 @@ describe("client library against a site", () => {
   let nats: NatsFerryClient;
   before(async () => {
     site = await startTestSite();
-    await ensureDurableStreams(await jetstreamManager(site.client));
+    await provision(site.client, siteAssets(storageSettings()));
     http = httpClient(site.url);
     nats = await connectNats({ servers: site.nats.url, name: "client-test" });
   });
@@ -155,7 +155,7 @@ describe("client library while the link to the site is down", () => {
   it("holds submissions up to maxBufferBytes, refuses more at once, and delivers what it held on reconnect", async () => {
     const server = await startTestNats();
     const admin = await connect({ servers: server.url });
-    await ensureDurableStreams(await jetstreamManager(admin));
+    await provision(admin, siteAssets(storageSettings()));
     await admin.close();
     const client = await connectNats({ servers: server.url, maxBufferBytes: 64 * 1024 });
     await server.kill();

@@ -7,6 +7,7 @@ import { LogStream } from "@ferry/contracts";
 import { start as startGateway, type Gateway } from "@ferry/gateway";
 import { start as startInferer, type Inferer } from "@ferry/inferer";
 import { start as startLogger, type LogService } from "@ferry/logger";
+import { provision, siteAssets, storageSettings } from "@ferry/runtime";
 import { houseRef, manifests } from "./helpers/paths.js";
 import { PANDAS, houseRecords, quiet, until } from "./helpers/site.js";
 import { isCaughtUp, leadTo, preferring, startTestCluster, streamCluster, type TestCluster } from "./helpers/cluster.js";
@@ -130,7 +131,9 @@ describe("a three-server cluster under load loses a server", () => {
     cluster = await startTestCluster(3);
     nc = await connect(preferring(cluster.urls, 1, "test"));
     jsm = await jetstreamManager(nc);
-    logger = await startLogger({ nc: await connect(preferring(cluster.urls, 2, "logger")), storage: { replicas: 3 }, logger: quiet });
+    // As `ferry start` does on a cluster, before any service runs.
+    await provision(nc, siteAssets(storageSettings({ replicas: 3 })));
+    logger = await startLogger({ nc: await connect(preferring(cluster.urls, 2, "logger")), logger: quiet });
     for (const first of [0, 1]) {
       infererNcs.push(await connect(preferring(cluster.urls, first, `inferer-${first}`)));
       inferers.push(await startInferer({ nc: infererNcs[first], manifests: [manifests.houseprice], logger: quiet, partition: "cluster", watch: false, durable: false }));

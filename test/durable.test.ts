@@ -3,7 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { AckPolicy, jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, headers, nanos, type NatsConnection } from "@nats-io/transport-node";
 import { Headers, RequestStream, ResultStream, Subjects, inferSubject, resultSubject, submitConsumer, submitSubject, type InferenceRecord } from "@ferry/contracts";
-import { ensureDurableStreams } from "@ferry/runtime";
+import { provision, siteAssets, storageSettings } from "@ferry/runtime";
 import { start as startInferer, type Inferer, type InfererOptions } from "@ferry/inferer";
 import { manifests } from "./helpers/paths.js";
 import { PANDAS, houseRecords, quiet, startTestNats, until } from "./helpers/site.js";
@@ -66,7 +66,7 @@ describe("durable inference: ferry.submit.<pipeline> → FERRY_REQUESTS → ferr
     nc = await connect({ servers: nats.url });
     jsm = await jetstreamManager(nc);
     // As `ferry start` does, before any inferer runs.
-    await ensureDurableStreams(jsm);
+    await provision(nc, siteAssets(storageSettings()));
   });
   after(async () => {
     await stopAll();

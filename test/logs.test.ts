@@ -8,10 +8,11 @@ import { start as startInferer } from "@ferry/inferer";
 import { start as startLogger } from "@ferry/logger";
 import { start as startGateway } from "@ferry/gateway";
 import { LogStream, type InferenceRecord, type LogRecord } from "@ferry/contracts";
+import { logStreamConfig, provision, siteAssets, storageSettings, streamNameOf } from "@ferry/runtime";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { houseRef, manifests, models } from "./helpers/paths.js";
-import { ARROW_FILE, PANDAS, houseRecords, post, provisionSite, quiet, startTestNats, startTestSite, type TestSite } from "./helpers/site.js";
+import { ARROW_FILE, PANDAS, houseRecords, post, quiet, startTestNats, startTestSite, type TestSite } from "./helpers/site.js";
 
 interface Page { status: number; records: LogRecord[]; cursor: string | null; iteration: string | null }
 
@@ -169,14 +170,15 @@ describe("log durability and limits", () => {
   });
 
   it("without a log stream, inferences succeed and the records arrive once it exists; overflow is counted", async () => {
-    const site = await startTestSite({ manifests: [manifests.houseprice], logger: false, unprovisioned: [LogStream], inferer: { logPublisher: { maxBuffered: 6, retryDelayMs: 100, ackTimeoutMs: 500 } } });
+    const assets = siteAssets(storageSettings()).filter((a) => streamNameOf(a) !== LogStream);
+    const site = await startTestSite({ manifests: [manifests.houseprice], logger: false, assets, inferer: { logPublisher: { maxBuffered: 6, retryDelayMs: 100, ackTimeoutMs: 500 } } });
     try {
       for (let i = 0; i < 10; i++) await infer(site.url, [houseRef.rows[i]!]);
       await sleep(100);
       const stats = site.inferer!.logStats();
       assert.equal(stats.overflow, 4);
       assert.equal(stats.published, 0);
-      await provisionSite(site.nats.url);
+      await provision(site.client, [{ kind: "stream", config: logStreamConfig(storageSettings()) }]);
       const logger = await startLogger({ natsUrl: site.nats.url, logger: quiet });
       try {
         await untilStored(site, 6);
@@ -249,7 +251,7 @@ describe("log durability and limits", () => {
   });
 
   it("bounds the store by size: the oldest records go first and the pruned count shows it", async () => {
-    const site = await startTestSite({ manifests: [manifests.houseprice], logger: { storage: { maxBytes: 16 * 1024 } }, inferer: { logPublisher: { flushMs: 1 } } });
+    const site = await startTestSite({ manifests: [manifests.houseprice], assets: siteAssets(storageSettings({ logMaxBytes: 16 * 1024 })), inferer: { logPublisher: { flushMs: 1 } } });
     try {
       for (let i = 0; i < 10; i++) {
         await infer(site.url, houseRef.rows);

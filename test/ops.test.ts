@@ -10,6 +10,7 @@ import { start as startInferer, type Inferer } from "@ferry/inferer";
 import { start as startLogger, type LogService } from "@ferry/logger";
 import { Headers, HubDomain, inferSubject, decodeEdgeBundle, heartbeatSubject, parsePipelineUrl, type EdgeCredentials, type HeartbeatReply } from "@ferry/contracts";
 import type { NatsServer } from "@ferry/natsd";
+import { provision, siteAssets, storageSettings } from "@ferry/runtime";
 import { opsPost, publishHousePrice, startEdgeServer, startTestHub, type TestHub } from "./helpers/hub.js";
 import { manifests } from "./helpers/paths.js";
 import { PANDAS, houseRecords, quiet, until } from "./helpers/site.js";
@@ -206,6 +207,8 @@ describe("store-and-forward log sync: edges keep logging offline; the hub gets e
   const startEdge = async (creds: EdgeCredentials, port = 0): Promise<Edge> => {
     const server = await startEdgeServer(creds, join(dir, creds.edge_name), port);
     const nc = await connect({ servers: server.url, maxReconnectAttempts: -1 });
+    // As `ferry start` does on an edge: services open the site's streams and buckets, never create them.
+    await provision(nc, siteAssets(storageSettings()));
     const logger = await startLogger({ natsUrl: server.url, logger: quiet });
     const inferer = await startInferer({ natsUrl: server.url, manifests: [manifests.houseprice], watch: false, partition: creds.edge_name, logger: quiet });
     const edge = { name: creds.edge_name, server, nc, logger, inferer, creds };

@@ -3,7 +3,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { LogPagingHeaders, LogStream } from "@ferry/contracts";
+import { LogPagingHeaders, LogRecordsHeader, LogStream, logBatchCount } from "@ferry/contracts";
 import type { Topology } from "./servers.js";
 import { msSince } from "./stats.js";
 import { startFerryChild } from "./ferry-ready.js";
@@ -35,7 +35,7 @@ export async function connectJet(natsUrl: string): Promise<Jet> {
   return { nc, js: jetstream(nc), jsm: await jetstreamManager(nc) };
 }
 
-/** Waits until FERRY_LOGS exists (the logger creates it at start). */
+/** Waits until FERRY_LOGS exists (`ferry start` provisions it before starting services). */
 export async function waitForStream(jsm: JetStreamManager): Promise<void> {
   const deadline = Date.now() + readyTimeoutMs;
   for (;;) {
@@ -66,7 +66,7 @@ export async function waitForQuietStream(jsm: JetStreamManager, quietMs = 1000, 
   }
 }
 
-/** Records and messages in FERRY_LOGS, counted from the `Ferry-Records` headers (headers-only ordered consumer). */
+/** Records and messages in FERRY_LOGS, counted from the log batches' record-count headers (headers-only ordered consumer). */
 export async function countViaNats(jet: Jet): Promise<{ records: number; messages: number; bytes: number }> {
   const { state } = await jet.jsm.streams.info(LogStream);
   if (state.messages === 0) return { records: 0, messages: 0, bytes: state.bytes };
@@ -75,7 +75,7 @@ export async function countViaNats(jet: Jet): Promise<{ records: number; message
   let messages = 0;
   const iter = await consumer.consume({ max_messages: 1000 });
   for await (const m of iter) {
-    records += Number(m.headers?.get("Ferry-Records") || "1");
+    records += logBatchCount(m.headers?.get(LogRecordsHeader));
     messages++;
     if (m.seq >= state.last_seq) break;
   }

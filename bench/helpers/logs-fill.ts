@@ -1,13 +1,13 @@
 // Fills FERRY_LOGS the way the inferer's LogPublisher would: house-price records (the inferer's exact JSON
-// shape) in newline-separated batches with a `Ferry-Records` header and a message id, acked publishes,
+// shape) in log batches (encodeLogBatch: newline-separated, with their record count) and a message id, acked publishes,
 // many in flight. Record times are the wall-clock time the batch is built: the logger seeks time ranges
 // by the stream's own message timestamps (records are assumed to arrive within a minute of their
 // `time`), so times spread over a day but stored within a minute would make its time seeks meaningless.
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
-import { headers } from "@nats-io/transport-node";
-import { LogStream } from "@ferry/contracts";
+import { LogStream, encodeLogBatch, logRecordStart, type LogBatch } from "@ferry/contracts";
+import { natsHeaders } from "@ferry/runtime";
 import type { Jet } from "./logs-ferry.js";
 import { msSince } from "./stats.js";
 
@@ -81,7 +81,7 @@ export async function fillLogs(jet: Jet, o: FillOptions): Promise<FillResult> {
   const idPrefix = `bench-${Date.now().toString(36)}-`;
   let recordBytes = 0;
   let next = 0;
-  const build = (i: number): string => {
+  const build = (i: number): LogBatch => {
     const time = Date.now();
     messageTimes[i] = time;
     const count = Math.min(o.perMessage, o.records - i * o.perMessage);
@@ -91,11 +91,11 @@ export async function fillLogs(jet: Jet, o: FillOptions): Promise<FillResult> {
       const price = Math.fround(150_000 + row[2]! * 180 + r() * 200_000);
       const decodeNs = 20_000 + Math.floor(r() * 80_000);
       const sessionNs = 40_000 + Math.floor(r() * 250_000);
-      lines[j] = `{"time":${time},"in":{"tensor":[${row.join(",")}]},"out":{"variable":[${price}]},"anomaly":{"count":0},"metadata":{"last_model":${lastModel},${tail},"elapsed":[${decodeNs},${sessionNs}],"dropped":[],"partition":${partition}}}`;
+      lines[j] = `${logRecordStart(time)},"in":{"tensor":[${row.join(",")}]},"out":{"variable":[${price}]},"anomaly":{"count":0},"metadata":{"last_model":${lastModel},${tail},"elapsed":[${decodeNs},${sessionNs}],"dropped":[],"partition":${partition}}}`;
     }
-    const data = lines.join("\n");
-    recordBytes += data.length - (count - 1);
-    return data;
+    const batch = encodeLogBatch(lines);
+    recordBytes += batch.data.length - (count - 1);
+    return batch;
   };
   const t0 = process.hrtime.bigint();
   // Each worker publishes one message at a time; messages are built (and so timed) and written in index
@@ -103,10 +103,8 @@ export async function fillLogs(jet: Jet, o: FillOptions): Promise<FillResult> {
   const worker = (end: number) => async (): Promise<void> => {
     while (next < end) {
       const i = next++;
-      const data = build(i);
-      const h = headers();
-      h.set("Ferry-Records", String(Math.min(o.perMessage, o.records - i * o.perMessage)));
-      await jet.js.publish(o.subject, data, { headers: h, msgID: idPrefix + i.toString(36), timeout: 60_000 });
+      const { data, headers } = build(i);
+      await jet.js.publish(o.subject, data, { headers: natsHeaders(headers), msgID: idPrefix + i.toString(36), timeout: 60_000 });
     }
   };
   // At each barrier every earlier message is acknowledged (so stored) before the next is timed: a

@@ -4,6 +4,7 @@
 import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
 import { headers, nanos } from "@nats-io/transport-node";
 import { LogPagingHeaders, LogStream, Subjects } from "@ferry/contracts";
+import { watchConnection } from "@ferry/runtime";
 import type { Jet } from "./logs-ferry.js";
 import { msSince } from "./stats.js";
 
@@ -165,14 +166,12 @@ export async function measurePrimitives(jet: Jet, midTime: number, repeats: numb
     info.push(msSince(t0));
     await oneRead(jet, { seq: state.last_seq }, () => 1, tail);
   }
-  // The server cuts a client whose pending bytes pass its max_pending (a slow consumer): count the cuts.
-  let disconnects = 0;
-  const watching = (async () => {
-    for await (const s of jet.nc.status()) if (s.type === "disconnect") disconnects++;
-  })();
+  // The server cuts a client whose pending bytes pass its max_pending (a slow consumer): count the cuts
+  // (each is followed by a reconnect, which the flush waits for).
+  const connection = watchConnection(jet.nc);
   for (let i = 0; i < rangeRepeats; i++) await oneRead(jet, { time: midTime }, (pending) => Math.max(1, Math.min(pending, 1000)), range);
   await jet.nc.flush().catch(() => undefined);
-  void watching;
+  const disconnects = connection.reconnects;
   const steps = (s: Steps): { add: Spread; get: Spread; fetch: Spread; del: Spread; total: Spread } => ({
     add: spread(s.add), get: spread(s.get), fetch: spread(s.fetch), del: spread(s.del), total: spread(s.total),
   });

@@ -3,11 +3,9 @@
 // each with its own data dir, ready once it serves both pipelines.
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { jetstreamManager } from "@nats-io/jetstream";
 import { Empty, type NatsConnection } from "@nats-io/transport-node";
 import { Subjects, type InfererStatus } from "@ferry/contracts";
-import { parseSize } from "@ferry/cli";
-import { ensureLogStream } from "@ferry/logger";
+import { provision, siteAssets, storageSettings } from "@ferry/runtime";
 import { paths, pipelines, repoRoot } from "./config.js";
 import type { BenchNats } from "./devices-site.js";
 import { waitForPipeline } from "./ferry-ready.js";
@@ -28,11 +26,12 @@ export interface HttpChild {
 }
 
 /**
- * Creates FERRY_LOGS with the CLI's default bounds, as a logger elsewhere on the site would: an inferer
- * started without one has nowhere to store its log records and would retry and buffer them.
+ * Provisions the site's streams and buckets with the CLI's default bounds, as `ferry start` does: an
+ * inferer started on a site without FERRY_LOGS has nowhere to store its log records and would retry and
+ * buffer them.
  */
-export async function createLogStream(nc: NatsConnection): Promise<void> {
-  await ensureLogStream(await jetstreamManager(nc), { maxBytes: parseSize("10Gi"), maxAgeMs: 0, replicas: 1 });
+export async function provisionSite(nc: NatsConnection): Promise<void> {
+  await provision(nc, siteAssets(storageSettings()));
 }
 
 let spawned = 0;

@@ -1,11 +1,11 @@
 // Helpers of bench/sync.ts: the edge, a nats-server with JetStream domain = the edge's name and a leaf
-// link to the hub with the credentials from POST /join, holding FERRY_LOGS as the edge's logger makes it.
+// link to the hub with the credentials from POST /join, holding FERRY_LOGS as `ferry start` provisions it.
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { LeafDenied, heartbeatSubject, type EdgeCredentials, type HeartbeatReply } from "@ferry/contracts";
-import { ensureLogStream } from "@ferry/logger";
 import { startNatsServer, type NatsServer } from "@ferry/natsd";
+import { provision, siteAssets, storageSettings } from "@ferry/runtime";
 import type { Jet } from "./logs-ferry.js";
 import type { Proc } from "./procs.js";
 
@@ -17,7 +17,7 @@ export interface BenchEdge {
   stop(): Promise<void>;
 }
 
-/** Starts the edge's nats-server and creates FERRY_LOGS with the logger's default bounds (10 GiB). */
+/** Starts the edge's nats-server and provisions its assets (FERRY_LOGS among them) with the default bounds (10 GiB of logs). */
 export async function startEdge(creds: EdgeCredentials, dataDir: string, log: (line: string) => void): Promise<BenchEdge> {
   const server = await startNatsServer({
     dataDir, port: 0, serverName: creds.edge_name, jetstreamDomain: creds.edge_name, syncInterval: "always", log,
@@ -27,7 +27,7 @@ export async function startEdge(creds: EdgeCredentials, dataDir: string, log: (l
   try {
     nc = await connect({ servers: server.url, name: "ferry-bench-sync-edge", noAsyncTraces: true });
     const jet: Jet = { nc, js: jetstream(nc), jsm: await jetstreamManager(nc) };
-    await ensureLogStream(jet.jsm, { maxBytes: 10 * 1024 ** 3, maxAgeMs: 0, replicas: 1 });
+    await provision(nc, siteAssets(storageSettings()));
     const proc = { label: "edge nats-server", pid: server.process.pid ?? -1, node: false };
     return { server, jet, proc, stop: async () => { await jet.nc.close(); await server.stop(); } };
   } catch (err) {

@@ -1,10 +1,9 @@
 // Helpers of bench/sync.ts: checks that FERRY_LOGS_ALL holds each of the edge's FERRY_LOGS messages once,
 // in order, with every record, by the `Nats-Stream-Source` header JetStream adds to a sourced message
 // (`<stream id> <origin sequence> …`) and the `Ferry-Records` header; and that the last one matches.
-import { HubLogStream, LogStream } from "@ferry/contracts";
+import { HubLogStream, LogRecordsHeader, LogStream, logBatchCount } from "@ferry/contracts";
 import type { Jet } from "./logs-ferry.js";
 
-const recordsHeader = "Ferry-Records";
 const sourceHeader = "Nats-Stream-Source";
 
 /** What the hub holds against what the edge wrote. */
@@ -32,7 +31,7 @@ async function hubHeaders(hub: Jet): Promise<{ origins: number[]; records: numbe
   const iter = await (await hub.js.consumers.get(HubLogStream, { headers_only: true })).consume({ max_messages: 1000 });
   for await (const m of iter) {
     origins.push(originSeq(m.headers?.get(sourceHeader)));
-    records += Number(m.headers?.get(recordsHeader) || "1");
+    records += logBatchCount(m.headers?.get(LogRecordsHeader));
     if (m.seq >= state.last_seq) break;
   }
   iter.stop();
@@ -66,7 +65,7 @@ async function lastMatches(hub: Jet, hubLast: number, edge: Jet, edgeLast: numbe
   const [h, e] = await Promise.all([hub.jsm.streams.getMessage(HubLogStream, { seq: hubLast }), edge.jsm.streams.getMessage(LogStream, { seq: edgeLast })]);
   if (!h || !e) return false;
   return Buffer.from(h.data).equals(Buffer.from(e.data))
-    && h.header.get(recordsHeader) === e.header.get(recordsHeader)
+    && h.header.get(LogRecordsHeader) === e.header.get(LogRecordsHeader)
     && originSeq(h.header.get(sourceHeader)) === edgeLast;
 }
 

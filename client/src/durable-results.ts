@@ -1,8 +1,9 @@
 import {
-  AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type Consumer, type JetStreamClient, type JsMsg, type JetStreamManager,
+  AckPolicy, DeliverPolicy, type Consumer, type JetStreamClient, type JsMsg, type JetStreamManager,
 } from "@nats-io/jetstream";
 import type { MsgHdrs } from "@nats-io/transport-node";
-import { Headers, ResultStream, Subjects, type ErrorBody } from "@ferry/contracts";
+import { Headers, ResultStream, Subjects, readReply, type ErrorBody } from "@ferry/contracts";
+import { isConsumerNotFound } from "@ferry/runtime";
 import { FerryClientError } from "./errors.js";
 import { recordsFromReply, type InferenceRecord } from "./records.js";
 
@@ -47,7 +48,7 @@ export function resultsFilter(pipeline: string): string {
 /** Reads a stored result; a body that cannot be read becomes a `bad_reply` error rather than a throw. */
 export function durableResult<V>(pipeline: string, m: ResultMsg): DurableResult<V> {
   const h = m.headers;
-  const status = Number(h?.get(Headers.status) || 200);
+  const { status } = readReply(h, m.data);
   const id = h?.get(Headers.requestId) || m.subject.slice(m.subject.lastIndexOf(".") + 1);
   const result: DurableResult<V> = { id, pipeline, status, seq: m.seq, deliveries: Number(h?.get(Headers.deliveries) || 1) };
   try {
@@ -128,7 +129,7 @@ async function durableConsumer(js: JetStreamClient, jsm: JetStreamManager, pipel
       throw new FerryClientError("bad_request", `consumer "${name}" follows ${info.config.filter_subject ?? "every result"}, not ${filter}`);
     }
   } catch (err) {
-    if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound)) throw err;
+    if (!isConsumerNotFound(err)) throw err;
     await jsm.consumers.add(ResultStream, {
       durable_name: name, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, filter_subject: filter,
     });

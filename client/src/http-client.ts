@@ -1,4 +1,4 @@
-import { Headers, type ModelStatus, type PipelineStatus } from "@ferry/contracts";
+import { requestHeaders, type ModelStatus, type PipelineStatus } from "@ferry/contracts";
 import { errorFromReply, FerryClientError } from "./errors.js";
 import { encodeInput, type InferInput } from "./input.js";
 import { recordsFromReply, type InferenceRecord } from "./records.js";
@@ -36,8 +36,7 @@ export function httpClient(baseUrl: string, options: HttpClientOptions = {}): Ht
   return {
     async infer<V>(input: InferInput, o: InferOptions = {}) {
       const { body, contentType } = encodeInput(input);
-      const headers: Record<string, string> = { [Headers.contentType]: contentType };
-      if (o.requestId) headers[Headers.requestId] = o.requestId;
+      const headers = requestHeaders({ contentType, requestId: o.requestId });
       const path = o.pipeline === undefined ? "/infer" : `/pipelines/${encodeURIComponent(o.pipeline)}`;
       const reply = await call(path, { method: "POST", body, headers });
       return recordsFromReply<V>(reply.status, reply.body);

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { connect, headers, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
-import { Headers, ResultStream, Subjects, inferSubject, resultSubject, submitSubject } from "@ferry/contracts";
-import { natsConnectOptions } from "@ferry/runtime";
+import { ResultStream, Subjects, inferSubject, readReply, requestHeaders, resultSubject, submitSubject } from "@ferry/contracts";
+import { natsConnectOptions, natsHeaders } from "@ferry/runtime";
 import { requireToken } from "./errors.js";
 import { durableResult, iterateResults, waitForResult, type DurableResult, type ResultsOptions } from "./durable-results.js";
 import { encodeInput, type InferInput } from "./input.js";
@@ -137,12 +137,12 @@ class NatsClient implements NatsFerryClient {
     if (o.pipeline !== undefined) requireToken("pipeline", o.pipeline);
     const subject = o.pipeline === undefined ? Subjects.infer : inferSubject(o.pipeline);
     const { body, contentType } = encodeInput(input);
-    const h = requestHeaders(contentType, o.requestId);
+    const h = natsHeaders(requestHeaders({ contentType, requestId: o.requestId }));
     const release = this.#buffer.reserve(body.length + MESSAGE_OVERHEAD);
     try {
       const deadline = Date.now() + (o.timeoutMs ?? this.#timeoutMs);
       const reply = await untilAnswered(this.#link, deadline, subject, (timeout) => this.nc.request(subject, body, { timeout, headers: h }));
-      return recordsFromReply<V>(Number(reply.headers?.get(Headers.status) || 200), reply.data);
+      return recordsFromReply<V>(readReply(reply.headers, reply.data).status, reply.data);
     } catch (err) {
       throw natsFailure(err, subject, "infer", this.#link);
     } finally {
@@ -156,7 +156,7 @@ class NatsClient implements NatsFerryClient {
     requireToken("request id", id);
     const subject = submitSubject(pipeline);
     const { body, contentType } = encodeInput(input);
-    const h = requestHeaders(contentType, id);
+    const h = natsHeaders(requestHeaders({ contentType, requestId: id }));
     const release = this.#buffer.reserve(body.length + MESSAGE_OVERHEAD);
     try {
       const deadline = Date.now() + this.#submitTimeoutMs;
@@ -200,11 +200,4 @@ class NatsClient implements NatsFerryClient {
     this.#jsm ??= jetstreamManager(this.nc, { checkAPI: false });
     return this.#jsm;
   }
-}
-
-function requestHeaders(contentType: string, requestId: string | undefined): MsgHdrs {
-  const h = headers();
-  h.set(Headers.contentType, contentType);
-  if (requestId) h.set(Headers.requestId, requestId);
-  return h;
 }

@@ -1,6 +1,6 @@
-import { errors } from "@nats-io/transport-node";
 import { JetStreamApiError, JetStreamError } from "@nats-io/jetstream";
 import { RequestStream, ResultStream } from "@ferry/contracts";
+import { isConnectionGone, isNoResponders, isTimeout } from "@ferry/runtime";
 import { FerryClientError } from "./errors.js";
 import type { LinkState } from "./link-state.js";
 
@@ -11,12 +11,8 @@ export type NatsCallKind = "infer" | "submit" | "read";
 export function natsFailure(err: unknown, subject: string, kind: NatsCallKind, link: LinkState): FerryClientError {
   if (err instanceof FerryClientError) return err;
   if (isNoResponders(err)) return noResponders(err, subject, kind);
-  if (err instanceof errors.TimeoutError || (err instanceof errors.RequestError && err.cause instanceof errors.TimeoutError)) {
-    return new FerryClientError("timeout", `${subject}: no answer in time (${link.describe()})`, { cause: err });
-  }
-  if (err instanceof errors.ClosedConnectionError || err instanceof errors.DrainingConnectionError) {
-    return new FerryClientError("connection_closed", `${subject}: the NATS connection is closed`, { cause: err });
-  }
+  if (isTimeout(err)) return new FerryClientError("timeout", `${subject}: no answer in time (${link.describe()})`, { cause: err });
+  if (isConnectionGone(err)) return new FerryClientError("connection_closed", `${subject}: the NATS connection is closed`, { cause: err });
   if (kind === "submit" && (err instanceof JetStreamApiError || err instanceof JetStreamError)) {
     return new FerryClientError("submit_refused", `${RequestStream} refused the request on ${subject}: ${err.message}`, { cause: err });
   }
@@ -27,8 +23,4 @@ function noResponders(err: unknown, subject: string, kind: NatsCallKind): FerryC
   if (kind === "infer") return new FerryClientError("no_inferer", `no inferer is answering ${subject}`, { cause: err });
   const stream = kind === "submit" ? RequestStream : ResultStream;
   return new FerryClientError("no_stream", `no JetStream stream answers ${subject}: the site has not created ${stream}`, { cause: err });
-}
-
-function isNoResponders(err: unknown): boolean {
-  return err instanceof errors.NoRespondersError || (err instanceof errors.RequestError && err.isNoResponders());
 }

@@ -1,12 +1,14 @@
 import {
   AckPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg,
 } from "@nats-io/jetstream";
-import { headers, nanos, type NatsConnection } from "@nats-io/transport-node";
-import { FerryError, Headers, RequestStream, ResultStream, isSubjectToken, resultSubject, submitConsumer, submitSubject, type EnvelopePart } from "@ferry/contracts";
-import { ensureDurableStreams, type DurableStorage } from "@ferry/runtime";
+import { nanos, type NatsConnection } from "@nats-io/transport-node";
+import {
+  FerryError, Headers, RequestStream, ResultStream, batchSize, isSubjectToken, replyHeaders, requestPart, resultSubject, submitConsumer, submitSubject, type EnvelopePart,
+} from "@ferry/contracts";
+import { natsHeaders, requireStreams } from "@ferry/runtime";
 import type { Logger } from "pino";
 import { errorReply, type PartReply } from "./infer-parts.js";
-import { messagePart } from "./message-part.js";
+import { openWhenReady } from "./open-retry.js";
 
 /** Settings of durable (asynchronous) inference. */
 export interface DurableOptions {
@@ -16,8 +18,6 @@ export interface DurableOptions {
   ackWaitMs?: number;
   /** Requests of one pipeline handed out and not yet acknowledged, across all inferers. Default 1024. */
   maxAckPending?: number;
-  /** Bounds applied to FERRY_REQUESTS and FERRY_RESULTS when the inferer creates or updates them. */
-  storage?: DurableStorage;
 }
 
 /** What durable inference has done since start. */
@@ -36,28 +36,47 @@ export interface DurableStats {
 export type DurableRun = (pipeline: string, part: EnvelopePart) => Promise<PartReply | undefined>;
 
 const RETRY_DELAY_MS = 1000;
+/** How often FERRY_REQUESTS and FERRY_RESULTS are looked for again while missing, ms. */
+const OPEN_RETRY_MS = 2000;
+
+/** One pipeline's consumer of durable requests, or the promise of it while its streams are missing. */
+interface Follow {
+  started: Promise<void>;
+  messages?: ConsumerMessages;
+  stopped: boolean;
+}
 
 /**
  * Takes durable requests (`ferry.submit.<pipeline>`, stream FERRY_REQUESTS) through one shared durable
  * consumer per pipeline, and writes each answer to `ferry.result.<pipeline>.<id>` (stream FERRY_RESULTS)
  * before acknowledging the request. Failed inferences get an error result at once; a request that keeps
- * coming back unanswered (it crashed or stalled an inferer) gets one after `maxDeliveries`.
+ * coming back unanswered (it crashed or stalled an inferer) gets one after `maxDeliveries`. The streams
+ * are provisioned, never created here: until they exist, following a pipeline waits for them.
  */
 export class DurableRequests {
   readonly #js: JetStreamClient;
-  readonly #jsm: JetStreamManager;
+  /** Resolves once both streams exist (undefined when closed first). */
+  readonly #streams: Promise<JetStreamManager | undefined>;
+  #jsm: JetStreamManager | undefined;
+  #closed = false;
   readonly #run: DurableRun;
   readonly #answered: (pipeline: string, reply: PartReply) => void;
   readonly #log: Logger;
   readonly #maxDeliveries: number;
   readonly #options: DurableOptions;
-  readonly #follows = new Map<string, Promise<ConsumerMessages | undefined>>();
+  readonly #follows = new Map<string, Follow>();
   readonly #inFlight = new Set<Promise<void>>();
   readonly #stats: DurableStats = { results: 0, errors: 0, duplicates: 0, retried: 0 };
 
-  private constructor(nc: NatsConnection, jsm: JetStreamManager, run: DurableRun, answered: (pipeline: string, reply: PartReply) => void, log: Logger, options: DurableOptions) {
+  /** Starts looking for the durable streams; `answered` sees every result written (for logging). */
+  constructor(nc: NatsConnection, run: DurableRun, answered: (pipeline: string, reply: PartReply) => void, log: Logger, options: DurableOptions = {}) {
     this.#js = jetstream(nc);
-    this.#jsm = jsm;
+    const open = async (): Promise<JetStreamManager> => {
+      const jsm = await jetstreamManager(nc);
+      await requireStreams(jsm, [RequestStream, ResultStream]);
+      return (this.#jsm = jsm);
+    };
+    this.#streams = openWhenReady(open, { what: "durable request streams", log, everyMs: OPEN_RETRY_MS, stopped: () => this.#closed });
     this.#run = run;
     this.#answered = answered;
     this.#log = log;
@@ -65,43 +84,45 @@ export class DurableRequests {
     this.#maxDeliveries = options.maxDeliveries ?? 5;
   }
 
-  /** Creates or updates the durable streams; `answered` sees every result written (for logging). */
-  static async open(nc: NatsConnection, run: DurableRun, answered: (pipeline: string, reply: PartReply) => void, log: Logger, options: DurableOptions = {}): Promise<DurableRequests> {
-    const jsm = await jetstreamManager(nc);
-    await ensureDurableStreams(jsm, options.storage);
-    return new DurableRequests(nc, jsm, run, answered, log, options);
-  }
-
   stats(): DurableStats {
     return { ...this.#stats };
   }
 
-  /** Starts taking the pipeline's durable requests (idempotent). */
+  /** Starts taking the pipeline's durable requests (idempotent); resolves once taking them, or given up. */
   follow(pipeline: string): Promise<void> {
-    if (!this.#follows.has(pipeline)) {
-      this.#follows.set(pipeline, this.#consume(pipeline).catch((err: unknown) => {
+    let f = this.#follows.get(pipeline);
+    if (!f) {
+      const follow: Follow = { stopped: false, started: Promise.resolve() };
+      follow.started = this.#consume(pipeline, follow).catch((err: unknown) => {
         this.#log.error({ err, pipeline }, "cannot take durable requests");
-        this.#follows.delete(pipeline);
-        return undefined;
-      }));
+        if (this.#follows.get(pipeline) === follow) this.#follows.delete(pipeline);
+      });
+      this.#follows.set(pipeline, (f = follow));
     }
-    return this.#follows.get(pipeline)!.then(() => undefined);
+    return f.started;
   }
 
   /** Stops taking the pipeline's requests; they stay queued for other inferers (or a later version). */
   async unfollow(pipeline: string): Promise<void> {
-    const follow = this.#follows.get(pipeline);
+    const f = this.#follows.get(pipeline);
     this.#follows.delete(pipeline);
-    await (await follow)?.close();
+    if (!f) return;
+    f.stopped = true;
+    // While the streams are missing #consume waits for them, and will stop on its own once they exist.
+    if (this.#jsm) await f.started;
+    await f.messages?.close();
   }
 
-  /** Stops taking requests and waits for those being answered. */
+  /** Stops taking requests (and looking for the streams) and waits for those being answered. */
   async close(): Promise<void> {
+    this.#closed = true;
     await Promise.all([...this.#follows.keys()].map((p) => this.unfollow(p)));
     await Promise.all([...this.#inFlight]);
   }
 
-  async #consume(pipeline: string): Promise<ConsumerMessages> {
+  async #consume(pipeline: string, follow: Follow): Promise<void> {
+    const jsm = await this.#streams;
+    if (!jsm || follow.stopped) return;
     const name = submitConsumer(pipeline);
     const config = {
       ack_policy: AckPolicy.Explicit,
@@ -111,12 +132,13 @@ export class DurableRequests {
       max_ack_pending: this.#options.maxAckPending ?? 1024,
     };
     try {
-      await this.#jsm.consumers.add(RequestStream, { ...config, durable_name: name, filter_subject: submitSubject(pipeline) });
+      await jsm.consumers.add(RequestStream, { ...config, durable_name: name, filter_subject: submitSubject(pipeline) });
     } catch {
-      await this.#jsm.consumers.update(RequestStream, name, config);
+      await jsm.consumers.update(RequestStream, name, config);
     }
+    if (follow.stopped) return;
     const consumer = await this.#js.consumers.get(RequestStream, name);
-    return consumer.consume({
+    follow.messages = await consumer.consume({
       max_messages: 256,
       callback: (m) => {
         const p = this.#handle(pipeline, m);
@@ -134,13 +156,13 @@ export class DurableRequests {
         await this.#finish(pipeline, m, token, errorReply(new FerryError("bad_request", `request id ${JSON.stringify(id.slice(0, 200))} is not a NATS subject token (letters, digits, _ and -); its result is under the stream sequence ${token}`)));
       } else if (m.info.deliveryCount > this.#maxDeliveries) {
         await this.#finish(pipeline, m, token, errorReply(new FerryError("delivery_limit", `request ${id} was delivered ${this.#maxDeliveries} times without an answer (it may crash or stall the inferer); giving up`)));
-      } else if (m.headers?.get(Headers.batch)) {
+      } else if (batchSize(m.headers) !== undefined) {
         await this.#finish(pipeline, m, token, errorReply(new FerryError("bad_request", "a durable request carries one request, not a batch envelope")));
       } else if (await this.#hasResult(pipeline, token)) {
         this.#stats.duplicates++;
         m.ack();
       } else {
-        const reply = await this.#run(pipeline, messagePart(m.headers, m.data));
+        const reply = await this.#run(pipeline, requestPart(m.headers, m.data));
         if (reply) await this.#finish(pipeline, m, token, reply);
         else this.#retry(m);
       }
@@ -156,16 +178,12 @@ export class DurableRequests {
   }
 
   async #hasResult(pipeline: string, token: string): Promise<boolean> {
-    return (await this.#jsm.direct.getMessage(ResultStream, { last_by_subj: resultSubject(pipeline, token) })) !== null;
+    return (await this.#jsm!.direct.getMessage(ResultStream, { last_by_subj: resultSubject(pipeline, token) })) !== null;
   }
 
   /** Writes the result, then acknowledges the request (so a crash in between repeats the answer, never loses it). */
   async #finish(pipeline: string, m: JsMsg, token: string, reply: PartReply): Promise<void> {
-    const h = headers();
-    h.set(Headers.status, String(reply.status));
-    h.set(Headers.contentType, reply.contentType);
-    h.set(Headers.requestId, token);
-    h.set(Headers.deliveries, String(m.info.deliveryCount));
+    const h = natsHeaders({ ...replyHeaders(reply), [Headers.requestId]: token, [Headers.deliveries]: String(m.info.deliveryCount) });
     await this.#js.publish(resultSubject(pipeline, token), reply.body, { headers: h, msgID: `${pipeline}.${token}` });
     m.ack();
     this.#stats.results++;

@@ -1,4 +1,5 @@
 export { start, type Inferer, type InfererOptions, type InfererStats } from "./inferer.js";
+export type { InfererReport } from "./pipeline-set.js";
 export { PipelineRuntime, type InputSpec, type RuntimeOptions, type RunResult } from "./pipeline-runtime.js";
 export { readManifestFile, sha256 } from "./manifest-loader.js";
 export { ArrowDecoder, type ArrowDecoderOptions } from "./arrow-decoder.js";

@@ -1,5 +1,9 @@
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
-import { headers, type NatsConnection } from "@nats-io/transport-node";
+// JetStreamNotEnabled is exported only here (the package's documented internal entry point).
+import { jserrors } from "@nats-io/jetstream/internal";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { encodeLogBatch } from "@ferry/contracts";
+import { isNoResponders, natsHeaders } from "@ferry/runtime";
 import type { Logger } from "pino";
 
 /** Limits of the log publisher. */
@@ -36,6 +40,7 @@ export interface LogPublisherStats {
 interface Item {
   subject: string;
   data: string;
+  headers: Record<string, string>;
   records: number;
   id: string;
 }
@@ -45,12 +50,9 @@ interface Batch {
   bytes: number;
 }
 
-/** Header naming how many records (newline-separated JSON) a log message holds. */
-export const RecordsHeader = "Ferry-Records";
-
 /**
  * Publishes log records to JetStream without ever blocking an inference. Records of one pipeline that
- * arrive within `flushMs` share one stream message (newline-separated JSON, `Ferry-Records: n`): a
+ * arrive within `flushMs` share one stream message (a log batch, see @ferry/contracts' log-batch): a
  * JetStream publish and its ack cost far more than a record, and one message per row halved inference
  * throughput here. Each message is acknowledged (with a message id, so a retry is stored once);
  * failures are retried after a pause; records that do not fit in the bounded buffer are counted and
@@ -117,7 +119,7 @@ export class LogPublisher {
     this.#batches.delete(subject);
     this.#batched -= batch.lines.length;
     this.#queuedRecords += batch.lines.length;
-    this.#queue.push({ subject, data: batch.lines.join("\n"), records: batch.lines.length, id: this.#idPrefix + (this.#nextId++).toString(36) });
+    this.#queue.push({ subject, ...encodeLogBatch(batch.lines), records: batch.lines.length, id: this.#idPrefix + (this.#nextId++).toString(36) });
     this.#pump();
   }
 
@@ -155,9 +157,7 @@ export class LogPublisher {
       this.#inFlight++;
       this.#queuedRecords -= item.records;
       this.#inFlightRecords += item.records;
-      const h = headers();
-      h.set(RecordsHeader, String(item.records));
-      this.#js.publish(item.subject, item.data, { msgID: item.id, timeout: this.#o.ackTimeoutMs, headers: h }).then(
+      this.#js.publish(item.subject, item.data, { msgID: item.id, timeout: this.#o.ackTimeoutMs, headers: natsHeaders(item.headers) }).then(
         () => { this.#stats.published += item.records; },
         (err: unknown) => this.#retry(item, err),
       ).finally(() => {
@@ -180,8 +180,9 @@ export class LogPublisher {
     if (Date.now() >= this.#pausedUntil) {
       if (Date.now() - this.#lastWarn >= 10_000) {
         this.#lastWarn = Date.now();
-        // nats.js says "jetstream is not enabled" when no stream takes the subject.
-        const hint = /not enabled|no responders|503/i.test((err as Error).message) ? "no stream stores log records yet: is a logger running (stream FERRY_LOGS)?" : undefined;
+        // nats.js raises JetStreamNotEnabled when no stream takes the subject (nobody answers the publish).
+        const noStream = err instanceof jserrors.JetStreamNotEnabled || isNoResponders(err);
+        const hint = noStream ? "no stream stores log records yet: has the site been provisioned (stream FERRY_LOGS, `ferry start`)?" : undefined;
         this.#log?.warn({ err: (err as Error).message, buffered: this.#pending(), ...(hint ? { hint } : {}) }, "log publish failed; retrying (records are held, up to the buffer limit)");
       }
       this.#pausedUntil = Date.now() + this.#o.retryDelayMs;

@@ -3,6 +3,12 @@ import { InfererQueue, Subjects, inferSubject, type InfererStatus, type ModelSta
 import type { Logger } from "pino";
 import type { PipelineRuntime } from "./pipeline-runtime.js";
 
+/**
+ * What `ferry.status` answers. `detail` says what keeps the inferer from serving all it should (it is
+ * not in @ferry/contracts' InfererStatus yet; readers that do not know it ignore it).
+ */
+export type InfererReport = InfererStatus & { detail?: string };
+
 /** A pipeline this inferer serves: the version serving now, and why the latest attempt failed, if it did. */
 export interface Entry {
   readonly name: string;
@@ -35,10 +41,11 @@ export class PipelineSet {
   readonly #log: Logger;
   readonly #entries = new Map<string, Entry>();
   #current: string | undefined;
+  #unavailable: string | undefined;
   #currentSub: Subscription | undefined;
   #statusSub: Subscription | undefined;
   readonly #id: string;
-  readonly #hooks: PipelineSetHooks;
+  #hooks: PipelineSetHooks;
 
   constructor(nc: NatsConnection, id: string, onMessage: (entry: Entry, msg: Msg) => void, log: Logger, hooks: PipelineSetHooks = {}) {
     this.#nc = nc;
@@ -47,6 +54,11 @@ export class PipelineSet {
     this.#onMessage = onMessage;
     this.#log = log;
     this.#statusSub = nc.subscribe(Subjects.status, { callback: (err, msg) => { if (!err) msg.respond(JSON.stringify(this.status())); } });
+  }
+
+  /** Says whom to tell of changes: given after construction, as those told may need this set themselves. */
+  notify(hooks: PipelineSetHooks): void {
+    this.#hooks = hooks;
   }
 
   get current(): string | undefined {
@@ -106,11 +118,17 @@ export class PipelineSet {
     return [...(this.#currentSub ? [Subjects.infer] : []), ...[...this.#entries.keys()].map(inferSubject)];
   }
 
+  /** Says what keeps this inferer from serving all it should (e.g. the deployment stores are missing); undefined: nothing. */
+  setUnavailable(why: string | undefined): void {
+    this.#unavailable = why;
+  }
+
   /** What `ferry.status` answers. */
-  status(): InfererStatus {
+  status(): InfererReport {
     return {
       inferer: this.#id,
       ...(this.#current ? { current: this.#current } : {}),
+      ...(this.#unavailable ? { detail: this.#unavailable } : {}),
       pipelines: [...this.#entries.values()].map((e) => ({
         id: e.name,
         status: e.runtime && !e.detail ? "Running" as const : "Error" as const,

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { AckPolicy, DeliverPolicy, type ConsumerConfig, type ConsumerInfo, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
-import { FerryError, LogStream, isSubjectToken, logFilter, type LogQuery } from "@ferry/contracts";
+import { FerryError, LogStream, decodeLogBatch, isSubjectToken, logFilter, type LogQuery } from "@ferry/contracts";
 
 /** One stored record: message `seq` holds records separated by newlines; this is the `index`-th. */
 export interface StoredRecord {
@@ -40,28 +40,10 @@ const CONSUMER_TRIES_MS = 8000;
 const LATE_MS = 60_000;
 /** Most bytes asked for in one fetch (well under the server's max_pending of 64 MiB or more). */
 const FETCH_BYTES = 16 * 1024 * 1024;
-const timePrefix = /^\{"time":(\d+)/;
-const decoder = new TextDecoder();
 
-function recordTime(data: Uint8Array): number {
-  const m = timePrefix.exec(decoder.decode(data.subarray(0, 32)));
-  return m ? Number(m[1]) : 0;
-}
-
-/** The records of one stream message (newline-separated JSON). */
-function splitRecords(seq: number, data: Uint8Array): StoredRecord[] {
-  const out: StoredRecord[] = [];
-  let start = 0;
-  for (let i = 0; i <= data.length; i++) {
-    if (i === data.length || data[i] === 0x0a) {
-      if (i > start) {
-        const d = data.subarray(start, i);
-        out.push({ seq, index: out.length, time: recordTime(d), data: d });
-      }
-      start = i + 1;
-    }
-  }
-  return out;
+/** The records of stream message `seq` (a log batch). */
+function storedRecords(seq: number, data: Uint8Array): StoredRecord[] {
+  return decodeLogBatch(data).map((r) => ({ seq, ...r }));
 }
 
 const before = (r: StoredRecord, p: Position): boolean => r.seq < p.seq || (r.seq === p.seq && r.index < p.index);
@@ -200,7 +182,7 @@ export class LogReader {
             break;
           }
           seen++;
-          const all = splitRecords(m.seq, m.data);
+          const all = storedRecords(m.seq, m.data);
           records += all.length;
           bytes += m.data.length;
           for (const r of all) if (before(r, end) && (!keep || keep(r))) out.push(r);

@@ -18,5 +18,3 @@ export { provision, ensureStream } from "./provision.js";
 export type { ProvisionResult } from "./provision.js";
 export { requireStreams, openKv, openObjects, openDeploymentStores, openOnUse } from "./stores.js";
 export type { DeploymentStores } from "./stores.js";
-export { ensureDurableStreams, createDeploymentStores } from "./legacy.js";
-export type { DurableStorage } from "./legacy.js";

@@ -7,8 +7,8 @@ import { start as startGateway, type Gateway, type GatewayOptions } from "@ferry
 import { start as startInferer, type Inferer, type InfererOptions } from "@ferry/inferer";
 import { start as startLogger, type LogService, type LoggerOptions } from "@ferry/logger";
 import { pino } from "pino";
-import { provision, siteAssets, storageSettings, streamNameOf, type StorageSettings } from "@ferry/runtime";
 import { openStores, type DeploymentStores } from "@ferry/deployer";
+import { provision, siteAssets, storageSettings, streamNameOf, type Asset, type StorageSettings } from "@ferry/runtime";
 import { manifests } from "./paths.js";
 
 /** Silent logger for services under test (set FERRY_TEST_LOG=debug to see them). */
@@ -27,14 +27,14 @@ export async function provisionSite(servers: string | string[], settings: Partia
   }
 }
 
-/**
- * A real nats-server with JetStream on a random loopback port, in a temp folder removed on stop; its
- * site assets provisioned unless `provisioned` is false.
- */
-export async function startTestNats(maxPayload = 8 * 1024 * 1024, provisioned = true): Promise<NatsServer & { dir: string }> {
+/** A real nats-server with JetStream on a random loopback port, in a temp folder removed on stop. */
+export async function startTestNats(maxPayload = 8 * 1024 * 1024, assets: readonly Asset[] = siteAssets(storageSettings())): Promise<NatsServer & { dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), "ferry-test-"));
   const server = await startNatsServer({ dataDir: dir, port: 0, maxPayload, syncInterval: "always" });
-  if (provisioned) await provisionSite(server.url);
+  // As `ferry start` does: services open the site's streams and buckets, never create them.
+  const admin = await connect({ servers: server.url });
+  await provision(admin, assets);
+  await admin.close();
   const stop = async (): Promise<void> => {
     await server.stop();
     await rm(dir, { recursive: true, force: true });
@@ -63,14 +63,13 @@ export interface TestSiteOptions {
   gateway?: Partial<GatewayOptions>;
   /** Logger options, or false for no logger. Default: a logger with default storage. */
   logger?: Partial<LoggerOptions> | false;
-  /** Streams not to provision (FERRY_LOGS, …): provision them later with `provisionSite`. */
-  unprovisioned?: string[];
+  /** What to provision before services start. Default: the site's assets with default storage. */
+  assets?: readonly Asset[];
 }
 
 /** Starts nats-server, an inferer (unless `manifests` is empty) and a gateway on 127.0.0.1. */
 export async function startTestSite(o: TestSiteOptions = {}): Promise<TestSite> {
-  const nats = await startTestNats(undefined, !o.unprovisioned);
-  if (o.unprovisioned) await provisionSite(nats.url, {}, o.unprovisioned);
+  const nats = await startTestNats(undefined, o.assets);
   const list = o.manifests ?? [manifests.houseprice, manifests.cv, manifests.bucketed];
   const logger = o.logger === false ? undefined : await startLogger({ natsUrl: nats.url, logger: quiet, ...o.logger });
   const inferer = list.length > 0

@@ -1,0 +1,42 @@
+import type { Msg } from "@nats-io/transport-node";
+import { FerryError, Headers, LogPagingHeaders, MediaTypes, asFerryError, outputFormatOf, parseLogQuery, replyHeaders } from "@ferry/contracts";
+import { natsHeaders } from "@ferry/runtime";
+import type { LogReader } from "./log-query.js";
+import type { LogStreamWatch } from "./log-stream.js";
+import { logsToArrow } from "./logs-arrow.js";
+
+/** Answers one `/logs` query; resolves to the status sent and, for an error, what went wrong. */
+export async function answerQuery(msg: Msg, reader: LogReader, store: LogStreamWatch): Promise<{ status: number; error?: string }> {
+  try {
+    const query = parseLogQuery(msg.data);
+    const format = outputFormatOf(msg.headers?.get(Headers.accept));
+    if (!format) throw new FerryError("not_acceptable", "/logs answers application/json; format=pandas-records or application/vnd.apache.arrow.file");
+    store.requireOpen();
+    const page = await reader.page(query);
+    const datas = page.records.map((r) => r.data);
+    const [contentType, body] = format === "arrow-file" ? [MediaTypes.arrowFile, logsToArrow(datas)] : [MediaTypes.pandasRecords, joinRecords(datas)];
+    const paging = { [LogPagingHeaders.cursor]: page.cursor, [LogPagingHeaders.status]: page.status };
+    msg.respond(body, { headers: natsHeaders({ ...replyHeaders({ status: 200, contentType }), ...paging }) });
+    return { status: 200 };
+  } catch (err) {
+    const e = asFerryError(err);
+    msg.respond(JSON.stringify(e.toBody()), { headers: natsHeaders(replyHeaders({ status: e.status, contentType: MediaTypes.json })) });
+    return { status: e.status, error: `${e.status} ${e.code}: ${e.message}` };
+  }
+}
+
+/** `[r1,r2,…]` from stored JSON records, without parsing them. */
+function joinRecords(datas: readonly Uint8Array[]): Uint8Array {
+  let size = 2 + Math.max(0, datas.length - 1);
+  for (const d of datas) size += d.length;
+  const out = new Uint8Array(size);
+  out[0] = 0x5b;
+  let at = 1;
+  datas.forEach((d, i) => {
+    if (i > 0) out[at++] = 0x2c;
+    out.set(d, at);
+    at += d.length;
+  });
+  out[at] = 0x5d;
+  return out;
+}
