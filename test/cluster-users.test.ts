@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Headers, LogStream, inferSubject, type InferenceRecord } from "@ferry/contracts";
-import { NatsRoles } from "@ferry/runtime";
+import { NatsRoles, siteAssets, storageSettings, streamNameOf } from "@ferry/runtime";
 import { natsSecret, parseStart, secretPasswords, startSite, type Site } from "@ferry/cli";
 import { untilJetStream } from "./helpers/cluster.js";
 import { freePort } from "./helpers/free-port.js";
@@ -93,6 +93,10 @@ describe("a NATS cluster whose users derive from FERRY_NATS_SECRET (compose.yaml
       const info = await (await jetstreamManager(nc)).streams.info(LogStream);
       assert.equal(info.config.num_replicas, 3);
       assert.equal(info.cluster?.replicas?.length, 2);
+      // `--replicas 3` reached every asset the site uses, however its services started.
+      for (const a of siteAssets(storageSettings())) {
+        assert.equal((await (await jetstreamManager(nc)).streams.info(streamNameOf(a))).config.num_replicas, 3, streamNameOf(a));
+      }
     } finally {
       await nc.close();
     }

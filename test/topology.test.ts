@@ -3,16 +3,15 @@ import { after, before, describe, it } from "node:test";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readFileSync } from "node:fs";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { Headers, Subjects } from "@ferry/contracts";
+import { Buckets, Headers, SiteKeys, Subjects } from "@ferry/contracts";
+import { Kvm } from "@nats-io/kv";
 import { hubAssets, provision, siteAssets, storageSettings, streamNameOf } from "@ferry/runtime";
 import { start as startDeployer } from "@ferry/deployer";
 import { start as startInferer } from "@ferry/inferer";
 import { start as startLogger } from "@ferry/logger";
 import type { Service } from "@ferry/runtime";
-import { manifests } from "./helpers/paths.js";
 import { quiet, until } from "./helpers/site.js";
 import { startTestCluster, type TestCluster } from "./helpers/cluster.js";
 
@@ -22,9 +21,9 @@ async function streamNames(jsm: JetStreamManager): Promise<string[]> {
   return names.sort();
 }
 
-/** Asks the deployer to deploy a manifest; resolves to the reply's Ferry-Status. */
-async function deploy(nc: NatsConnection, manifestPath: string): Promise<number> {
-  const reply = await nc.request(Subjects.deploy, readFileSync(manifestPath), { timeout: 10_000 });
+/** Asks the deployer to make `pipeline` the site's current one; resolves to the reply's Ferry-Status. */
+async function setCurrent(nc: NatsConnection, pipeline: string): Promise<number> {
+  const reply = await nc.request(Subjects.setCurrent, JSON.stringify({ pipeline }), { timeout: 10_000 });
   return Number(reply.headers?.get(Headers.status) || 200);
 }
 
@@ -49,15 +48,17 @@ describe("topology: one definition of every stream and bucket, provisioned once"
 
   it("services started before provisioning create nothing, answer unavailable, and serve once it runs", async () => {
     const natsUrl = cluster.urls.join(",");
-    services.push(await startInferer({ natsUrl, manifests: [], watch: true, cacheDir: join(dir, "cache"), logger: quiet }));
-    services.push(await startDeployer({ natsUrl, logger: quiet }));
-    services.push(await startLogger({ natsUrl, logger: quiet }));
+    const inferer = await startInferer({ natsUrl, manifests: [], watch: true, cacheDir: join(dir, "cache"), logger: quiet });
+    services.push(inferer, await startDeployer({ natsUrl, logger: quiet }), await startLogger({ natsUrl, logger: quiet }));
     assert.deepEqual(await streamNames(jsm), [], "no service created a stream or bucket");
-    assert.equal(await deploy(admin, manifests.houseprice), 503, "the deployer answers unavailable until the site is provisioned");
+    assert.equal(await setCurrent(admin, "edge-houseprice"), 503, "the deployer answers unavailable until the site is provisioned");
+    await until("the inferer to report its missing stores", async () => inferer.status().detail !== undefined);
 
     const done = await provision(admin, siteAssets(storageSettings({ replicas: 3 })));
     assert.ok(done.every((r) => r.action === "created"), JSON.stringify(done));
-    await until("the deployer to deploy", async () => (await deploy(admin, manifests.houseprice)) === 200, 20_000);
+    await until("the deployer to answer", async () => (await setCurrent(admin, "edge-houseprice")) === 200, 20_000);
+    assert.equal((await (await new Kvm(admin).open(Buckets.site)).get(SiteKeys.current))?.string(), "edge-houseprice");
+    await until("the inferer to follow its stores", async () => inferer.status().detail === undefined, 20_000);
   });
 
   it("every site asset (the deployments bucket included) has 3 replicas", async () => {

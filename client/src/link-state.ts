@@ -1,4 +1,5 @@
 import type { NatsConnection } from "@nats-io/transport-node";
+import { watchConnection } from "@ferry/runtime";
 import { FerryClientError } from "./errors.js";
 
 type LinkEvent = "up" | "down" | "closed";
@@ -17,13 +18,7 @@ export class LinkState {
   /** Follows `nc`'s status events until it closes. */
   static watch(nc: NatsConnection): LinkState {
     const link = new LinkState();
-    void (async () => {
-      for await (const s of nc.status()) {
-        if (s.type === "disconnect") link.#set("down");
-        else if (s.type === "reconnect") link.#set("up");
-      }
-    })().catch(() => undefined);
-    void nc.closed().then(() => link.#set("closed"));
+    watchConnection(nc, (e) => link.#set(e === "disconnect" ? "down" : e === "reconnect" ? "up" : "closed"));
     return link;
   }
 

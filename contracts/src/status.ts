@@ -26,6 +26,8 @@ export interface InfererStatus {
   /** The pipeline this inferer serves on `ferry.infer`, if any. */
   current?: string;
   pipelines: (PipelineStatus & { models: ModelStatus[] })[];
+  /** Why the inferer cannot follow deployments yet (its stores are not provisioned), while that lasts. */
+  detail?: string;
 }
 
 export type ModelStatus = Static<typeof ModelStatusSchema>;

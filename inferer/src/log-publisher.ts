@@ -1,9 +1,8 @@
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 // JetStreamNotEnabled is exported only here (the package's documented internal entry point).
-import { jserrors } from "@nats-io/jetstream/internal";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { encodeLogBatch } from "@ferry/contracts";
-import { isNoResponders, natsHeaders } from "@ferry/runtime";
+import { isJetStreamUnavailable, natsHeaders } from "@ferry/runtime";
 import type { Logger } from "pino";
 
 /** Limits of the log publisher. */
@@ -181,7 +180,7 @@ export class LogPublisher {
       if (Date.now() - this.#lastWarn >= 10_000) {
         this.#lastWarn = Date.now();
         // nats.js raises JetStreamNotEnabled when no stream takes the subject (nobody answers the publish).
-        const noStream = err instanceof jserrors.JetStreamNotEnabled || isNoResponders(err);
+        const noStream = isJetStreamUnavailable(err);
         const hint = noStream ? "no stream stores log records yet: has the site been provisioned (stream FERRY_LOGS, `ferry start`)?" : undefined;
         this.#log?.warn({ err: (err as Error).message, buffered: this.#pending(), ...(hint ? { hint } : {}) }, "log publish failed; retrying (records are held, up to the buffer limit)");
       }

@@ -7,7 +7,8 @@ import type { PipelineRuntime } from "./pipeline-runtime.js";
  * What `ferry.status` answers. `detail` says what keeps the inferer from serving all it should (it is
  * not in @ferry/contracts' InfererStatus yet; readers that do not know it ignore it).
  */
-export type InfererReport = InfererStatus & { detail?: string };
+/** What an inferer reports on `ferry.status` (kept as a name for the inferer's API). */
+export type InfererReport = InfererStatus;
 
 /** A pipeline this inferer serves: the version serving now, and why the latest attempt failed, if it did. */
 export interface Entry {

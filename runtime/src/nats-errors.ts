@@ -3,6 +3,8 @@
  * wording of a message: wordings change between client and server versions, classes and codes do not.
  */
 import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
+// nats.js exports its JetStream error classes only from the internal entry point.
+import { jserrors } from "@nats-io/jetstream/internal";
 import { errors } from "@nats-io/transport-node";
 
 /** Why a message is an error: the error itself and its `cause` chain. */
@@ -69,3 +71,9 @@ export function isStreamNameInUse(err: unknown): boolean {
 
 /** JSStreamNameExistErr in nats-server's errors.json; nats.js does not name it. */
 const STREAM_NAME_IN_USE = 10058;
+
+/** A JetStream publish or API call that no stream or JetStream answers (nats.js: "jetstream is not enabled"). */
+export function isJetStreamUnavailable(err: unknown): boolean {
+  for (const e of chain(err)) if (e instanceof jserrors.JetStreamNotEnabled) return true;
+  return isNoResponders(err);
+}
