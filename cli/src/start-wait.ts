@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
+import { isPermissionDenied } from "@ferry/runtime";
 
 /** How long `ferry start` waits for NATS and JetStream by default, ms. */
 export const START_WAIT_MS = 60_000;
@@ -19,7 +20,7 @@ export async function untilReady<T>(what: string, attempt: () => Promise<T>, log
       return result;
     } catch (err) {
       const message = (err as Error).message;
-      if (/authori[sz]ation|permission/i.test(message) || Date.now() >= deadline) throw err;
+      if (isPermissionDenied(err) || Date.now() >= deadline) throw err;
       if (!waiting) log.warn({ err: message, waitMs }, `waiting for ${what}`);
       waiting = true;
       await sleep(500);
