@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
 import type { FastifyInstance } from "fastify";
-import { headers, type NatsConnection } from "@nats-io/transport-node";
+import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/transport-node";
 import type { ObjectStore } from "@nats-io/obj";
-import { FerryError, Headers, LogPagingHeaders, MediaTypes, Subjects, isSubjectToken, type JoinRequest } from "@ferry/contracts";
-import { isNoResponders } from "@ferry/runtime";
+import { FerryError, Headers, LogPagingHeaders, MediaTypes, Subjects, isSubjectToken, readReply, type JoinRequest } from "@ferry/contracts";
+import { isNoResponders, natsHeaders } from "@ferry/runtime";
 import type { EdgeLifecycle } from "./edge-lifecycle.js";
-import type { EdgeRegistry } from "./edge-registry.js";
+import type { EdgeRecord, EdgeRegistry } from "./edge-registry.js";
 
 /** What the Ops routes use. */
 export interface RouteDeps {
@@ -18,31 +18,53 @@ export interface RouteDeps {
 
 /** The Ops API: edges and their bundles, joins, publishing, and every edge's logs. */
 export function opsRoutes(app: FastifyInstance, d: RouteDeps): void {
+  edgeRoutes(app, d);
+  publishingRoutes(app, d);
+  app.post("/logs", async (req, reply) => {
+    const h = natsHeaders({ [Headers.accept]: String(req.headers.accept ?? MediaTypes.pandasRecords) });
+    const msg = await request(d, Subjects.logsQuery, req.body as Buffer, "the hub's logger is not running", h);
+    for (const name of Object.values(LogPagingHeaders)) {
+      const value = msg.headers?.get(name);
+      if (value) void reply.header(name, value);
+    }
+    const r = readReply(msg.headers, msg.data);
+    return reply.code(r.status).type(r.contentType).send(Buffer.from(r.body));
+  });
+}
+
+/** Adding, listing and removing edges, and their one-time join. */
+function edgeRoutes(app: FastifyInstance, d: RouteDeps): void {
   app.post("/edges", async (req, reply) => {
     const body = jsonOf(req.body) as { name?: unknown; pipeline?: unknown };
     const edgeBundle = await d.lifecycle.add(body.name, body.pipeline);
     return reply.code(201).send({ edgeBundle });
   });
-  app.get("/edges", async () => {
-    const edges = await d.registry.list();
-    return Promise.all(edges.map(async (e) => ({
-      name: e.name,
-      pipeline: e.pipeline,
-      state: e.state,
-      joined: e.state === "joined",
-      created_at: e.created_at,
-      joined_at: e.joined_at ?? null,
-      last_seen: e.last_seen ?? null,
-      pipeline_version: e.pipelines?.find((p) => p.name === e.pipeline)?.version ?? null,
-      published_version: (await d.lifecycle.published(e.pipeline))?.pipeline_version ?? null,
-      ...(e.detail ? { detail: e.detail } : {}),
-    })));
-  });
+  app.get("/edges", async () => Promise.all((await d.registry.list()).map((e) => edgeView(d, e))));
   app.delete<{ Params: { name: string } }>("/edges/:name", async (req) => {
     await d.lifecycle.remove(req.params.name);
     return { removed: req.params.name };
   });
   app.post("/join", async (req) => d.lifecycle.join(jsonOf(req.body) as Partial<JoinRequest>));
+}
+
+/** One edge as `GET /edges` lists it: its state and the version it serves against the one published. */
+async function edgeView(d: RouteDeps, e: EdgeRecord): Promise<Record<string, unknown>> {
+  return {
+    name: e.name,
+    pipeline: e.pipeline,
+    state: e.state,
+    joined: e.state === "joined",
+    created_at: e.created_at,
+    joined_at: e.joined_at ?? null,
+    last_seen: e.last_seen ?? null,
+    pipeline_version: e.pipelines?.find((p) => p.name === e.pipeline)?.version ?? null,
+    published_version: (await d.lifecycle.published(e.pipeline))?.pipeline_version ?? null,
+    ...(e.detail ? { detail: e.detail } : {}),
+  };
+}
+
+/** Model uploads, publishing a pipeline version to its edges, and what is published. */
+function publishingRoutes(app: FastifyInstance, d: RouteDeps): void {
   app.post("/models", async (req, reply) => {
     const data = req.body as Buffer;
     if (!Buffer.isBuffer(data) || data.length === 0) throw new FerryError("bad_request", "POST /models takes the .onnx file's bytes as the body");
@@ -64,27 +86,17 @@ export function opsRoutes(app: FastifyInstance, d: RouteDeps): void {
       edges: edges.filter((e) => e.pipeline === name).map((e) => e.name),
     })));
   });
-  app.post("/logs", async (req, reply) => {
-    const h = headers();
-    h.set(Headers.accept, String(req.headers.accept ?? MediaTypes.pandasRecords));
-    const msg = await request(d, Subjects.logsQuery, req.body as Buffer, "the hub's logger is not running", h);
-    for (const name of Object.values(LogPagingHeaders)) {
-      const value = msg.headers?.get(name);
-      if (value) void reply.header(name, value);
-    }
-    return reply.code(Number(msg.headers?.get(Headers.status) || 200)).type(msg.headers?.get(Headers.contentType) || MediaTypes.pandasRecords).send(Buffer.from(msg.data));
-  });
 }
 
 async function forward(d: RouteDeps, subject: string, body: string, missing: string): Promise<unknown> {
   const msg = await request(d, subject, Buffer.from(body), missing);
-  const status = Number(msg.headers?.get(Headers.status) || 200);
+  const { status } = readReply(msg.headers, msg.data);
   const value = msg.json<Record<string, unknown>>();
   if (status >= 400) throw new FerryError((value.code as never) ?? "internal", String(value.error ?? "failed"));
   return value;
 }
 
-async function request(d: RouteDeps, subject: string, body: Uint8Array | undefined, missing: string, h = headers()) {
+async function request(d: RouteDeps, subject: string, body: Uint8Array | undefined, missing: string, h?: MsgHdrs): Promise<Msg> {
   try {
     return await d.nc.request(subject, body ?? new Uint8Array(), { timeout: d.timeoutMs, headers: h });
   } catch (err) {
