@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Ferry needs when it is missing, then builds. Cheap to run again: it skips what is done.
 #   - npm dependencies (npm ci; onnxruntime-node's CUDA download is skipped: its CPU runtime ships in the package)
-#   - Debian's nats-server (apt-get when root; otherwise one line saying what to install)
+#   - a current nats-server (>= 2.10) from Debian's newer suites into .ferry/ (scripts/nats-server.sh)
 #   - Debian's chromium, for the dashboard's browser test, under `npm test` only (apt-get when root)
 #   - the TypeScript build (tsc -b, incremental), and the dashboard (vite build) when ui/dist is older than ui/
 set -euo pipefail
@@ -14,16 +14,8 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund --loglevel=error >&2
 fi
 
-if ! command -v nats-server >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "ferry setup: installing Debian's nats-server (apt-get)" >&2
-    apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >&2
-  else
-    echo "ferry setup: nats-server is missing; install it with: sudo apt-get install -y nats-server" >&2
-    exit 1
-  fi
-fi
+# A current nats-server (>= 2.10) in .ferry/, fetched from Debian's newer suites (see the script).
+bash scripts/nats-server.sh
 
 # Only `npm test` needs a browser (test/ui.test.ts); `npm start` should not pull in 300 MB for it.
 if [ "${npm_lifecycle_event:-}" = test ] && [ ! -x /usr/bin/chromium ]; then

@@ -31,7 +31,7 @@ export async function describeMachine(): Promise<Record<string, string | number 
     cpu: cpus()[0]?.model.trim() ?? "?",
     node: process.version,
     onnxruntime: ort.env.versions.node ?? "?",
-    "nats-server": nats ? natsServerVersion(nats).join(".") : "missing",
+    "nats-server": nats ? natsServerVersion(nats.path).join(".") : "missing",
     commit: git(["rev-parse", "--short", "HEAD"]),
     dirty: git(["status", "--porcelain"]) !== "",
     "other load before start %": busy,

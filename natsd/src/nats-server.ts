@@ -1,8 +1,8 @@
-import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { requireNatsServer } from "./server-binary.js";
 
 /** How to run a local nats-server. */
 export interface NatsServerOptions {
@@ -14,7 +14,7 @@ export interface NatsServerOptions {
   host?: string;
   /** Largest message the server accepts, bytes. Default 8 MiB. */
   maxPayload?: number;
-  /** `jetstream.sync_interval` where the server supports it (2.10+); e.g. "always". Default "always". */
+  /** `jetstream.sync_interval`: "always" (every write synced before its ack) or a duration such as "2m". Default "always". */
   syncInterval?: string;
   /** Server name, also used as the JetStream store's sub-folder. Default "ferry". */
   serverName?: string;
@@ -100,27 +100,9 @@ export interface NatsServer {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-const candidates = ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"];
-
-/** Path of the nats-server binary (PATH first, then Debian's /usr/sbin), or undefined. */
-export function findNatsServer(): string | undefined {
-  for (const dir of (process.env.PATH ?? "").split(":")) {
-    if (dir && existsSync(join(dir, "nats-server"))) return join(dir, "nats-server");
-  }
-  return candidates.find((p) => existsSync(p));
-}
-
-/** The server's version as [major, minor, patch]. */
-export function natsServerVersion(bin: string): [number, number, number] {
-  const out = execFileSync(bin, ["--version"], { encoding: "utf8" });
-  const m = /v?(\d+)\.(\d+)\.(\d+)/.exec(out);
-  if (!m) throw new Error(`cannot read nats-server version from: ${out.trim()}`);
-  return [Number(m[1]), Number(m[2]), Number(m[3])];
-}
-
 type ConfigInput = Required<Pick<NatsServerOptions, "serverName" | "host" | "port" | "maxPayload" | "syncInterval">>
   & Pick<NatsServerOptions, "jetstreamDomain" | "users" | "leafPort" | "leafRemotes" | "cluster">
-  & { storeDir: string; portsDir: string; supportsSync: boolean; extraConfig: string };
+  & { storeDir: string; portsDir: string; extraConfig: string };
 
 function configText(o: ConfigInput): string {
   return [
@@ -133,7 +115,8 @@ function configText(o: ConfigInput): string {
     `ports_file_dir: ${JSON.stringify(o.portsDir)}`,
     "jetstream {",
     `  store_dir: ${JSON.stringify(o.storeDir)}`,
-    o.supportsSync ? `  sync_interval: ${o.syncInterval}` : "  # sync_interval needs nats-server 2.10+; this server flushes on its own schedule",
+    // "always": a write is on disk before JetStream acknowledges it (the default flushes every 2 minutes).
+    `  sync_interval: ${o.syncInterval}`,
     ...(o.jetstreamDomain ? [`  domain: ${JSON.stringify(o.jetstreamDomain)}`] : []),
     "}",
     ...usersText(o.users),
@@ -171,12 +154,13 @@ function leafText(host: string, port: number | undefined, remotes: readonly Leaf
       ...(r.denyImports?.length ? [`deny_imports: ${JSON.stringify(r.denyImports)}`] : []),
       ...(r.denyExports?.length ? [`deny_exports: ${JSON.stringify(r.denyExports)}`] : []),
     ];
-    return `    { url: ${JSON.stringify(url.toString())}${deny.map((d) => `, ${d}`).join("")} }`;
+    // s2_auto: compress more as the link's round trip grows (a cellular uplink), not at all on loopback.
+    return `    { url: ${JSON.stringify(url.toString())}, compression: s2_auto${deny.map((d) => `, ${d}`).join("")} }`;
   };
   return [
     "leafnodes {",
     // Edges dial the URL they were given; advertising this server's other addresses only slows reconnects.
-    ...(port !== undefined ? [`  host: ${JSON.stringify(host)}`, `  port: ${port === 0 ? -1 : port}`, "  no_advertise: true"] : []),
+    ...(port !== undefined ? [`  host: ${JSON.stringify(host)}`, `  port: ${port === 0 ? -1 : port}`, "  no_advertise: true", "  compression: s2_auto"] : []),
     ...(remotes?.length ? ["  reconnect: 1", "  remotes: [", ...remotes.map(remote), "  ]"] : []),
     "}",
   ];
@@ -203,9 +187,7 @@ function clusterText(host: string, c: ClusterOptions | undefined): string[] {
 
 /** Spawns nats-server with JetStream and resolves once it accepts clients. */
 export async function startNatsServer(options: NatsServerOptions): Promise<NatsServer> {
-  const bin = findNatsServer();
-  if (!bin) throw new Error("nats-server not found: install it with `apt-get install -y nats-server` (Debian package)");
-  const [major, minor, patch] = natsServerVersion(bin);
+  const { path: bin, version: [major, minor, patch] } = requireNatsServer();
   if (options.cluster && !(options.cluster.port > 0)) throw new Error("cluster.port must be a fixed port: the other servers' routes name it");
   const dataDir = resolve(options.dataDir);
   const portsDir = join(dataDir, "run");
@@ -220,7 +202,6 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
     serverName: options.serverName ?? "ferry",
     storeDir: dataDir, // the server adds "jetstream/" itself
     portsDir,
-    supportsSync: major > 2 || (major === 2 && minor >= 10),
     extraConfig: options.extraConfig ?? "",
     jetstreamDomain: options.jetstreamDomain,
     users: options.users,

@@ -7,13 +7,16 @@ import type { EdgeRegistry } from "./edge-registry.js";
  * Answers edges' heartbeats (`ferry.ops.heartbeat.<edge>`): each one from a joined edge is a contact
  * (its `last_seen`, which keeps its credentials from lapsing) and says which versions it serves.
  */
-export function answerHeartbeats(nc: NatsConnection, registry: EdgeRegistry, log: Logger): Subscription {
+export function answerHeartbeats(nc: NatsConnection, registry: EdgeRegistry, log: Logger, onContact?: (edge: string) => Promise<void>): Subscription {
   return nc.subscribe(`${Subjects.heartbeatPrefix}*`, {
     callback: (err, msg) => {
       if (err) return;
       const edge = msg.subject.slice(Subjects.heartbeatPrefix.length);
       void contact(registry, edge, msg.data).then(
-        (reply) => msg.respond(JSON.stringify(reply)),
+        (reply) => {
+          msg.respond(JSON.stringify(reply));
+          if (reply.ok) void onContact?.(edge).catch((e: unknown) => log.warn({ err: e, edge }, "edge log source not checked"));
+        },
         (e: unknown) => {
           log.warn({ err: e, edge }, "heartbeat not recorded");
           msg.respond(JSON.stringify({ ok: true } satisfies HeartbeatReply));

@@ -9,6 +9,7 @@ import { EdgeRegistry } from "./edge-registry.js";
 import { answerHeartbeats } from "./heartbeats.js";
 import { HubServer, type HubLogin } from "./hub-server.js";
 import { buildOpsApp } from "./app.js";
+import { SourceResumer } from "./log-sources.js";
 
 /** How to start the Ops hub. */
 export interface OpsOptions {
@@ -70,7 +71,8 @@ export async function start(o: OpsOptions): Promise<Ops> {
     const settings = lifecycleSettings(o, storage);
     const lifecycle = new EdgeLifecycle(registry, hub, jsm, deployments, settings, log);
     await lifecycle.reconcile();
-    const heartbeats = answerHeartbeats(nc, registry, log);
+    const sources = new SourceResumer(jsm, storage, async () => (await registry.list()).filter((r) => r.state === "joined").map((r) => r.name), log);
+    const heartbeats = answerHeartbeats(nc, registry, log, (edge) => sources.contact(edge));
     const app = (parts.app = buildOpsApp({ nc, registry, lifecycle, models, timeoutMs: 30_000 }, { bodyLimit: o.bodyLimit ?? 256 * 1024 * 1024, logger: log.child({ service: "ops-http" }) }));
     const url = await listen(app, o, hub, settings);
     const sweeper = startSweeper(lifecycle, o, log);
