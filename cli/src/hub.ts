@@ -17,7 +17,7 @@ export async function startHub(o: HubOptions, log: Logger): Promise<Site> {
   const ops = await startOps({
     dataDir: join(o.data, "hub"),
     port: o.opsPort, host: o.host,
-    natsPort: o.natsPort, natsHost: o.natsHost, leafPort: o.leafPort,
+    natsPort: o.natsPort, natsHost: o.natsHost, natsSync: o.natsSync, leafPort: o.leafPort,
     ...(o.publicHost ? { publicHost: o.publicHost } : {}),
     tokenTtlMs: o.tokenTtlMs, contactTtlMs: o.contactTtlMs,
     storage: { logMaxBytes: o.logStorageBytes, logMaxAgeMs: o.logMaxAgeMs, replicas: o.replicas },

@@ -110,3 +110,15 @@ export const secret: Parser<string> = {
     return t;
   },
 };
+
+/** nats-server's `sync_interval`: `always` (each write on disk before its ack) or a duration. */
+export const syncInterval: Parser<string> = {
+  parse(t) {
+    if (t === "always") return t;
+    try {
+      return `${Math.max(1, Math.round(parseDuration(t) / 1000))}s`;
+    } catch {
+      throw new Error(`must be \`always\` or a duration such as 2m or 10s, ${got(t)}`);
+    }
+  },
+};

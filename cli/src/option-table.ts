@@ -6,7 +6,7 @@ import { DEFAULT_BODY_LIMIT } from "@ferry/gateway";
 import { defaultWorkers } from "@ferry/inferer";
 import { defaultStorage } from "@ferry/runtime";
 import { option } from "./option-spec.js";
-import { atLeastOne, batchWindow, duration, list, onOff, oneOf, path, port, presence, secret, size, text, wholeNumber } from "./option-parsers.js";
+import { atLeastOne, batchWindow, duration, list, onOff, oneOf, path, port, presence, secret, size, syncInterval, text, wholeNumber } from "./option-parsers.js";
 import { demoManifests } from "./demo-manifests.js";
 import { START_WAIT_MS } from "./start-wait.js";
 import { parseDuration, parseSize } from "./units.js";
@@ -43,6 +43,11 @@ const siteTable = {
     env: "FERRY_NATS_SECRET", parser: secret,
     help: "site secret (16+ characters): the role users (and a cluster's route user) derive from it, on the spawned server and for every service given a NATS_URL without credentials",
     commands: [...spawning, ...admin, "nats-password"],
+  }),
+  natsSync: option({
+    flag: "nats-sync", arg: "always|D", env: "FERRY_NATS_SYNC", parser: syncInterval, default: "always",
+    help: "how often the spawned nats-server syncs JetStream writes to disk: `always` (each write before its ack; survives a power cut) or a duration (nats-server's own default is 2m)",
+    commands: [...spawning, "start ops"],
   }),
   natsName: option({ flag: "nats-name", arg: "NAME", env: "FERRY_NATS_NAME", parser: text, default: "ferry", help: "name of the spawned nats-server (unique within a cluster)", commands: spawning }),
   clusterPort: option({

@@ -6,7 +6,7 @@ import { edgeServerOptions, type EdgeSetup } from "./edge.js";
 import { natsAuthRequired, routeAuth, secretPasswords, sitePasswords, siteUsers, usersFile, type SitePasswords } from "./site-users.js";
 
 /** What spawning the site's nats-server reads: `ferry start` and `ferry start nats` both take these. */
-type SpawnOptions = Pick<OptionsOf<"start nats">, "data" | "natsHost" | "natsName" | "bodyLimit" | "clusterPort" | "routes" | "natsSecret">;
+type SpawnOptions = Pick<OptionsOf<"start nats">, "data" | "natsHost" | "natsName" | "natsSync" | "bodyLimit" | "clusterPort" | "routes" | "natsSecret">;
 
 /** What finding the site's passwords reads (a NATS_URL: the site's server is elsewhere). */
 type PasswordOptions = Pick<OptionsOf<"start nats">, "data" | "natsHost" | "natsAuth" | "natsSecret"> & { natsUrl?: string | undefined };
@@ -41,6 +41,7 @@ export function natsSpawner(o: SpawnOptions, edge: EdgeSetup | undefined, passwo
       port,
       host: o.natsHost,
       serverName: o.natsName,
+      syncInterval: o.natsSync,
       maxPayload: maxPayloadFor(o.bodyLimit),
       log: (line) => log.debug({ nats: line }),
       ...(passwords ? { users: siteUsers(passwords) } : {}),

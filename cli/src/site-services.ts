@@ -5,10 +5,11 @@ import { start as startLogger } from "@ferry/logger";
 import { currentPipeline, openStores, publishManifestFile, setCurrentPipeline, start as startDeployer } from "@ferry/deployer";
 import { start as startLink } from "@ferry/link";
 import { connect } from "@nats-io/transport-node";
-import { natsConnectOptions, provision, siteAssets, storageSettings, type NatsRole, type Service, type StorageSettings } from "@ferry/runtime";
+import { MIN_NATS_SERVER, isCurrentEnough, parseServerVersion } from "@ferry/natsd";
+import { natsConnectOptions, natsServers, provision, siteAssets, storageSettings, type NatsRole, type Service, type StorageSettings } from "@ferry/runtime";
 import type { Logger } from "pino";
 import type { SiteOptions } from "./options.js";
-import { untilReady } from "./start-wait.js";
+import { StartRefused, untilReady } from "./start-wait.js";
 import type { EdgeSetup } from "./edge.js";
 
 async function deployAtStart(natsUrl: string, o: SiteOptions, log: Logger): Promise<void> {
@@ -40,6 +41,14 @@ function siteStorage(o: SiteOptions): StorageSettings {
   });
 }
 
+/** A server given by --nats-url is checked too: by the version its INFO names. */
+function requireCurrentServer(version: string, natsUrl: string): void {
+  const v = parseServerVersion(version);
+  if (v && isCurrentEnough(v)) return;
+  const where = natsServers(natsUrl).join(",");
+  throw new StartRefused(`the NATS server at ${where} is nats-server ${version || "(unknown version)"}: Ferry needs ${MIN_NATS_SERVER.join(".")} or newer; upgrade it (Debian's newer suites carry current ones)`);
+}
+
 /**
  * Creates (or brings to their bounds) every stream and bucket of the site, as its admin: services
  * only open them, and devices can submit before any inferer runs.
@@ -47,6 +56,7 @@ function siteStorage(o: SiteOptions): StorageSettings {
 async function provisionSite(natsUrl: string, o: SiteOptions, log: Logger): Promise<void> {
   const nc = await connect({ ...natsConnectOptions(natsUrl), name: "ferry-provision" });
   try {
+    requireCurrentServer(nc.info?.version ?? "", natsUrl);
     const done = await provision(nc, siteAssets(siteStorage(o)));
     const changed = done.filter((r) => r.action !== "unchanged");
     if (changed.length > 0) log.info({ assets: changed.map((r) => `${r.name} ${r.action}`) }, "site storage provisioned");

@@ -2,6 +2,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import { isPermissionDenied } from "@ferry/runtime";
 
+/** A reason not to start that waiting will not change (a server too old): `untilReady` fails at once. */
+export class StartRefused extends Error {
+  override readonly name = "StartRefused";
+}
+
 /** How long `ferry start` waits for NATS and JetStream by default, ms. */
 export const START_WAIT_MS = 60_000;
 
@@ -20,7 +25,7 @@ export async function untilReady<T>(what: string, attempt: () => Promise<T>, log
       return result;
     } catch (err) {
       const message = (err as Error).message;
-      if (isPermissionDenied(err) || Date.now() >= deadline) throw err;
+      if (err instanceof StartRefused || isPermissionDenied(err) || Date.now() >= deadline) throw err;
       if (!waiting) log.warn({ err: message, waitMs }, `waiting for ${what}`);
       waiting = true;
       await sleep(500);

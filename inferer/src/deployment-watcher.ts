@@ -86,6 +86,8 @@ class DeploymentWatcher implements DeploymentWatch {
     const watch = await deployments.watch();
     const current = await site.watch({ key: SiteKeys.current });
     this.#iterators.push(watch, current);
+    // Stopped while the watches were being set up: end them now (stop() has run its loop already).
+    if (this.#stopped) for (const it of this.#iterators) it.stop();
     void consume(watch, async (e) => {
       const { load } = await onDeployment(e, this.#apply, this.#set, this.#cache, this.#served, this.#log);
       if (initial.delete(e.key)) {

@@ -1,3 +1,4 @@
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Buckets, FerryError } from "@ferry/contracts";
@@ -31,14 +32,16 @@ export interface EdgeRecord {
 /** The edge records, in JetStream KV on the hub (so Ops keeps no state in memory). */
 export class EdgeRegistry {
   readonly #kv: KV;
+  readonly #jsm: JetStreamManager;
 
-  private constructor(kv: KV) {
+  private constructor(kv: KV, jsm: JetStreamManager) {
     this.#kv = kv;
+    this.#jsm = jsm;
   }
 
   /** Opens the provisioned registry bucket. */
   static async open(nc: NatsConnection): Promise<EdgeRegistry> {
-    return new EdgeRegistry(await openKv(nc, EdgeBucket));
+    return new EdgeRegistry(await openKv(nc, EdgeBucket), await jetstreamManager(nc));
   }
 
   async get(name: string): Promise<EdgeRecord | undefined> {
@@ -47,11 +50,22 @@ export class EdgeRegistry {
 
   async list(): Promise<EdgeRecord[]> {
     const out: EdgeRecord[] = [];
-    for await (const key of await this.#kv.keys()) {
+    for (const key of await this.#keys()) {
       const r = await this.get(key);
       if (r) out.push(r);
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /**
+   * The bucket's keys, from its stream's subjects: one request, no consumer. (`kv.keys()` runs an
+   * ordered push consumer whose heartbeat timer outlives a connection closed meanwhile, and Ops lists
+   * edges on timers and heartbeats.) Deleted keys are listed too; `get` skips them.
+   */
+  async #keys(): Promise<string[]> {
+    const prefix = `$KV.${EdgeBucket}.`;
+    const info = await this.#jsm.streams.info(`KV_${EdgeBucket}`, { subjects_filter: `${prefix}>` });
+    return Object.keys(info.state.subjects ?? {}).map((s) => s.slice(prefix.length));
   }
 
   /** Adds a new edge; throws `conflict` when the name is taken by an edge that has not lapsed. */

@@ -13,6 +13,8 @@ export interface HubServerOptions {
   host?: string;
   /** Leaf node port edges link to (0: a free one). Default 7422. */
   leafPort?: number;
+  /** nats-server `sync_interval`: "always" (each write on disk before its ack) or a duration. Default "always". */
+  syncInterval?: string;
   log?: (line: string) => void;
 }
 
@@ -94,6 +96,7 @@ function spawn(o: HubServerOptions, users: NatsUser[]): Promise<NatsServer> {
     leafPort: o.leafPort ?? 7422,
     jetstreamDomain: HubDomain,
     serverName: "ferry-hub",
+    syncInterval: o.syncInterval ?? "always",
     users,
     log: o.log,
   });

@@ -22,6 +22,8 @@ export interface OpsOptions {
   /** Client port of the hub's nats-server. Default 4222. */
   natsPort?: number;
   natsHost?: string;
+  /** The hub's nats-server `sync_interval` ("always" or a duration such as "2m"). Default "always". */
+  natsSync?: string;
   /** Leaf node port edges link to. Default 7422. */
   leafPort?: number;
   /** `host:port` edges reach the Ops API at (OPSCENTER_HOST in bundles). Default 127.0.0.1:<port>. */
@@ -57,7 +59,7 @@ export interface Ops extends Service {
 /** Starts the Ops hub: its nats-server (domain `hub`, leaf listener), its storage, the edge registry and the Ops API. */
 export async function start(o: OpsOptions): Promise<Ops> {
   const log = o.logger ?? pino({ name: "ops" });
-  const hub = await HubServer.start({ dataDir: o.dataDir, port: o.natsPort, host: o.natsHost, leafPort: o.leafPort, log: (line) => log.debug({ nats: line }) });
+  const hub = await HubServer.start({ dataDir: o.dataDir, port: o.natsPort, host: o.natsHost, leafPort: o.leafPort, syncInterval: o.natsSync, log: (line) => log.debug({ nats: line }) });
   const parts: { nc?: NatsConnection; app?: FastifyInstance } = {};
   try {
     const nc = (parts.nc = await connect({ servers: hub.url, user: hub.login.user, pass: hub.login.pass, name: "ferry-ops", maxReconnectAttempts: -1, reconnectTimeWait: 250 }));

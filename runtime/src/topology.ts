@@ -5,7 +5,7 @@
  * no service decides another's replication by starting first.
  */
 import {
-  DiscardPolicy, RetentionPolicy, StorageType, type StreamConfig, type StreamSource,
+  DiscardPolicy, RetentionPolicy, StorageType, StoreCompression, type StreamConfig, type StreamSource,
 } from "@nats-io/jetstream";
 import { Buckets, HubLogStream, LogStream, RequestStream, ResultStream, Subjects } from "@ferry/contracts";
 
@@ -55,11 +55,16 @@ export type Asset =
   | { kind: "kv"; name: string; history: number; replicas: number }
   | { kind: "objects"; name: string; replicas: number };
 
-/** A file stream that drops its oldest messages when it is full or they are too old (0: no age limit). */
+/**
+ * A file stream that drops its oldest messages when it is full or they are too old (0: no age limit),
+ * S2-compressed: JSON records and results shrink several times over, so a site's storage bound keeps
+ * that many times more of them (an existing stream is switched by provisioning; new blocks compress).
+ */
 function bounded(name: string, replicas: number, maxBytes: number, maxAgeMs: number): StreamDefinition {
   return {
     name,
     storage: StorageType.File,
+    compression: StoreCompression.S2,
     retention: RetentionPolicy.Limits,
     discard: DiscardPolicy.Old,
     max_bytes: maxBytes,
