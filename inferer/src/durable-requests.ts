@@ -44,6 +44,9 @@ interface Follow {
   started: Promise<void>;
   messages?: ConsumerMessages;
   stopped: boolean;
+  /** Resolves when unfollowed: a follow still waiting for the streams gives up then. */
+  unfollowed: Promise<undefined>;
+  unfollow(): void;
 }
 
 /**
@@ -59,6 +62,7 @@ export class DurableRequests {
   readonly #streams: Promise<JetStreamManager | undefined>;
   #jsm: JetStreamManager | undefined;
   #closed = false;
+  readonly #firstTry: Promise<void>;
   readonly #run: DurableRun;
   readonly #answered: (pipeline: string, reply: PartReply) => void;
   readonly #log: Logger;
@@ -76,7 +80,9 @@ export class DurableRequests {
       await requireStreams(jsm, [RequestStream, ResultStream]);
       return (this.#jsm = jsm);
     };
-    this.#streams = openWhenReady(open, { what: "durable request streams", log, everyMs: OPEN_RETRY_MS, stopped: () => this.#closed });
+    let tried!: () => void;
+    this.#firstTry = new Promise<void>((resolve) => { tried = resolve; });
+    this.#streams = openWhenReady(open, { what: "durable request streams", log, everyMs: OPEN_RETRY_MS, stopped: () => this.#closed, report: () => tried() });
     this.#run = run;
     this.#answered = answered;
     this.#log = log;
@@ -88,11 +94,23 @@ export class DurableRequests {
     return { ...this.#stats };
   }
 
+  /**
+   * Resolves once the streams were looked for once and, if they exist, every pipeline followed so far
+   * takes its requests (its consumer has this inferer's settings). Start-up awaits it, as it awaits
+   * the deployments: a site not provisioned yet is waited out in the background.
+   */
+  async ready(): Promise<void> {
+    await this.#firstTry;
+    if (this.#jsm) await Promise.all([...this.#follows.values()].map((f) => f.started));
+  }
+
   /** Starts taking the pipeline's durable requests (idempotent); resolves once taking them, or given up. */
   follow(pipeline: string): Promise<void> {
     let f = this.#follows.get(pipeline);
     if (!f) {
-      const follow: Follow = { stopped: false, started: Promise.resolve() };
+      let unfollow!: () => void;
+      const unfollowed = new Promise<undefined>((resolve) => { unfollow = () => resolve(undefined); });
+      const follow: Follow = { stopped: false, started: Promise.resolve(), unfollowed, unfollow };
       follow.started = this.#consume(pipeline, follow).catch((err: unknown) => {
         this.#log.error({ err, pipeline }, "cannot take durable requests");
         if (this.#follows.get(pipeline) === follow) this.#follows.delete(pipeline);
@@ -108,8 +126,9 @@ export class DurableRequests {
     this.#follows.delete(pipeline);
     if (!f) return;
     f.stopped = true;
-    // While the streams are missing #consume waits for them, and will stop on its own once they exist.
-    if (this.#jsm) await f.started;
+    f.unfollow();
+    // Once set up (consumer created with this inferer's settings), or given up waiting for the streams.
+    await f.started;
     await f.messages?.close();
   }
 
@@ -121,7 +140,7 @@ export class DurableRequests {
   }
 
   async #consume(pipeline: string, follow: Follow): Promise<void> {
-    const jsm = await this.#streams;
+    const jsm = await Promise.race([this.#streams, follow.unfollowed]);
     if (!jsm || follow.stopped) return;
     const name = submitConsumer(pipeline);
     const config = {

@@ -100,6 +100,7 @@ export async function start(options: InfererOptions): Promise<Inferer> {
   const names = await serveManifestFiles(set, options.manifests, runtimeOptions);
   set.setCurrent(options.current ?? names[0]);
   const watch = options.watch ?? true ? await watchDeployments(nc, set, cacheDirOf(options), runtimeOptions, log) : undefined;
+  await durable?.ready();
   await nc.flush();
   log.info({ id, pipelines: set.status().pipelines.map((p) => p.id), current: set.current }, "inferer ready");
   const stop = async (): Promise<void> => {
