@@ -1,10 +1,13 @@
-# Ferry on Node 20 / Debian bookworm with Debian's nats-server. No engine runs on the development
-# machines, so this file mirrors the install steps that .ci/run proves (apt nats-server, npm ci with the
-# onnxruntime download skipped, tsc -b and the dashboard's vite build); it is validated through compose.yaml, not built in CI.
+# Ferry on Node 20 / Debian bookworm with Debian's current nats-server (>= 2.10, from a newer suite:
+# scripts/nats-server.sh, the same pinned version and checksum as development and CI). No engine runs on
+# the development machines, so this file mirrors the install steps that .ci/run proves (the nats-server
+# script, npm ci with the onnxruntime download skipped, tsc -b and the dashboard's vite build); it is
+# validated through compose.yaml, not built in CI.
 FROM node:20-bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends nats-server && rm -rf /var/lib/apt/lists/*
 ENV PATH="$PATH:/usr/sbin" ONNXRUNTIME_NODE_INSTALL=skip FERRY_DATA=/data FERRY_HOST=0.0.0.0
 WORKDIR /app
+COPY scripts/nats-server.sh scripts/
+RUN bash scripts/nats-server.sh && rm -rf .ferry/apt
 COPY package.json package-lock.json .npmrc tsconfig.base.json tsconfig.json ./
 COPY contracts/package.json contracts/
 COPY runtime/package.json runtime/
