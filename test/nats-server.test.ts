@@ -40,6 +40,15 @@ describe("nats-server 2.10 or newer", () => {
     for (const side of ["hub", "edge"]) assert.match(await readFile(join(dir, side, "nats-server.conf"), "utf8"), /compression: s2_auto/, side);
   });
 
+  it("a sync interval other than always reaches the server's config as a duration it accepts", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ferry-sync-"));
+    const lines: string[] = [];
+    const server = await startNatsServer({ dataDir: dir, port: 0, syncInterval: "120s", log: (l) => lines.push(l) });
+    cleanup.push(async () => { await server.stop(); await rm(dir, { recursive: true, force: true }); });
+    assert.match(await readFile(join(dir, "nats-server.conf"), "utf8"), /sync_interval: "120s"/);
+    assert.ok(!lines.some((l) => /invalid use of field|error/i.test(l)), lines.join("\n"));
+  });
+
   it("--nats-sync takes always or a duration", () => {
     assert.equal(parseAs("start", ["start"], {}).natsSync, "always");
     assert.equal(parseAs("start", ["start", "--nats-sync", "2m"], {}).natsSync, "120s");

@@ -116,7 +116,8 @@ function configText(o: ConfigInput): string {
     "jetstream {",
     `  store_dir: ${JSON.stringify(o.storeDir)}`,
     // "always": a write is on disk before JetStream acknowledges it (the default flushes every 2 minutes).
-    `  sync_interval: ${o.syncInterval}`,
+    // A duration must be quoted ("120s"): nats-server's parser refuses a bare 120s here.
+    `  sync_interval: ${o.syncInterval === "always" ? "always" : JSON.stringify(o.syncInterval)}`,
     ...(o.jetstreamDomain ? [`  domain: ${JSON.stringify(o.jetstreamDomain)}`] : []),
     "}",
     ...usersText(o.users),
