@@ -1,6 +1,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Kvm, type KV } from "@nats-io/kv";
 import { Buckets, SiteKeys } from "@ferry/contracts";
+import { openOnUse } from "@ferry/runtime";
 
 /**
  * One KV bucket, bound once and kept. `Kvm.open` only binds (it asks the server nothing), so a bucket
@@ -8,13 +9,10 @@ import { Buckets, SiteKeys } from "@ferry/contracts";
  * bucket once it is created. A bind that fails (a server without JetStream) is tried again at the next read.
  */
 class LazyBucket {
-  readonly #nc: NatsConnection;
-  readonly #name: string;
-  #kv: Promise<KV> | undefined;
+  readonly #open: () => Promise<KV>;
 
   constructor(nc: NatsConnection, name: string) {
-    this.#nc = nc;
-    this.#name = name;
+    this.#open = openOnUse(() => new Kvm(nc).open(name));
   }
 
   /** What `read` finds, or `missing` when the bucket (or what it reads) is not there or NATS fails. */
@@ -24,14 +22,6 @@ class LazyBucket {
     } catch {
       return missing;
     }
-  }
-
-  #open(): Promise<KV> {
-    this.#kv ??= new Kvm(this.#nc).open(this.#name).catch((err: unknown) => {
-      this.#kv = undefined;
-      throw err;
-    });
-    return this.#kv;
   }
 }
 

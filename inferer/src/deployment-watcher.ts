@@ -2,7 +2,7 @@ import type { KvWatchEntry } from "@nats-io/kv";
 import type { ObjectStore } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Buckets, SiteKeys, modelsOfStep, parseDeployedManifest, type DeployedManifest } from "@ferry/contracts";
-import { openKv, openObjects } from "@ferry/runtime";
+import { openKv, openObjects, openOnUse } from "@ferry/runtime";
 import type { Logger } from "pino";
 import { ModelCache } from "./model-cache.js";
 import { openWhenReady } from "./open-retry.js";
@@ -41,7 +41,6 @@ class DeploymentWatcher implements DeploymentWatch {
   /** Pipeline → the version applied last (so a repeated put does not load it again). */
   readonly #served = new Map<string, string>();
   readonly #iterators: { stop(): void }[] = [];
-  #models: Promise<ObjectStore> | undefined;
   #stopped = false;
 
   constructor(nc: NatsConnection, set: PipelineSet, cache: ModelCache, runtime: RuntimeOptions, log: Logger) {
@@ -112,10 +111,7 @@ class DeploymentWatcher implements DeploymentWatch {
   };
 
   /** The models store, opened when a model is first fetched (and again after a failure). */
-  readonly #modelStore = (): Promise<ObjectStore> => (this.#models ??= openObjects(this.#nc, Buckets.models).catch((err: unknown) => {
-    this.#models = undefined;
-    throw err;
-  }));
+  readonly #modelStore = openOnUse((): Promise<ObjectStore> => openObjects(this.#nc, Buckets.models));
 }
 
 async function consume(it: AsyncIterable<KvWatchEntry>, handle: (e: KvWatchEntry) => void | Promise<void>, log: Logger): Promise<void> {

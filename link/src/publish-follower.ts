@@ -5,7 +5,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { Buckets, SiteKeys, modelsOfStep, parseDeployedManifest, type DeployedManifest } from "@ferry/contracts";
 import type { Logger } from "pino";
 import { copyModel } from "./model-copy.js";
-import { openDeploymentStores, type DeploymentStores as LocalStores } from "@ferry/runtime";
+import { openDeploymentStores, openOnUse, type DeploymentStores as LocalStores } from "@ferry/runtime";
 
 /** What the follower reports when it has deployed a version from the hub. */
 export interface FollowedVersion {
@@ -36,7 +36,6 @@ export class PublishFollower {
   readonly #local: NatsConnection;
   readonly #hub: JetStreamClient;
   readonly #o: FollowerOptions;
-  #stores: Promise<LocalStores> | undefined;
   /** Aborts the current watch and any transfer in flight. */
   #round = new AbortController();
   #wake: (() => void) | undefined;
@@ -131,12 +130,8 @@ export class PublishFollower {
     if (!current || current.operation !== "PUT" || current.length === 0) await local.site.put(SiteKeys.current, m.pipeline);
   }
 
-  #localStores(): Promise<LocalStores> {
-    return (this.#stores ??= openDeploymentStores(this.#local).catch((err: unknown) => {
-      this.#stores = undefined;
-      throw err;
-    }));
-  }
+  /** The site's stores, opened on first use (and again after a failure). */
+  readonly #localStores = openOnUse((): Promise<LocalStores> => openDeploymentStores(this.#local));
 
   #sleep(ms: number): Promise<void> {
     return new Promise<void>((resolve) => {

@@ -2,7 +2,7 @@ import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Buckets, FerryError } from "@ferry/contracts";
-import { openKv } from "@ferry/runtime";
+import { kvKeys, openKv } from "@ferry/runtime";
 
 /** KV bucket on the hub holding one record per edge. */
 export const EdgeBucket = Buckets.edges;
@@ -50,22 +50,11 @@ export class EdgeRegistry {
 
   async list(): Promise<EdgeRecord[]> {
     const out: EdgeRecord[] = [];
-    for (const key of await this.#keys()) {
+    for (const key of await kvKeys(this.#jsm, EdgeBucket)) {
       const r = await this.get(key);
       if (r) out.push(r);
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));
-  }
-
-  /**
-   * The bucket's keys, from its stream's subjects: one request, no consumer. (`kv.keys()` runs an
-   * ordered push consumer whose heartbeat timer outlives a connection closed meanwhile, and Ops lists
-   * edges on timers and heartbeats.) Deleted keys are listed too; `get` skips them.
-   */
-  async #keys(): Promise<string[]> {
-    const prefix = `$KV.${EdgeBucket}.`;
-    const info = await this.#jsm.streams.info(`KV_${EdgeBucket}`, { subjects_filter: `${prefix}>` });
-    return Object.keys(info.state.subjects ?? {}).map((s) => s.slice(prefix.length));
   }
 
   /** Adds a new edge; throws `conflict` when the name is taken by an edge that has not lapsed. */

@@ -16,5 +16,5 @@ export { defaultStorage, storageSettings, logStreamConfig, requestStreamConfig, 
 export type { StorageSettings, StreamDefinition, Asset } from "./topology.js";
 export { provision, ensureStream } from "./provision.js";
 export type { ProvisionResult } from "./provision.js";
-export { requireStreams, openKv, openObjects, openDeploymentStores, openOnUse } from "./stores.js";
+export { requireStreams, openKv, openObjects, openDeploymentStores, openOnUse, kvKeys } from "./stores.js";
 export type { DeploymentStores } from "./stores.js";

@@ -69,3 +69,20 @@ export function openOnUse<T>(open: () => Promise<T>): () => Promise<T> {
     throw err;
   }));
 }
+
+/**
+ * A KV bucket's keys, from its stream's subjects: one request, no consumer. (`kv.keys()` runs an
+ * ordered push consumer whose heartbeat timer outlives a connection closed meanwhile and keeps the
+ * process alive.) Deleted keys are listed too until their markers go: a caller that reads the values
+ * skips them. FerryError `unavailable` when the bucket does not exist.
+ */
+export async function kvKeys(jsm: JetStreamManager, bucket: string): Promise<string[]> {
+  const prefix = `$KV.${bucket}.`;
+  try {
+    const info = await jsm.streams.info(`KV_${bucket}`, { subjects_filter: `${prefix}>` });
+    return Object.keys(info.state.subjects ?? {}).map((s) => s.slice(prefix.length));
+  } catch (err) {
+    if (isStreamNotFound(err)) throw notProvisioned(`KV_${bucket}`, err);
+    throw err;
+  }
+}

@@ -8,20 +8,20 @@ import { start as startInferer, type Inferer, type InfererOptions } from "@ferry
 import { start as startLogger, type LogService, type LoggerOptions } from "@ferry/logger";
 import { pino } from "pino";
 import { openStores, type DeploymentStores } from "@ferry/deployer";
-import { provision, siteAssets, storageSettings, streamNameOf, type Asset, type StorageSettings } from "@ferry/runtime";
+import { provision, siteAssets, storageSettings, type Asset } from "@ferry/runtime";
 import { manifests } from "./paths.js";
 
 /** Silent logger for services under test (set FERRY_TEST_LOG=debug to see them). */
 export const quiet = pino({ level: process.env.FERRY_TEST_LOG ?? "silent" });
 
 /**
- * Creates the site's streams and buckets, as `ferry start` does before any service starts (services
- * only open them). `except` leaves some out (by stream name: FERRY_LOGS, KV_ferry-site, …).
+ * Creates streams and buckets (default: the site's), as `ferry start` does before any service starts:
+ * services only open them.
  */
-export async function provisionSite(servers: string | string[], settings: Partial<StorageSettings> = {}, except: readonly string[] = [], auth?: { user: string; pass: string }): Promise<void> {
-  const nc = await connect({ servers, ...auth });
+export async function provisionSite(servers: string | string[], assets: readonly Asset[] = siteAssets(storageSettings())): Promise<void> {
+  const nc = await connect({ servers });
   try {
-    await provision(nc, siteAssets(storageSettings(settings)).filter((a) => !except.includes(streamNameOf(a))));
+    await provision(nc, assets);
   } finally {
     await nc.close();
   }
@@ -31,10 +31,7 @@ export async function provisionSite(servers: string | string[], settings: Partia
 export async function startTestNats(maxPayload = 8 * 1024 * 1024, assets: readonly Asset[] = siteAssets(storageSettings())): Promise<NatsServer & { dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), "ferry-test-"));
   const server = await startNatsServer({ dataDir: dir, port: 0, maxPayload, syncInterval: "always" });
-  // As `ferry start` does: services open the site's streams and buckets, never create them.
-  const admin = await connect({ servers: server.url });
-  await provision(admin, assets);
-  await admin.close();
+  await provisionSite(server.url, assets);
   const stop = async (): Promise<void> => {
     await server.stop();
     await rm(dir, { recursive: true, force: true });
