@@ -22,6 +22,11 @@ export interface NatsServerOptions {
   jetstreamDomain?: string;
   /** Users allowed to connect (clients and leaf nodes); none: no authentication. Passwords may be bcrypt hashes. */
   users?: readonly NatsUser[];
+  /**
+   * Users of the system account (`$SYS`): they may ask the server about its connections and close one
+   * (`$SYS.REQ.SERVER.<id>.KICK`). Only for the process that owns the server.
+   */
+  systemUsers?: readonly NatsUser[];
   /** Accept leaf node connections on this port (0: a free one). */
   leafPort?: number;
   /** Link to these servers as a leaf node. */
@@ -101,7 +106,7 @@ export interface NatsServer {
 }
 
 type ConfigInput = Required<Pick<NatsServerOptions, "serverName" | "host" | "port" | "maxPayload" | "syncInterval">>
-  & Pick<NatsServerOptions, "jetstreamDomain" | "users" | "leafPort" | "leafRemotes" | "cluster">
+  & Pick<NatsServerOptions, "jetstreamDomain" | "users" | "systemUsers" | "leafPort" | "leafRemotes" | "cluster">
   & { storeDir: string; portsDir: string; extraConfig: string };
 
 function configText(o: ConfigInput): string {
@@ -121,6 +126,7 @@ function configText(o: ConfigInput): string {
     ...(o.jetstreamDomain ? [`  domain: ${JSON.stringify(o.jetstreamDomain)}`] : []),
     "}",
     ...usersText(o.users),
+    ...systemUsersText(o.systemUsers),
     ...leafText(o.host, o.leafPort, o.leafRemotes),
     ...clusterText(o.host, o.cluster),
     o.extraConfig,
@@ -139,10 +145,19 @@ function permissionsText(p: NatsUserPermissions | undefined): string {
   return `, permissions: { ${parts.join(", ")} }`;
 }
 
+function userText(u: NatsUser): string {
+  return `    { user: ${JSON.stringify(u.user)}, password: ${JSON.stringify(u.password)}${permissionsText(u.permissions)} }`;
+}
+
 function usersText(users: readonly NatsUser[] | undefined): string[] {
   if (!users) return [];
-  const user = (u: NatsUser): string => `    { user: ${JSON.stringify(u.user)}, password: ${JSON.stringify(u.password)}${permissionsText(u.permissions)} }`;
-  return ["authorization {", "  users: [", ...users.map(user), "  ]", "}"];
+  return ["authorization {", "  users: [", ...users.map(userText), "  ]", "}"];
+}
+
+// The users above stay in the global account (and its JetStream store); these log in to the system one.
+function systemUsersText(users: readonly NatsUser[] | undefined): string[] {
+  if (!users?.length) return [];
+  return ["accounts {", "  $SYS {", "    users: [", ...users.map((u) => `  ${userText(u)}`), "    ]", "  }", "}"];
 }
 
 function leafText(host: string, port: number | undefined, remotes: readonly LeafRemote[] | undefined): string[] {
@@ -206,6 +221,7 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
     extraConfig: options.extraConfig ?? "",
     jetstreamDomain: options.jetstreamDomain,
     users: options.users,
+    systemUsers: options.systemUsers,
     leafPort: options.leafPort,
     leafRemotes: options.leafRemotes,
     cluster: options.cluster,
@@ -220,7 +236,7 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
   child.once("exit", () => process.off("exit", killOnExit));
   const log = options.log;
   const lines: string[] = [];
-  // nats-server 2.9 leaves the leaf node port out of its ports file; its log line names it.
+  // nats-server (2.9 to 2.15 alike) leaves the leaf node port out of its ports file; its log line names it.
   let leafFromLog: number | undefined;
   const onData = (chunk: Buffer): void => {
     for (const line of chunk.toString("utf8").split("\n")) {

@@ -27,8 +27,8 @@ function handleErrors(app: FastifyInstance): void {
   app.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
   app.setErrorHandler((err: FastifyError, _req, reply) => {
     const e = err instanceof FerryError ? err
-      // The hub's server away for a moment (a revocation restarts it): worth a retry, not a 500.
-      : isTransient(err) ? new FerryError("unavailable", `the hub's NATS server is not reachable right now (restarting?): ${err.message}`)
+      // The hub's server away for a moment: worth a retry, not a 500.
+      : isTransient(err) ? new FerryError("unavailable", `the hub's NATS server is not reachable right now: ${err.message}`)
         : new FerryError(err.code === "FST_ERR_CTP_BODY_TOO_LARGE" ? "payload_too_large" : err.statusCode && err.statusCode < 500 ? "bad_request" : "internal", err.message);
     if (e.code === "unavailable") void reply.header("Retry-After", "1");
     void reply.code(e.status).type(MediaTypes.json).send(e.toBody());

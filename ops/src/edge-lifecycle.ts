@@ -154,17 +154,8 @@ export class EdgeLifecycle {
   }
 
   async #syncSources(): Promise<void> {
-    // Right after a hub restart, Ops' own connection may still be coming back.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const joined = (await this.#registry.list()).filter((r) => r.state === "joined").map((r) => r.name);
-        await syncLogSources(this.#jsm, joined, this.#s.logStorage);
-        return;
-      } catch (err) {
-        if (attempt >= 40) throw err;
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
+    const joined = (await this.#registry.list()).filter((r) => r.state === "joined").map((r) => r.name);
+    await syncLogSources(this.#jsm, joined, this.#s.logStorage);
   }
 
   #serially<T>(work: () => Promise<T>): Promise<T> {

@@ -2,6 +2,7 @@ import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { HubDomain } from "@ferry/contracts";
 import { startNatsServer, type NatsServer, type NatsUser } from "@ferry/natsd";
+import { reloadAndKickLeafLinks } from "./hub-system.js";
 import { newPassword, passwordHash } from "./secrets.js";
 
 /** How to run the hub's nats-server. */
@@ -26,20 +27,22 @@ export interface HubLogin {
 
 /**
  * The hub's nats-server: JetStream domain `hub`, a leaf node listener, and one user per joined edge.
- * nats-server 2.9 reloads users for new connections but keeps a removed user's leaf link open, so
- * revoking an edge restarts the server (on the same ports; every other link comes straight back).
+ * A reload refuses a removed user's new connections but keeps its open leaf link (2.9 and 2.15 alike),
+ * so a revocation also closes the leaf links, as the system account may: the others come straight back.
  */
 export class HubServer {
   readonly login: HubLogin;
   readonly #o: HubServerOptions;
-  #server: NatsServer;
+  readonly #server: NatsServer;
+  readonly #system: HubLogin;
   #users: NatsUser[];
   #opsUser: NatsUser;
 
-  private constructor(o: HubServerOptions, server: NatsServer, login: HubLogin, opsUser: NatsUser, users: NatsUser[]) {
+  private constructor(o: HubServerOptions, server: NatsServer, logins: { ops: HubLogin; system: HubLogin }, opsUser: NatsUser, users: NatsUser[]) {
     this.#o = o;
     this.#server = server;
-    this.login = login;
+    this.login = logins.ops;
+    this.#system = logins.system;
     this.#opsUser = opsUser;
     this.#users = users;
   }
@@ -47,13 +50,13 @@ export class HubServer {
   /** Starts the hub with the edge users it had when it last ran (the registry then corrects them). */
   static async start(o: HubServerOptions): Promise<HubServer> {
     await mkdir(o.dataDir, { recursive: true, mode: 0o700 });
-    const login = await opsLogin(o.dataDir);
+    const login = await savedLogin(o.dataDir, "ops-login.json", "ferry-ops");
+    const system = await savedLogin(o.dataDir, "system-login.json", "ferry-system");
     const opsUser = { user: login.user, password: await passwordHash(login.pass) };
+    const systemUser = { user: system.user, password: await passwordHash(system.pass) };
     const users = await readUsers(o.dataDir);
-    const server = await spawn(o, [opsUser, ...users]);
-    // Restarts reuse the ports picked now: edges hold the leaf URL.
-    const fixed = { ...o, port: server.port, leafPort: server.leafPort };
-    return new HubServer(fixed, server, login, opsUser, users);
+    const server = await spawn(o, [opsUser, ...users], [systemUser]);
+    return new HubServer(o, server, { ops: login, system }, opsUser, users);
   }
 
   get url(): string {
@@ -71,12 +74,13 @@ export class HubServer {
     await this.#server.reloadUsers([this.#opsUser, ...users]);
   }
 
-  /** Allows only these edge users and drops every link, so a removed user's link cannot stay up. */
+  /**
+   * Allows only these edge users and closes every leaf link, so a removed user's link cannot stay up
+   * (a leaf link does not say which user it logged in as). The others relink within a second or two.
+   */
   async revokeTo(users: NatsUser[]): Promise<void> {
-    this.#users = users;
-    await writeUsers(this.#o.dataDir, users);
-    await this.#server.stop();
-    this.#server = await spawn(this.#o, [this.#opsUser, ...users]);
+    await this.allow(users);
+    await reloadAndKickLeafLinks(this.#server.url, this.#system);
   }
 
   get users(): readonly NatsUser[] {
@@ -88,7 +92,7 @@ export class HubServer {
   }
 }
 
-function spawn(o: HubServerOptions, users: NatsUser[]): Promise<NatsServer> {
+function spawn(o: HubServerOptions, users: NatsUser[], systemUsers: NatsUser[]): Promise<NatsServer> {
   return startNatsServer({
     dataDir: join(o.dataDir, "nats"),
     port: o.port ?? 4222,
@@ -98,16 +102,18 @@ function spawn(o: HubServerOptions, users: NatsUser[]): Promise<NatsServer> {
     serverName: "ferry-hub",
     syncInterval: o.syncInterval ?? "always",
     users,
+    systemUsers,
     log: o.log,
   });
 }
 
-async function opsLogin(dir: string): Promise<HubLogin> {
-  const file = join(dir, "ops-login.json");
+/** A login of the hub's own (0600 in its folder; the server's config holds only its bcrypt hash). */
+async function savedLogin(dir: string, name: string, user: string): Promise<HubLogin> {
+  const file = join(dir, name);
   try {
     return JSON.parse(await readFile(file, "utf8")) as HubLogin;
   } catch {
-    const login = { user: "ferry-ops", pass: newPassword() };
+    const login = { user, pass: newPassword() };
     await writeFile(file, JSON.stringify(login), { mode: 0o600 });
     await chmod(file, 0o600);
     return login;
