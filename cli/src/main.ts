@@ -35,24 +35,38 @@ function upMessage(o: StartOptions, site: Site): string {
   ].join("\n");
 }
 
+/** How long stopping may take before Ferry exits anyway (a drain that waits for a server that is gone). */
+const STOP_GRACE_MS = 4000;
+
 /** Runs `ferry start`: until SIGINT or SIGTERM, which drain and stop it (so resolves to -1: keep running). */
 async function start(o: StartOptions): Promise<number> {
   const log = pino({ level: o.logLevel });
   if (o.command === "start" && o.gateways > 1 && await runGatewayPrimary(o.gateways, log)) return 0;
-  const site = await startSite(o, log);
   let stopping = false;
-  const shutdown = (signal: string): void => {
+  let site: Site | undefined;
+  let started: () => void = () => undefined;
+  const up = new Promise<void>((resolve) => { started = resolve; });
+  const shutdown = (why: string, code: number): void => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, "draining and stopping");
-    void site.stop().then(() => process.exit(0), (err: unknown) => {
+    log.info({ why }, "draining and stopping");
+    const grace = setTimeout(() => {
+      log.error({ graceMs: STOP_GRACE_MS }, "stopping took too long: exiting (records not yet acknowledged by NATS are lost)");
+      process.exit(code || 1);
+    }, STOP_GRACE_MS);
+    // A signal during start-up stops the site once it is up (a half-started one stops itself on failure).
+    void up.then(() => site?.stop()).then(() => process.exit(code), (err: unknown) => {
       log.error({ err }, "stop failed");
       process.exit(1);
-    });
+    }).finally(() => clearTimeout(grace));
   };
-  process.on("SIGINT", () => shutdown("SIGINT"));
-  process.on("SIGTERM", () => shutdown("SIGTERM"));
-  process.stdout.write(upMessage(o, site));
+  // Installed before starting: a shell may start Ferry with SIGINT ignored, and a Ctrl-C during
+  // start-up must not be lost.
+  process.on("SIGINT", () => shutdown("SIGINT", 0));
+  process.on("SIGTERM", () => shutdown("SIGTERM", 0));
+  site = await startSite(o, log, (err) => shutdown(`nats-server does not start: ${err.message}`, 1));
+  started();
+  if (!stopping) process.stdout.write(upMessage(o, site));
   return -1;
 }
 

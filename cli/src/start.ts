@@ -1,10 +1,11 @@
 import { join } from "node:path";
-import type { NatsServer } from "@ferry/natsd";
 import type { NatsRole, Service } from "@ferry/runtime";
 import { pino, type Logger } from "pino";
 import type { NatsServerOptions, StartOptions } from "./options.js";
+import { lockDataFolder } from "./data-lock.js";
 import { startHub } from "./hub.js";
 import { joinInBackground, prepareEdge } from "./edge.js";
+import { superviseNats } from "./nats-supervision.js";
 import { natsSpawner, passwordsFor } from "./site-nats.js";
 import { startServices } from "./site-services.js";
 import { roleUrl, type SitePasswords } from "./site-users.js";
@@ -21,32 +22,45 @@ export interface Site {
 }
 
 /** `ferry start nats`: one nats-server (of a cluster), nothing else. */
-async function startServerOnly(o: NatsServerOptions, log: Logger): Promise<Site> {
+async function startServerOnly(o: NatsServerOptions, log: Logger, onFatal: FatalHandler): Promise<Site> {
   const passwords = await passwordsFor(o);
-  const nats = await natsSpawner(o, undefined, passwords, log)(o.natsPort);
-  return { natsUrl: nats.url, passwords, url: undefined, services: [], stop: () => nats.stop() };
+  const nats = await superviseNats(natsSpawner(o, undefined, passwords, log), o.natsPort, log, onFatal);
+  return { natsUrl: nats.supervisor.url, passwords, url: undefined, services: [], stop: () => nats.stop() };
 }
 
-/** Starts the asked services, spawning a local nats-server first when no NATS URL is given. */
-export async function startSite(o: StartOptions, log: Logger = pino({ level: o.logLevel })): Promise<Site> {
+/** Told when the site cannot go on (its nats-server does not start again): the caller stops it. */
+export type FatalHandler = (err: Error) => void;
+
+/**
+ * Starts the asked services, spawning a local nats-server first when no NATS URL is given. A start that
+ * spawns a server holds its data folder (`ferry.lock`) until it stops: a second one is refused.
+ */
+export async function startSite(o: StartOptions, log: Logger = pino({ level: o.logLevel }), onFatal: FatalHandler = () => undefined): Promise<Site> {
+  const spawns = o.command === "start ops" || o.command === "start nats" || !o.natsUrl;
+  if (!spawns) return startOwned(o, log, onFatal);
+  const lock = await lockDataFolder(o.data, o.command);
+  try {
+    const site = await startOwned(o, log, onFatal);
+    return { ...site, stop: () => site.stop().finally(() => lock.release()) };
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+}
+
+async function startOwned(o: StartOptions, log: Logger, onFatal: FatalHandler): Promise<Site> {
   if (o.command === "start ops") return startHub(o, log);
   // One server of a cluster: its JetStream answers once enough servers are up, so nothing else runs here.
-  if (o.command === "start nats") return startServerOnly(o, log);
+  if (o.command === "start nats") return startServerOnly(o, log, onFatal);
   const edge = o.bundle ? await prepareEdge(o.bundle, o.data, log) : undefined;
   if (edge && o.natsUrl) log.warn({ edge: edge.name }, `NATS_URL is given: that server must have JetStream domain ${edge.name} and the leaf link to the hub (credentials in ${join(o.data, "edge")})`);
   const passwords = await passwordsFor(o);
-  const spawnNats = natsSpawner(o, edge, passwords, log);
-  let nats: NatsServer | undefined = o.natsUrl ? undefined : await spawnNats(o.natsPort);
-  const serverUrl = o.natsUrl ?? nats!.url;
+  const nats = o.natsUrl ? undefined : await superviseNats(natsSpawner(o, edge, passwords, log), o.natsPort, log, onFatal);
+  const serverUrl = o.natsUrl ?? nats!.supervisor.url;
   const services: Service[] = [];
   let relinking: Promise<void> | undefined;
-  const rejoin = edge && !edge.credentials ? joinInBackground(edge, o.data, log, () => (relinking = (async () => {
-    // Leaf remotes cannot be reloaded: restart the server on the same port; services reconnect on their own.
-    if (!nats) return;
-    const port = nats.port;
-    await nats.stop();
-    nats = await spawnNats(port);
-  })()), o.joinRetryMs) : undefined;
+  // Leaf remotes cannot be reloaded: the server starts again on the same port; services reconnect on their own.
+  const rejoin = edge && !edge.credentials ? joinInBackground(edge, o.data, log, () => (relinking = nats?.supervisor.replace() ?? Promise.resolve()), o.joinRetryMs) : undefined;
   const stop = async (): Promise<void> => {
     rejoin?.stop();
     await relinking?.catch(() => undefined);
@@ -54,7 +68,9 @@ export async function startSite(o: StartOptions, log: Logger = pino({ level: o.l
     await nats?.stop();
   };
   try {
-    const url = await startServices(o, edge, (role: NatsRole) => roleUrl(serverUrl, role, passwords), log, services);
+    const as = (role: NatsRole): string => roleUrl(serverUrl, role, passwords);
+    const url = await startServices(o, edge, as, log, services);
+    await nats?.reportMetrics(as("admin"), o.natsName);
     return { natsUrl: serverUrl, passwords, url, services, stop };
   } catch (err) {
     await stop();

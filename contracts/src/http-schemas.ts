@@ -125,7 +125,7 @@ export const LinkStatusSchema = Type.Object({
 
 /** `GET /health` body. */
 export const HealthReplySchema = Type.Object({
-  status: Type.Literal("ok"),
+  status: Type.Union([Type.Literal("ok"), Type.Literal("unavailable")], { description: "`unavailable` (with 503) while the site's NATS server is away" }),
   nats: Type.Union([Type.Literal("connected"), Type.Literal("reconnecting")]),
   link: LinkStatusSchema,
 });

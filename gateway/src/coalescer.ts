@@ -54,6 +54,10 @@ export class Coalescer {
   readonly #nc: NatsConnection;
   readonly #options: CoalescerOptions;
   readonly #lanes = new Map<string, Lane>();
+  /** Set while the connection is down: requests fail at once instead of waiting out their timeout. */
+  #down = false;
+  /** Batches in flight: failed at once when the connection drops (see `connectionLost`). */
+  readonly #inFlight = new Set<Pending[]>();
 
   constructor(nc: NatsConnection, options: CoalescerOptions) {
     this.#nc = nc;
@@ -65,6 +69,7 @@ export class Coalescer {
    * `bad_gateway`. A request that reached no inferer is retried once first (see `#request`).
    */
   send(subject: string, req: ForwardRequest): Promise<ForwardReply> {
+    if (this.#down) return Promise.reject(serverAway("is not reachable"));
     const size = envelopePartSize(req.headers, req.body.length);
     const max = this.#maxPayload();
     if (size + ENVELOPE_SLACK > max) {
@@ -78,6 +83,26 @@ export class Coalescer {
     });
   }
 
+  /**
+   * The connection dropped: requests in flight fail now with 503 `unavailable`, and new ones until it is
+   * back. A request in flight went through the server that went away, so its reply cannot come; the
+   * inferer may still have run it (as after a timeout).
+   */
+  connectionLost(): void {
+    this.#down = true;
+    const lost = serverAway("went away while the request was in flight; it may or may not have run");
+    // A settled request ignores the reply or timeout that may still come for it.
+    for (const batch of this.#inFlight) for (const p of batch) p.reject(lost);
+    this.#inFlight.clear();
+    for (const lane of this.#lanes.values()) for (const p of lane.queue.splice(0)) p.reject(lost);
+    // Fresh lanes: the old ones' in-flight slots stay taken until their requests time out.
+    this.#lanes.clear();
+  }
+
+  connectionBack(): void {
+    this.#down = false;
+  }
+
   #maxPayload(): number {
     return this.#nc.info?.max_payload ?? 1024 * 1024;
   }
@@ -89,7 +114,7 @@ export class Coalescer {
       void this.#dispatch(subject, batch).finally(() => {
         lane.inFlight--;
         if (lane.queue.length > 0) this.#pump(subject, lane);
-        else if (lane.inFlight === 0) this.#lanes.delete(subject);
+        else if (lane.inFlight === 0 && this.#lanes.get(subject) === lane) this.#lanes.delete(subject);
       });
     }
   }
@@ -106,26 +131,34 @@ export class Coalescer {
   }
 
   async #dispatch(subject: string, batch: Pending[]): Promise<void> {
+    this.#inFlight.add(batch);
     try {
-      if (batch.length === 1) {
-        const only = batch[0]!;
-        const msg = await this.#request(subject, only.req.body, natsHeaders(only.req.headers));
-        only.resolve(readReply(msg.headers, msg.data, UNTYPED));
-        return;
-      }
-      const body = encodeEnvelope(batch.map((p): EnvelopePart => ({ headers: p.req.headers, body: p.req.body })));
-      const msg = await this.#request(subject, body, natsHeaders(batchHeaders(batch.length)));
-      if (batchSize(msg.headers) === undefined) {
-        // An error for the whole envelope (e.g. a broken frame): every request gets it.
-        const r = readReply(msg.headers, msg.data, UNTYPED);
-        for (const p of batch) p.resolve(r);
-        return;
-      }
-      batchReplies(msg.data, batch.length, UNTYPED).forEach((r, i) => batch[i]!.resolve(r));
+      await this.#exchange(subject, batch);
     } catch (err) {
       const e = natsError(err, subject, this.#options.timeoutMs);
       for (const p of batch) p.reject(e);
+    } finally {
+      this.#inFlight.delete(batch);
     }
+  }
+
+  /** Sends one request or one envelope and resolves each request of the batch with its reply. */
+  async #exchange(subject: string, batch: Pending[]): Promise<void> {
+    if (batch.length === 1) {
+      const only = batch[0]!;
+      const msg = await this.#request(subject, only.req.body, natsHeaders(only.req.headers));
+      only.resolve(readReply(msg.headers, msg.data, UNTYPED));
+      return;
+    }
+    const body = encodeEnvelope(batch.map((p): EnvelopePart => ({ headers: p.req.headers, body: p.req.body })));
+    const msg = await this.#request(subject, body, natsHeaders(batchHeaders(batch.length)));
+    if (batchSize(msg.headers) === undefined) {
+      // An error for the whole envelope (e.g. a broken frame): every request gets it.
+      const r = readReply(msg.headers, msg.data, UNTYPED);
+      for (const p of batch) p.resolve(r);
+      return;
+    }
+    batchReplies(msg.data, batch.length, UNTYPED).forEach((r, i) => batch[i]!.resolve(r));
   }
 
   /**
@@ -145,3 +178,8 @@ export class Coalescer {
     }
   }
 }
+
+function serverAway(what: string): FerryError {
+  return new FerryError("unavailable", `the site's NATS server ${what}; retry shortly`);
+}
+

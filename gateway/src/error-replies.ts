@@ -15,6 +15,8 @@ const fastifyCodes: Record<string, ErrorCode> = {
  * route's response schema, which documents only the codes the route is expected to answer.
  */
 export function sendError(reply: FastifyReply, e: FerryError): FastifyReply {
+  // Worth a retry soon: the site's NATS server is being restarted or a part is starting.
+  if (e.code === "unavailable" && !reply.hasHeader("Retry-After")) void reply.header("Retry-After", "1");
   return reply.code(e.status).type(MediaTypes.json).send(JSON.stringify(e.toBody()));
 }
 

@@ -3,7 +3,8 @@ import { Subjects, type LinkStatus } from "@ferry/contracts";
 
 /** `GET /health` body. */
 export interface Health {
-  status: "ok";
+  /** `ok` (200) while the gateway reaches NATS; `unavailable` (503) while it does not: the site cannot serve then. */
+  status: "ok" | "unavailable";
   /** The gateway's NATS connection: `reconnecting` while the site's server is away. */
   nats: "connected" | "reconnecting";
   /** The site's link to the Ops hub, as its link service reports it. */
@@ -30,7 +31,7 @@ export async function linkStatus(nc: NatsConnection, timeoutMs = LINK_STATUS_TIM
   }
 }
 
-/** `GET /health`: the gateway runs; the state of NATS and of the hub link. */
+/** `GET /health`: whether the site can serve (the gateway reaches NATS); the state of NATS and of the hub link. */
 export async function health(nc: NatsConnection, connected: boolean): Promise<Health> {
-  return connected ? { status: "ok", nats: "connected", link: await linkStatus(nc) } : { status: "ok", nats: "reconnecting", link: linkUnknown };
+  return connected ? { status: "ok", nats: "connected", link: await linkStatus(nc) } : { status: "unavailable", nats: "reconnecting", link: linkUnknown };
 }

@@ -34,13 +34,15 @@ export interface NatsPluginOptions extends CoalescerOptions {
 // fastify-plugin: not encapsulated, so the route plugins registered beside it see `app.nats`.
 export const natsPlugin = fp<NatsPluginOptions>(async (app, options) => {
   const { nc, ownsConnection, ...coalescing } = options;
+  const coalescer = new Coalescer(nc, coalescing);
   const nats: GatewayNats = {
     nc,
-    connection: watchConnection(nc),
-    coalescer: new Coalescer(nc, coalescing),
+    connection: watchConnection(nc, (e) => (e === "reconnect" ? coalescer.connectionBack() : coalescer.connectionLost())),
+    coalescer,
     stores: new SiteStores(nc),
     timeoutMs: coalescing.timeoutMs,
   };
   app.decorate("nats", nats);
-  if (ownsConnection) app.addHook("onClose", async () => { await nc.drain(); });
+  // A drain waits for a server that is away: close at once then (nothing of the gateway's is unsent).
+  if (ownsConnection) app.addHook("onClose", async () => { await (nats.connection.connected ? nc.drain() : nc.close()); });
 }, { name: "ferry-nats", fastify: "5.x" });

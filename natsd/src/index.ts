@@ -3,3 +3,4 @@ export {
   MIN_NATS_SERVER, NEWER_SERVER_HINT, PROJECT_NATS_SERVER, findNatsServer, isCurrentEnough, natsServerVersion, parseServerVersion, requireNatsServer,
   type ServerBinary,
 } from "./server-binary.js";
+export { NatsSupervisor, type ServerSpawner, type SupervisorEvents, type SupervisorOptions, type SupervisedState } from "./supervisor.js";

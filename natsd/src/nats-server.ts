@@ -287,24 +287,32 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
 
 /**
  * A server left running by a Ferry that was killed outright (its ports file is still there, named by
- * pid) would hold the port and the store: stop it, if it is still that server.
+ * pid) would hold the port and the store: stop it, if it is still that server and no live Node process
+ * owns it (a second start on the folder must never stop the first one's server).
  */
 async function killLeftovers(portsDir: string): Promise<void> {
   for (const f of await readdir(portsDir)) {
     const m = /^nats-server_(\d+)\.ports$/.exec(f);
     if (!m) continue;
     const pid = Number(m[1]);
-    try {
-      const cmd = await readFile(`/proc/${pid}/cmdline`, "utf8");
-      if (cmd.includes("nats-server") && cmd.includes(dirname(portsDir))) {
-        process.kill(pid, "SIGTERM");
-        for (let i = 0; i < 100 && (await isAlive(pid)); i++) await sleep(50);
-      }
-    } catch {
-      // not running any more
+    const cmd = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+    if (cmd.includes("nats-server") && cmd.includes(dirname(portsDir))) {
+      const owner = await liveOwner(pid);
+      if (owner !== undefined) throw new Error(`the nats-server in ${dirname(portsDir)} (pid ${pid}) belongs to a running process (pid ${owner}): stop that one first`);
+      process.kill(pid, "SIGTERM");
+      for (let i = 0; i < 100 && (await isAlive(pid)); i++) await sleep(50);
     }
     await rm(join(portsDir, f), { force: true });
   }
+}
+
+/** The pid of the Node process that spawned `pid`, if it still runs (an orphan's parent is init or a subreaper). */
+async function liveOwner(pid: number): Promise<number | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+  const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  if (!(ppid > 1) || ppid === process.pid) return undefined;
+  const parent = await readFile(`/proc/${ppid}/cmdline`, "utf8").catch(() => "");
+  return /(^|\/)node\0/.test(parent) ? ppid : undefined;
 }
 
 async function isAlive(pid: number): Promise<boolean> {

@@ -52,5 +52,12 @@ export function natsConnectOptions(url?: string): Pick<ConnectionOptions, "serve
  * reconnecting for ever, without the async stack traces nats.js would build for every request.
  */
 export function connectService(name: string, natsUrl?: string): Promise<NatsConnection> {
-  return connect({ ...natsConnectOptions(natsUrl), name, maxReconnectAttempts: -1, noAsyncTraces: true });
+  // Pings every 5 s (nats.js: 2 min): a server that hangs without closing the socket is noticed within
+  // about 15 s, so health turns 503 and requests fail fast instead of each waiting out its timeout.
+  return connect({ ...natsConnectOptions(natsUrl), name, maxReconnectAttempts: -1, reconnectTimeWait: RECONNECT_WAIT_MS, noAsyncTraces: true, pingInterval: SERVICE_PING_MS, maxPingOut: 2 });
 }
+
+/** How often a service pings its NATS server, ms. */
+const SERVICE_PING_MS = 5000;
+/** Pause between reconnect attempts, ms (nats.js: 2 s): a restarted site server is back in well under a second. */
+const RECONNECT_WAIT_MS = 250;

@@ -10,10 +10,17 @@ export const healthRoutes: FastifyPluginAsync = async (app) => {
   app.get("/health", {
     schema: {
       operationId: "health", summary: "Liveness", tags: ["operations"],
-      description: "200 while the gateway runs, with the state of its NATS connection and of the link to the Ops hub on an edge.",
-      response: { 200: { description: "the gateway is alive", content: jsonContent(schemaRef("HealthReply")) } },
+      description: "200 while the gateway reaches the site's NATS server; 503 (same body, `status: unavailable`) while it does not, as when the spawned nats-server is being restarted. With the state of the link to the Ops hub on an edge.",
+      response: {
+        200: { description: "the site can serve", content: jsonContent(schemaRef("HealthReply")) },
+        503: { description: "NATS is away (not an error body)", content: jsonContent(schemaRef("HealthReply")) },
+      },
     },
-  }, async () => health(nats.nc, nats.connection.connected));
+  }, async (_req, reply) => {
+    const body = await health(nats.nc, nats.connection.connected);
+    if (body.status !== "ok") void reply.code(503).header("Retry-After", "1");
+    return body;
+  });
 
   app.get("/ready", {
     schema: {

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from "fastify";
+import { LastKnownStatus } from "../last-known-status.js";
 import { collectStatus, modelsOf, pipelinesOf } from "../status-client.js";
 import { errorResponses, jsonContent } from "../openapi-responses.js";
 import { schemaRef } from "../openapi-schemas.js";
@@ -11,16 +12,19 @@ export interface StatusRoutesOptions {
 
 /** `GET /pipelines` and `GET /models`: what the inferers report, gathered over `ferry.status`. */
 export const statusRoutes: FastifyPluginAsync<StatusRoutesOptions> = async (app, options) => {
-  const { nc, stores } = app.nats;
+  const { nc, stores, connection } = app.nats;
+  const last = new LastKnownStatus();
   app.get("/pipelines", {
     schema: {
       operationId: "listPipelines", summary: "List pipelines", tags: ["status"],
-      description: "`Running`, or `Error` with a `detail` (model failed to load, or no inferer serves it). Answers within about a second even when no inferer runs.",
+      description: "`Running`, or `Error` with a `detail` (model failed to load, or no inferer serves it). Answers within about a second even when no inferer runs; while the site's NATS server is away, at once with the last known pipelines marked `Error`.",
       response: { 200: { description: "the site's pipelines", content: jsonContent(schemaRef("PipelinesReply")) }, ...errorResponses(["internal"]) },
     },
   }, async () => {
+    if (!connection.connected) return { pipelines: last.pipelinesAway(options.pipelines) };
     const [statuses, deployed] = await Promise.all([collectStatus(nc), stores.deployedPipelines()]);
-    return { pipelines: pipelinesOf(statuses, [...new Set([...options.pipelines, ...deployed])]) };
+    last.models(modelsOf(statuses));
+    return { pipelines: last.pipelines(pipelinesOf(statuses, [...new Set([...options.pipelines, ...deployed])])) };
   });
   app.get("/models", {
     schema: {
@@ -28,5 +32,5 @@ export const statusRoutes: FastifyPluginAsync<StatusRoutesOptions> = async (app,
       description: "The models of the running inferers; `sha` is the sha256 of the model file.",
       response: { 200: { description: "the site's models", content: jsonContent(schemaRef("ModelsReply")) }, ...errorResponses(["internal"]) },
     },
-  }, async () => ({ models: modelsOf(await collectStatus(nc)) }));
+  }, async () => ({ models: connection.connected ? last.models(modelsOf(await collectStatus(nc))) : last.modelsAway() }));
 };
