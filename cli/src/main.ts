@@ -43,7 +43,7 @@ async function start(o: StartOptions): Promise<number> {
   const log = pino({ level: o.logLevel });
   if (o.command === "start" && o.gateways > 1 && await runGatewayPrimary(o.gateways, log)) return 0;
   let stopping = false;
-  let site: Site | undefined;
+  const running: { site?: Site } = {};
   let started: () => void = () => undefined;
   const up = new Promise<void>((resolve) => { started = resolve; });
   const shutdown = (why: string, code: number): void => {
@@ -55,7 +55,7 @@ async function start(o: StartOptions): Promise<number> {
       process.exit(code || 1);
     }, STOP_GRACE_MS);
     // A signal during start-up stops the site once it is up (a half-started one stops itself on failure).
-    void up.then(() => site?.stop()).then(() => process.exit(code), (err: unknown) => {
+    void up.then(() => running.site?.stop()).then(() => process.exit(code), (err: unknown) => {
       log.error({ err }, "stop failed");
       process.exit(1);
     }).finally(() => clearTimeout(grace));
@@ -64,7 +64,7 @@ async function start(o: StartOptions): Promise<number> {
   // start-up must not be lost.
   process.on("SIGINT", () => shutdown("SIGINT", 0));
   process.on("SIGTERM", () => shutdown("SIGTERM", 0));
-  site = await startSite(o, log, (err) => shutdown(`nats-server does not start: ${err.message}`, 1));
+  const site = (running.site = await startSite(o, log, (err) => shutdown(`nats-server does not start: ${err.message}`, 1)));
   started();
   if (!stopping) process.stdout.write(upMessage(o, site));
   return -1;
