@@ -61,5 +61,6 @@ export function renderThroughput(t: ThroughputPart, target: number): string[] {
     "Stored log records after each \"on\" run (answered = 2xx replies incl. warm-ups and the check request; sent = requests written):",
     checksTable(t),
     `"off" runs left ${t.offStored.join(", ")} stream message(s).`,
+    ...t.failures.map((f) => `round ${f.round}, ${f.mode}: ${f.verdict}`),
   ];
 }

@@ -7,7 +7,7 @@ import { LeafDenied, heartbeatSubject, type EdgeCredentials, type HeartbeatReply
 import { startNatsServer, type LeafCompression, type NatsServer } from "@ferry/natsd";
 import { provision, siteAssets, storageSettings } from "@ferry/runtime";
 import type { Jet } from "./logs-ferry.js";
-import type { Proc } from "./procs.js";
+import { freePort, type Proc } from "./procs.js";
 
 /** The edge's server and the bench's connection to it. */
 export interface BenchEdge {
@@ -15,6 +15,8 @@ export interface BenchEdge {
   jet: Jet;
   proc: Proc;
   compression: LeafCompression;
+  /** The server's monitoring port (its /leafz tells the compression the link runs with). */
+  monitorPort: number;
   stop(): Promise<void>;
 }
 
@@ -23,8 +25,10 @@ export interface BenchEdge {
  * (10 GiB of logs); `compression` is its leaf remote's (started again on the same folder, it keeps its data).
  */
 export async function startEdge(creds: EdgeCredentials, dataDir: string, log: (line: string) => void, compression: LeafCompression): Promise<BenchEdge> {
+  const monitorPort = await freePort();
   const server = await startNatsServer({
     dataDir, port: 0, serverName: creds.edge_name, jetstreamDomain: creds.edge_name, syncInterval: "always", log,
+    extraConfig: `http: "127.0.0.1:${monitorPort}"`,
     leafRemotes: [{ url: creds.leaf_url, user: creds.user, password: creds.password, denyImports: [...LeafDenied], denyExports: [...LeafDenied], compression }],
   });
   let nc: NatsConnection | undefined;
@@ -33,7 +37,7 @@ export async function startEdge(creds: EdgeCredentials, dataDir: string, log: (l
     const jet: Jet = { nc, js: jetstream(nc), jsm: await jetstreamManager(nc) };
     await provision(nc, siteAssets(storageSettings()));
     const proc = { label: "edge nats-server", pid: server.process.pid ?? -1, node: false };
-    return { server, jet, proc, compression, stop: async () => { await jet.nc.close(); await server.stop(); } };
+    return { server, jet, proc, compression, monitorPort, stop: async () => { await jet.nc.close(); await server.stop(); } };
   } catch (err) {
     await nc?.close();
     await server.stop();

@@ -16,10 +16,30 @@ export interface LinkBytes {
 
 const run = promisify(execFile);
 
+/** What the edge's server says of its leaf link (GET /leafz): the compression it runs with, and its round trip. */
+export interface LinkMode {
+  /** The mode in effect, as the server writes it (for s2_auto, with the level its round trip picked). */
+  compression: string;
+  rtt: string;
+}
+
+/** The edge's one leaf link as its monitoring endpoint describes it; "?" where it does not say. */
+export async function leafLinkMode(monitorPort: number): Promise<LinkMode> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${monitorPort}/leafz`);
+    const leafz = await res.json() as { leafs?: { compression?: string; rtt?: string }[] };
+    const leaf = leafz.leafs?.[0];
+    return { compression: leaf?.compression ?? "?", rtt: leaf?.rtt ?? "?" };
+  } catch (err) {
+    return { compression: `? (${String(err)})`, rtt: "?" };
+  }
+}
+
 /**
  * The TCP counters of the edge's end of its connection to the hub's leaf port (`ss -ti`, tcp_info's
  * bytes_sent and bytes_received since the connection opened). Why the kernel's and not the hub's
- * `leafz` in/out bytes: nats-server counts those after decompression, so they cannot show compression.
+ * `leafz` in/out bytes: nats-server counts message payloads as it parses them, after decompression, so
+ * those cannot show compression.
  * Throws unless exactly one connection goes to the port.
  */
 export async function leafLinkBytes(leafPort: number): Promise<LinkBytes> {

@@ -57,7 +57,8 @@ export function renderLink(rounds: readonly RoundResult[], figures: readonly Com
   const within = starts.filter((s) => s <= 1).length;
   return [
     "Leaf link bytes (TCP payload of the edge's socket from the link's reconnection to the last message stored; kernel tcp_info via `ss`).",
-    "s2_auto picks its level by round-trip time and does not compress on loopback; s2_best/s2_fast force compression. Medians:",
+    "s2_auto picks its level by the link's round trip (no compression below 10 ms, as on an idle loopback; a busy machine can push it over);",
+    "s2_best/s2_fast force compression. Medians:",
     table([
       "edge compression", "rounds", "edge→hub MB", "hub→edge kB", "per stream byte", `÷ ${baseline} (per cycle)`, "catch-up rec/s", "1st msg after accept s",
     ], rows),

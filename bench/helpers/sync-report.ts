@@ -57,17 +57,17 @@ function roundsTable(s: SyncSummary): string {
   const rows = s.rounds.map((r) => [
     String(r.round), r.compression, int(r.write.recordsPerS), int(r.catchUp.recordsPerS), `${fix(r.ratio)}x`, fix(r.catchUp.mbPerS, 1), int(r.catchUp.fromStartRecordsPerS),
     fix(r.write.seconds), fix(r.catchUp.acceptS), fix(r.catchUp.hubReadyS), fix(r.catchUp.linkUpS), fix(r.catchUp.firstMessageS), fix(r.catchUp.firstAfterAcceptS),
-    fix(r.catchUp.allInS), fix(r.catchUp.longestPauseS), fix(r.catchUp.link.edgeToHub / 1e6),
+    fix(r.catchUp.allInS), fix(r.catchUp.longestPauseS), fix(r.catchUp.link.edgeToHub / 1e6), `${r.catchUp.linkMode.compression}, ${r.catchUp.linkMode.rtt}`,
     r.check.ok ? "ok" : "FAILED", `${otherLoad(r.write.cpu)} / ${otherLoad(r.catchUp.cpu)}`,
   ]);
   const m = s.median;
   rows.push([
     "median", "", int(m.writeRecordsPerS), int(m.catchUpRecordsPerS), `${fix(m.ratio)}x`, fix(m.mbPerS, 1), int(m.fromStartRecordsPerS),
-    "", "", "", "", fix(m.firstMessageS), fix(m.firstAfterAcceptS), fix(m.allInS), "", "", "", "",
+    "", "", "", "", fix(m.firstMessageS), fix(m.firstAfterAcceptS), fix(m.allInS), "", "", "", "", "",
   ]);
   return table([
     "round", "leaf compr.", "edge write rec/s", "hub catch-up rec/s", "catch-up/write", "MB/s", "from start rec/s",
-    "write s", "accept s", "hub up s", "link s", "1st msg s", "1st after accept s", "all in s", "max pause s", "link MB e→h", "check", "other load w/c",
+    "write s", "accept s", "hub up s", "link s", "1st msg s", "1st after accept s", "all in s", "max pause s", "link MB e→h", "edge leafz: compression, rtt", "check", "other load w/c",
   ], rows);
 }
 
@@ -103,7 +103,8 @@ export function renderSync(s: SyncSummary): string {
     "from start = records ÷ (hub start → last message stored), start-up included; MB/s = the edge's FERRY_LOGS bytes of the round ÷ the catch-up time.",
     "accept / hub up / link / 1st msg / all in = seconds from the call that starts the hub to: its nats-server taking a TCP connection (10 ms polls);",
     "Ops and its services started; an edge heartbeat answered across the leaf link; the first and the last message of the round stored.",
-    "1st after accept = 1st msg − accept. max pause = longest stall of the hub's count (50 ms polls). link MB e→h = bytes the edge sent on the leaf link.",
+    "1st after accept = 1st msg − accept. max pause = longest stall of the hub's count (50 ms polls). link MB e→h = bytes the edge sent on the leaf link;",
+    "edge leafz = the mode and round trip the edge's server reports for the link once all is in (s2_auto re-picks its level by round trip).",
     `other load = CPU (% of one core) of processes outside the bench during the write / the catch-up; NOISY above 20%. Link up at setup: ${fix(s.setup.linkUpS)} s.`,
     "",
     roundsTable(s),

@@ -13,7 +13,7 @@ import type { LeafCompression } from "@ferry/natsd";
 import { compressionOf, syncNames, syncSettings, totalRounds } from "./sync-config.js";
 import { waitForLink, type BenchEdge } from "./sync-edge.js";
 import type { Hub } from "./sync-hub.js";
-import { acceptedAt, leafLinkBytes, type LinkBytes } from "./sync-link.js";
+import { acceptedAt, leafLinkBytes, leafLinkMode, type LinkBytes, type LinkMode } from "./sync-link.js";
 import { verifySync, type SyncCheck } from "./sync-verify.js";
 import type { WarningKind, Warnings } from "./sync-warnings.js";
 import { waitForHub, type HubWatch, type Sample } from "./sync-watch.js";
@@ -55,6 +55,8 @@ export interface CatchUpFigures {
   cpu: CpuShare[];
   /** What the leaf link carried from its reconnection up to the last message stored. */
   link: LinkBytes;
+  /** The compression the edge's server says its link runs with then. */
+  linkMode: LinkMode;
 }
 
 /** One round's figures and checks. */
@@ -128,6 +130,7 @@ async function catchUp(ctx: RoundContext, before: number, write: WriteFigures): 
   progress(`  hub up in ${hubReadyS.toFixed(2)} s; waiting for ${target.toLocaleString("en-US")} messages in FERRY_LOGS_ALL`);
   const samples = await waitForHub(ctx.watch, target, t0, { pollMs: syncSettings.pollMs, stallMs: syncSettings.stallSeconds * 1000 });
   const bytes = await leafLinkBytes(ctx.hub.leafPort);
+  const linkMode = await leafLinkMode(ctx.edge.monitorPort);
   const cpu = await closeWithHub(closeCpu, running.nats, (performance.now() - t0) / 1000);
   const [firstAt, lastAt, linkUpS, acceptAt] = [await ctx.watch.storedAt(before + 1), await ctx.watch.storedAt(target), await link, await accepted];
   const streamingS = (lastAt - firstAt) / 1000;
@@ -137,7 +140,7 @@ async function catchUp(ctx: RoundContext, before: number, write: WriteFigures): 
     firstAfterAcceptS: (firstAt - acceptAt) / 1000, allInS: (lastAt - wallStart) / 1000,
     recordsPerS: perS(write.records - Math.min(syncSettings.perMessage, write.records), streamingS),
     fromStartRecordsPerS: perS(write.records, (lastAt - wallStart) / 1000),
-    mbPerS: perS(write.bytes / 1e6, streamingS), longestPauseS: longestPause(samples, before + 1), samples, cpu, link: bytes,
+    mbPerS: perS(write.bytes / 1e6, streamingS), longestPauseS: longestPause(samples, before + 1), samples, cpu, link: bytes, linkMode,
   };
 }
 
