@@ -1,26 +1,27 @@
 // Ferry log bench, from one run:
-//   1. house-price batch-1 throughput with log records on and off (alternating Ferrys, each with its own
+//   1. house-price batch-1 throughput with log records on (with `--nats-sync always`, Ferry's default, and
+//      with `--nats-sync 2m`, nats-server's default) and off (alternating Ferrys, each with its own
 //      nats-server and temp data dir), and a check that every answered request left one stored record;
 //   2. POST /logs latency over a FERRY_LOGS stream of 1,000,000 records (filled straight over JetStream
 //      in the inferer's message format), over HTTP and straight to the logger over NATS, plus the
 //      JetStream calls a query makes, timed one by one.
 // Run: npm run bench:logs (or node bench/dist/logs.js). Environment: BENCH_SECONDS, BENCH_WARMUP_SECONDS
-// (as bench/infer.ts), BENCH_LOGS_ROUNDS (on/off pairs, default 3), BENCH_LOGS_RECORDS (default 1000000),
-// BENCH_LOGS_REPEATS (timed queries each, default 20).
+// (as bench/infer.ts), BENCH_LOGS_ROUNDS (rounds of the three modes, default 3), BENCH_LOGS_RECORDS (default
+// 1000000), BENCH_LOGS_REPEATS (timed queries each, default 20), BENCH_LOGS_PARTS (all, throughput or logs).
 import { LogStream, logSubject } from "@ferry/contracts";
-import { concurrencies, houseBody, houseHeaders, paths, pipelines, timing } from "./helpers/config.js";
-import { cpuWindow, type HttpRun } from "./helpers/load.js";
-import { connectJet, countViaHttp, countViaNats, startFerry, waitForQuietStream, waitForStream, type Ferry, type Jet } from "./helpers/logs-ferry.js";
+import { paths, pipelines, timing } from "./helpers/config.js";
+import { cpuWindow } from "./helpers/load.js";
+import { startFerry, waitForStream, withJet } from "./helpers/logs-ferry.js";
 import { fillLogs, type FillResult } from "./helpers/logs-fill.js";
-import { measureCounted } from "./helpers/logs-load.js";
+import { int, ms, table } from "./helpers/logs-format.js";
+import { throughputPart, type ThroughputPart } from "./helpers/logs-throughput.js";
+import { renderThroughput } from "./helpers/logs-throughput-report.js";
 import {
   checkPage, isSorted, measurePrimitives, postLogs, requestLogs, spread, type Answer, type PageCheck, type Primitives, type Spread,
 } from "./helpers/logs-query.js";
-import { checkReply } from "./helpers/probe.js";
 import { benchMain } from "./helpers/main.js";
 import { writeReportFile } from "./helpers/report-file.js";
 import { memoryOf, type Memory } from "./helpers/servers.js";
-import { median } from "./helpers/stats.js";
 import { describeMachine, progress } from "./helpers/machine.js";
 
 
@@ -30,6 +31,12 @@ function envInt(name: string, fallback: number): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive whole number, got ${JSON.stringify(raw)}`);
   return n;
+}
+
+/** BENCH_LOGS_PARTS: "throughput" (part 1 only), "logs" (part 2 only) or "all". */
+function partsOf(raw: string): { throughput: boolean; logs: boolean } {
+  if (!["all", "throughput", "logs"].includes(raw)) throw new Error(`BENCH_LOGS_PARTS must be all, throughput or logs, got ${JSON.stringify(raw)}`);
+  return { throughput: raw !== "logs", logs: raw !== "throughput" };
 }
 
 const settings = {
@@ -43,145 +50,11 @@ const settings = {
   natsRepeats: Math.min(10, envInt("BENCH_LOGS_REPEATS", 20)),
   /** The range read reproduced from the bench can move hundreds of MB: a few are enough. */
   rangeRepeats: 3,
-  ratioTarget: 0.9,
+  /** Logging on (sync always) against off, 32 connections. */
+  ratioTarget: 0.85,
+  parts: partsOf(process.env.BENCH_LOGS_PARTS || "all"),
   latencyTargetMs: 100,
 };
-
-// ---------------------------------------------------------------------------------------------------
-// Machine
-
-
-
-// ---------------------------------------------------------------------------------------------------
-// Part 1: throughput with log records on vs off
-
-type Mode = "on" | "off";
-
-interface ModeRun {
-  round: number;
-  mode: Mode;
-  run: HttpRun;
-}
-
-interface RecordCheck {
-  round: number;
-  /** 2xx replies to POST /infer over the Ferry's life (check request, warm-ups and measured windows). */
-  answered: number;
-  /** Requests written (answered ones plus those in flight when autocannon stopped). */
-  sent: number;
-  storedViaLogs: number;
-  logsPages: number;
-  logsCountMs: number;
-  storedViaNats: number;
-  streamMessages: number;
-  streamBytes: number;
-  verdict: string;
-}
-
-interface ModeMedian {
-  connections: number;
-  /** Runs the medians are over: all, or only those where other processes used <= 20% of a core. */
-  runs: "all" | "quiet";
-  onRuns: number;
-  offRuns: number;
-  onRps: number;
-  offRps: number;
-  ratio: number;
-  onP50Ms: number;
-  offP50Ms: number;
-}
-
-interface ThroughputPart {
-  runs: ModeRun[];
-  medians: ModeMedian[];
-  checks: RecordCheck[];
-  /** Stream messages left by the "off" Ferrys (should be 0). */
-  offStored: number[];
-  checkValues: (number | undefined)[];
-  memory: { round: number; mode: Mode; memory: Memory[] }[];
-}
-
-/** Above this share of one core used by other processes during a run, the run is marked NOISY. */
-const noisyPct = 20;
-
-function otherPct(r: HttpRun): number {
-  return r.cpu.find((c) => c.label === "other processes")?.totalPct ?? Number.NaN;
-}
-
-async function withJet<T>(natsUrl: string, body: (jet: Jet) => Promise<T>): Promise<T> {
-  const jet = await connectJet(natsUrl);
-  try {
-    return await body(jet);
-  } finally {
-    await jet.nc.close();
-  }
-}
-
-function verdictOf(answered: number, sent: number, viaLogs: number, viaNats: number): string {
-  if (viaLogs !== viaNats) return `MISMATCH: /logs paging ${viaLogs} vs stream headers ${viaNats}`;
-  if (viaLogs === answered) return "ok: stored = answered";
-  if (viaLogs > answered && viaLogs <= sent) return `ok: ${viaLogs - answered} more stored than answered (requests in flight when the load stopped: answered by Ferry, not read by autocannon)`;
-  if (viaLogs < answered) return `MISSING ${answered - viaLogs} records`;
-  return `EXTRA ${viaLogs - sent} records beyond the requests sent`;
-}
-
-async function runMode(round: number, mode: Mode, part: ThroughputPart): Promise<void> {
-  progress(`round ${round}, log records ${mode}: starting Ferry`);
-  const ferry: Ferry = await startFerry(`log records ${mode}`, paths.houseManifest, pipelines.house, ["--log-records", mode]);
-  try {
-    const url = `${ferry.url}/infer`;
-    part.checkValues.push(await checkReply(url, houseBody, houseHeaders));
-    let answered = 1;
-    let sent = 1;
-    for (const connections of concurrencies) {
-      progress(`round ${round}, log records ${mode}: ${connections} connection(s), ${timing.warmupSeconds} s warm-up + ${timing.seconds} s`);
-      const c = await measureCounted({ url, body: houseBody, headers: houseHeaders, connections, seconds: timing.seconds, warmupSeconds: timing.warmupSeconds, procs: ferry.procs });
-      part.runs.push({ round, mode, run: c.run });
-      answered += c.ok;
-      sent += c.sent;
-    }
-    part.memory.push({ round, mode, memory: memoryOf(ferry.procs) });
-    await withJet(ferry.natsUrl, async (jet) => {
-      await waitForStream(jet.jsm);
-      await waitForQuietStream(jet.jsm);
-      const viaNats = await countViaNats(jet);
-      if (mode === "off") {
-        part.offStored.push(viaNats.messages);
-        return;
-      }
-      progress(`round ${round}: counting stored records (POST /logs pages of 10,000, and the stream's Ferry-Records headers)`);
-      const viaLogs = await countViaHttp(ferry.url);
-      part.checks.push({
-        round, answered, sent, storedViaLogs: viaLogs.records, logsPages: viaLogs.pages, logsCountMs: viaLogs.ms,
-        storedViaNats: viaNats.records, streamMessages: viaNats.messages, streamBytes: viaNats.bytes,
-        verdict: verdictOf(answered, sent, viaLogs.records, viaNats.records),
-      });
-    });
-  } finally {
-    await ferry.stop();
-  }
-}
-
-async function throughputPart(): Promise<ThroughputPart> {
-  const part: ThroughputPart = { runs: [], medians: [], checks: [], offStored: [], checkValues: [], memory: [] };
-  for (let round = 1; round <= settings.rounds; round++) {
-    for (const mode of ["on", "off"] as const) await runMode(round, mode, part);
-  }
-  for (const runs of ["all", "quiet"] as const) {
-    for (const connections of concurrencies) {
-      const of = (mode: Mode): HttpRun[] => part.runs
-        .filter((r) => r.mode === mode && r.run.connections === connections && (runs === "all" || otherPct(r.run) <= noisyPct))
-        .map((r) => r.run);
-      const onRps = median(of("on").map((r) => r.rps));
-      const offRps = median(of("off").map((r) => r.rps));
-      part.medians.push({
-        connections, runs, onRuns: of("on").length, offRuns: of("off").length, onRps, offRps, ratio: onRps / offRps,
-        onP50Ms: median(of("on").map((r) => r.latency.p50Ms)), offP50Ms: median(of("off").map((r) => r.latency.p50Ms)),
-      });
-    }
-  }
-  return part;
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Part 2: /logs over a million records
@@ -321,65 +194,9 @@ interface Summary {
   machine: Record<string, string | number | boolean>;
   timing: { seconds: number; warmupSeconds: number };
   settings: typeof settings;
-  throughput: ThroughputPart;
-  logs: LogsPart;
-}
-
-const int = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString("en-US") : "-");
-const ms = (x: number, digits = 1): string => (Number.isFinite(x) ? x.toFixed(digits) : "-");
-
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: readonly string[]): string => cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ").trimEnd();
-  return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
-}
-
-function cpuOf(r: HttpRun, label: string): string {
-  const c = r.cpu.find((x) => x.label.startsWith(label));
-  if (!c) return "-";
-  return c.mainPct === undefined ? `${c.totalPct}%` : `${c.totalPct}% (main ${c.mainPct}%)`;
-}
-
-function renderThroughput(t: ThroughputPart): string[] {
-  const rows = t.runs.map((m) => [
-    `${m.round}`, m.mode, String(m.run.connections), int(m.run.rps), ms(m.run.latency.p50Ms, 3), ms(m.run.latency.p99Ms, 3),
-    String(m.run.errors + m.run.non2xx + m.run.timeouts), cpuOf(m.run, "ferry"), cpuOf(m.run, "nats-server"), cpuOf(m.run, "bench"),
-    `${cpuOf(m.run, "other")}${otherPct(m.run) > noisyPct ? " NOISY" : ""}`,
-  ]);
-  const medians = t.medians.map((m) => {
-    const verdict = !Number.isFinite(m.ratio) ? "" : m.connections === 32 ? (m.ratio >= settings.ratioTarget ? `meets the >= ${settings.ratioTarget}x target` : `BELOW the ${settings.ratioTarget}x target by ${((settings.ratioTarget - m.ratio) * 100).toFixed(1)} points`) : "";
-    const which = m.runs === "all" ? "all runs  " : `quiet runs`;
-    return `  ${which} conc ${String(m.connections).padStart(2)} (${m.onRuns} on, ${m.offRuns} off): median on ${int(m.onRps)} req/s, off ${int(m.offRps)} req/s -> on/off ${Number.isFinite(m.ratio) ? m.ratio.toFixed(3) : "-"}x  (p50 ${ms(m.onP50Ms, 3)} vs ${ms(m.offP50Ms, 3)} ms)  ${verdict}`;
-  });
-  const pairs = concurrencies.map((connections) => {
-    const ratios = Array.from({ length: settings.rounds }, (_, i) => {
-      const get = (mode: Mode): HttpRun | undefined => t.runs.find((r) => r.round === i + 1 && r.mode === mode && r.run.connections === connections)?.run;
-      const on = get("on");
-      const off = get("off");
-      return on && off ? (on.rps / off.rps).toFixed(2) : "-";
-    });
-    return `  conc ${String(connections).padStart(2)}: on/off per round ${ratios.join(", ")}`;
-  });
-  const checks = t.checks.map((c) => [
-    String(c.round), int(c.answered), int(c.sent), int(c.storedViaLogs), `${c.logsPages} / ${ms(c.logsCountMs / 1000, 1)} s`, int(c.storedViaNats),
-    int(c.streamMessages), ms(c.streamMessages > 0 ? c.storedViaNats / c.streamMessages : Number.NaN, 0), c.verdict,
-  ]);
-  return [
-    `1. Inference with log records on vs off: house price, batch 1, pandas-records POST /infer; ${timing.seconds} s per run after ${timing.warmupSeconds} s warm-up;`,
-    "   each run a fresh `ferry start --pipeline houseprice.json --log-records on|off` with its own nats-server and temp data dir; alternating on, off.",
-    "   CPU = % of one core over the measured window (main = JS main thread); other = processes outside the bench (NOISY above 20%).",
-    `   Prediction check: ${t.checkValues.map(String).join(", ")}`,
-    "",
-    table(["round", "mode", "conc", "req/s", "p50 ms", "p99 ms", "err", "ferry CPU", "nats-server CPU", "autocannon CPU", "other"], rows),
-    "",
-    `Medians per mode (all runs, and only runs where other processes used <= ${noisyPct}% of a core):`,
-    ...medians,
-    ...pairs,
-    "",
-    "Stored log records after each \"on\" run (answered = 2xx replies incl. warm-ups and the check request; sent = requests written):",
-    table(["round", "answered", "sent", "stored (/logs)", "pages / time", "stored (NATS)", "messages", "rec/msg", "verdict"], checks),
-    `"off" runs left ${t.offStored.join(", ")} stream message(s).`,
-  ];
+  /** Absent when BENCH_LOGS_PARTS leaves its part out. */
+  throughput?: ThroughputPart;
+  logs?: LogsPart;
 }
 
 function latencyVerdict(s: Spread): string {
@@ -425,10 +242,8 @@ function renderLogs(l: LogsPart): string[] {
 function render(s: Summary): string {
   return [
     `Ferry log bench, ${s.startedAt}: ${Object.entries(s.machine).map(([k, v]) => `${k} ${String(v)}`).join(", ")}`,
-    "",
-    ...renderThroughput(s.throughput),
-    "",
-    ...renderLogs(s.logs),
+    ...(s.throughput ? ["", ...renderThroughput(s.throughput, settings.ratioTarget)] : []),
+    ...(s.logs ? ["", ...renderLogs(s.logs)] : []),
   ].join("\n");
 }
 
@@ -439,8 +254,8 @@ function writeSummary(s: Summary): Promise<string> {
 async function run(): Promise<Summary> {
   const startedAt = new Date().toISOString();
   const host = await describeMachine();
-  const throughput = await throughputPart();
-  const logs = await logsPart();
+  const throughput = settings.parts.throughput ? await throughputPart(settings.rounds) : undefined;
+  const logs = settings.parts.logs ? await logsPart() : undefined;
   return { startedAt, machine: host, timing: { seconds: timing.seconds, warmupSeconds: timing.warmupSeconds }, settings, throughput, logs };
 }
 

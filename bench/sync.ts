@@ -12,9 +12,14 @@
 // taken from the hub's own store timestamps; then every message's origin sequence and record count is
 // checked. Records are synthetic, not inferences: 100,000 inferences would take this 2-core machine
 // longer than the sync, and the write rate would be the inferer's rather than the edge's store's.
-// Default length about half a minute (most of it the hub's start-up wait, see the report).
+// Rounds cycle through the edge's leaf remote compression (SYNC_COMPRESSIONS: s2_auto, s2_best, off; the
+// edge's server restarts on its data while the hub is down when the mode changes), and each round reports
+// the bytes the link carried (the edge socket's TCP counters) and the time from the restarted hub server
+// taking connections to the first synced message.
+// Default length about a minute and a half (9 rounds).
 // Run: npm run bench:sync   (or: npx tsc -b && node bench/dist/sync.js)
-// Knobs: SYNC_RECORDS (100000), SYNC_PER_MESSAGE (100), SYNC_PUBLISHES_IN_FLIGHT (256), SYNC_ROUNDS (3),
+// Knobs: SYNC_RECORDS (100000), SYNC_PER_MESSAGE (100), SYNC_PUBLISHES_IN_FLIGHT (256), SYNC_ROUNDS (3 of
+//        each compression), SYNC_COMPRESSIONS (s2_auto,s2_best,off; the last is the byte ratios' baseline),
 //        SYNC_STALL_SECONDS (60)
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -23,16 +28,30 @@ import { paths } from "./helpers/config.js";
 import { describeMachine, progress } from "./helpers/machine.js";
 import { benchMain } from "./helpers/main.js";
 import { Cleanup } from "./helpers/procs.js";
-import { syncNames, syncSettings } from "./helpers/sync-config.js";
+import type { LeafCompression } from "@ferry/natsd";
+import type { EdgeCredentials } from "@ferry/contracts";
+import { compressionOf, syncNames, syncSettings, totalRounds } from "./helpers/sync-config.js";
 import { startEdge, waitForLink, type BenchEdge } from "./helpers/sync-edge.js";
 import { Hub, addAndJoinEdge, publishHousePrice } from "./helpers/sync-hub.js";
+import { compressionFigures } from "./helpers/sync-report-link.js";
 import { mediansOf, renderSync, writeSyncSummary, type SyncSummary } from "./helpers/sync-report.js";
 import { runRound, writeEdgeRecords, type RoundResult } from "./helpers/sync-round.js";
 import { Warnings } from "./helpers/sync-warnings.js";
 import { HubWatch, waitForHub } from "./helpers/sync-watch.js";
 
+/** The bench's edge: the one running now, and how to start it again with another leaf compression. */
+class EdgeSlot {
+  constructor(public edge: BenchEdge, readonly creds: EdgeCredentials, readonly dir: string, readonly warnings: Warnings) {}
+
+  async restart(compression: LeafCompression): Promise<BenchEdge> {
+    await this.edge.stop();
+    this.edge = await startEdge(this.creds, this.dir, this.warnings.natsSink("edge nats-server"), compression);
+    return this.edge;
+  }
+}
+
 /** The hub with the pipeline published, and the joined edge linked to it. */
-async function setUp(cleanup: Cleanup, warnings: Warnings): Promise<{ hub: Hub; edge: BenchEdge; watch: HubWatch; pipelineVersion: string; linkUpS: number }> {
+async function setUp(cleanup: Cleanup, warnings: Warnings): Promise<{ hub: Hub; slot: EdgeSlot; watch: HubWatch; pipelineVersion: string; linkUpS: number }> {
   const dir = await mkdtemp(join(tmpdir(), "ferry-bench-sync-"));
   cleanup.defer(() => rm(dir, { recursive: true, force: true }));
   const hub = await Hub.create(join(dir, "hub"), warnings.logger("hub"));
@@ -41,33 +60,35 @@ async function setUp(cleanup: Cleanup, warnings: Warnings): Promise<{ hub: Hub; 
   progress(`hub: Ops ${ops.url}, nats-server ${ops.natsUrl}, leaf port ${ops.leafPort}`);
   const pipelineVersion = await publishHousePrice(ops.url, syncNames.pipeline, syncNames.model);
   const creds = await addAndJoinEdge(ops.url, syncNames.edge, syncNames.pipeline);
-  const edge = await startEdge(creds, join(dir, "edge"), warnings.natsSink("edge nats-server"));
-  cleanup.defer(() => edge.stop());
+  const edge = await startEdge(creds, join(dir, "edge"), warnings.natsSink("edge nats-server"), compressionOf(1));
+  const slot = new EdgeSlot(edge, creds, join(dir, "edge"), warnings);
+  cleanup.defer(() => slot.edge.stop());
   const linkUpS = (await waitForLink(edge.jet.nc, syncNames.edge, 30_000)) / 1000;
   progress(`edge ${syncNames.edge} joined (${edge.server.url}); link up in ${linkUpS.toFixed(2)} s`);
   const watch = await HubWatch.open(ops);
   cleanup.defer(() => watch.close());
-  return { hub, edge, watch, pipelineVersion, linkUpS };
+  return { hub, slot, watch, pipelineVersion, linkUpS };
 }
 
 async function run(cleanup: Cleanup): Promise<SyncSummary> {
   const startedAt = new Date().toISOString();
   const machine = await describeMachine();
   const warnings = new Warnings();
-  const { hub, edge, watch, pipelineVersion, linkUpS } = await setUp(cleanup, warnings);
+  const { hub, slot, watch, pipelineVersion, linkUpS } = await setUp(cleanup, warnings);
   const warmupRecords = syncSettings.perMessage;
-  await writeEdgeRecords(edge, pipelineVersion, warmupRecords);
+  await writeEdgeRecords(slot.edge, pipelineVersion, warmupRecords);
   await waitForHub(watch, 1, performance.now(), { pollMs: syncSettings.pollMs, stallMs: 30_000 });
   progress("warm-up message synced to the hub");
   const setupWarnings = warnings.take();
   const rounds: RoundResult[] = [];
-  for (let round = 1; round <= syncSettings.rounds; round++) {
+  for (let round = 1; round <= totalRounds; round++) {
     const recordsBefore = warmupRecords + (round - 1) * syncSettings.records;
-    rounds.push(await runRound({ hub, edge, watch, pipelineVersion, warnings, recordsBefore }, round));
+    const ctx = { hub, edge: slot.edge, restartEdge: (c: LeafCompression) => slot.restart(c), watch, pipelineVersion, warnings, recordsBefore };
+    rounds.push(await runRound(ctx, round));
   }
   return {
     startedAt, machine, settings: { ...syncSettings, edge: syncNames.edge, pipeline: syncNames.pipeline, hub: "in-process Ops, deployer, logger; nats-server child" },
-    setup: { linkUpS, warmupRecords, warnings: setupWarnings }, rounds, median: mediansOf(rounds), ok: rounds.every((r) => r.check.ok),
+    setup: { linkUpS, warmupRecords, warnings: setupWarnings }, rounds, median: mediansOf(rounds), compression: compressionFigures(rounds), ok: rounds.every((r) => r.check.ok),
   };
 }
 

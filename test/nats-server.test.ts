@@ -40,6 +40,19 @@ describe("nats-server 2.10 or newer", () => {
     for (const side of ["hub", "edge"]) assert.match(await readFile(join(dir, side, "nats-server.conf"), "utf8"), /compression: s2_auto/, side);
   });
 
+  it("a leaf remote's own compression mode reaches the config, and the server links with it", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ferry-leaf-mode-"));
+    const hub = await startNatsServer({ dataDir: join(dir, "hub"), port: 0, leafPort: 0 });
+    const lines: string[] = [];
+    const edge = await startNatsServer({
+      dataDir: join(dir, "edge"), port: 0, jetstreamDomain: "e1", log: (l) => lines.push(l),
+      leafRemotes: [{ url: `nats-leaf://127.0.0.1:${hub.leafPort!}`, compression: "s2_best" }],
+    });
+    cleanup.push(async () => { await edge.stop(); await hub.stop(); await rm(dir, { recursive: true, force: true }); });
+    assert.match(await readFile(join(dir, "edge", "nats-server.conf"), "utf8"), /compression: s2_best/);
+    assert.ok(!lines.some((l) => /\[(ERR|FTL)\]/.test(l)), lines.join("\n"));
+  });
+
   it("a sync interval other than always reaches the server's config as a duration it accepts", async () => {
     const dir = await mkdtemp(join(tmpdir(), "ferry-sync-"));
     const lines: string[] = [];

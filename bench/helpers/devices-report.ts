@@ -1,6 +1,8 @@
 // Report of bench/devices.ts: the readable tables and the JSON file.
 import { procLabels, type devicesSettings } from "./devices-config.js";
 import type { DurablePhase } from "./devices-durable.js";
+import type { DurableSyncPart } from "./devices-durable-sync.js";
+import { renderDurableSync } from "./devices-durable-sync-report.js";
 import type { SyncRun, SyncSummary } from "./devices-sync.js";
 import type { CpuShare } from "./load.js";
 import { table } from "./report.js";
@@ -11,8 +13,9 @@ export interface DevicesSummary {
   startedAt: string;
   machine: Record<string, string | number | boolean>;
   settings: typeof devicesSettings & { modes: string[] };
-  sync: { runs: SyncRun[]; summary: SyncSummary[] };
-  durable: {
+  /** Part 1 and part 2 against it; absent with DEVICES_PARTS=durable. */
+  sync?: { runs: SyncRun[]; summary: SyncSummary[] };
+  durable?: {
     live: DurablePhase;
     backlog: DurablePhase;
     /** House price, batching off, median req/s of the devices (part 1). */
@@ -20,7 +23,11 @@ export interface DevicesSummary {
     /** Results/s ÷ syncRps. */
     ratio: { live: number; backlog: number; backlogFlowing: number };
   };
+  /** Part 2 on servers syncing always against every 2 minutes. */
+  durableSync: DurableSyncPart;
 }
+
+type Measured = DevicesSummary & Required<Pick<DevicesSummary, "sync" | "durable">>;
 
 const int = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString("en-US") : "-");
 const ms = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : "-");
@@ -62,7 +69,7 @@ function targetLines(summary: readonly SyncSummary[]): string[] {
     `  image classifier, batching ${s.mode}: ${fixed(s.vsOff)}x batching off (best rounds ${fixed(s.bestVsOff)}x) — ${s.vsOff >= 2 ? "meets" : "BELOW"} the >= 2x target`);
 }
 
-function durableTable(d: DevicesSummary["durable"]): string {
+function durableTable(d: Measured["durable"]): string {
   const rows = [d.live, d.backlog].map((p) => [
     p.label, int(p.requests), int(p.submit.acksPerS), fixed(p.firstResultS), fixed(p.lastResultS), int(p.resultsPerS), int(p.flowingPerS),
     fixed(p.runsPerRequest, 3), `${p.results.results - p.results.ok}${p.results.stalled ? " STALLED" : ""}`, String(p.leftInQueue), otherLoad(p.cpu),
@@ -70,7 +77,7 @@ function durableTable(d: DevicesSummary["durable"]): string {
   return table(["phase", "requests", "submit acks/s", "1st result s", "last result s", "results/s", "flowing/s", "runs/req", "non-200", "left in queue", "other load"], rows);
 }
 
-function durableLines(d: DevicesSummary["durable"]): string[] {
+function durableLines(d: Measured["durable"]): string[] {
   const notes = [d.live, d.backlog].flatMap((p) => {
     const odd = [p.submit.duplicates && `${p.submit.duplicates} duplicate acks`, p.submit.retries && `${p.submit.retries} publish retries`,
       p.results.repeats && `${p.results.repeats} repeated results`, Object.keys(p.results.otherStatuses).length && failures(p.results.otherStatuses, 0),
@@ -84,7 +91,7 @@ function durableLines(d: DevicesSummary["durable"]): string[] {
   ];
 }
 
-function cpuTable(s: DevicesSummary): string {
+function cpuTable(s: Measured): string {
   const rows = [
     ...s.sync.runs.map((r) => ({ name: `${r.workload}, ${r.mode}, round ${r.round}`, cpu: r.cpu })),
     ...[s.durable.live, s.durable.backlog].map((p) => ({ name: `durable ${p.label}`, cpu: p.cpu })),
@@ -102,9 +109,17 @@ function problemLines(runs: readonly SyncRun[]): string[] {
 
 /** The human-readable report. */
 export function renderDevices(s: DevicesSummary): string {
-  const st = s.settings;
   return [
     `Ferry devices bench, ${s.startedAt}: ${Object.entries(s.machine).map(([k, v]) => `${k} ${String(v)}`).join(", ")}`,
+    ...(s.sync && s.durable ? renderParts(s as Measured) : [`Durable: ${s.settings.durableRequests} single-row house-price submissions per phase (DEVICES_PARTS=durable: part 1 not run).`]),
+    "",
+    ...renderDurableSync(s.durableSync),
+  ].join("\n");
+}
+
+function renderParts(s: Measured): string[] {
+  const st = s.settings;
+  return [
     `${st.devices} device connections, each a closed loop of NATS requests; ${st.rounds} round(s) × ${st.seconds} s per workload and batching mode`,
     `after ${st.warmupSeconds} s warm-up, a fresh inferer per round and mode; batch max 64; latency = client-side; runs/req = inferer session runs ÷ requests;`,
     "median = over the rounds (with two rounds, their mean); best = the fastest round (neighbours only ever slow a round down).",
@@ -126,7 +141,7 @@ export function renderDevices(s: DevicesSummary): string {
     ...durableLines(s.durable),
     "",
     cpuTable(s),
-  ].join("\n");
+  ];
 }
 
 /** Writes the summary to bench/results/devices-<timestamp>.json; returns the path. */

@@ -21,11 +21,14 @@ export interface BenchNats {
   dir: string;
 }
 
-/** Starts a nats-server (JetStream, loopback, free port); `cleanup` stops it and removes its dir. */
-export async function startBenchNats(cleanup: Cleanup): Promise<BenchNats> {
+/**
+ * Starts a nats-server (JetStream, loopback, free port) with `jetstream.sync_interval` `syncInterval`
+ * (default "always", as Ferry runs it); `cleanup` stops it and removes its dir.
+ */
+export async function startBenchNats(cleanup: Cleanup, syncInterval = "always"): Promise<BenchNats> {
   const dir = await mkdtemp(join(tmpdir(), "ferry-bench-devices-"));
   cleanup.defer(() => rm(dir, { recursive: true, force: true }));
-  const nats = await startNatsServer({ dataDir: join(dir, "nats"), port: 0, host: "127.0.0.1" });
+  const nats = await startNatsServer({ dataDir: join(dir, "nats"), port: 0, host: "127.0.0.1", syncInterval });
   cleanup.defer(() => nats.stop());
   return { url: nats.url, proc: { label: procLabels.nats, pid: nats.process.pid ?? -1, node: false }, dir };
 }

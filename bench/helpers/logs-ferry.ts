@@ -35,6 +35,16 @@ export async function connectJet(natsUrl: string): Promise<Jet> {
   return { nc, js: jetstream(nc), jsm: await jetstreamManager(nc) };
 }
 
+/** Runs `body` with a connection of the bench's own to `natsUrl`, closed after it. */
+export async function withJet<T>(natsUrl: string, body: (jet: Jet) => Promise<T>): Promise<T> {
+  const jet = await connectJet(natsUrl);
+  try {
+    return await body(jet);
+  } finally {
+    await jet.nc.close();
+  }
+}
+
 /** Waits until FERRY_LOGS exists (`ferry start` provisions it before starting services). */
 export async function waitForStream(jsm: JetStreamManager): Promise<void> {
   const deadline = Date.now() + readyTimeoutMs;

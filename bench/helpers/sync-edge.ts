@@ -4,24 +4,32 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { LeafDenied, heartbeatSubject, type EdgeCredentials, type HeartbeatReply } from "@ferry/contracts";
-import { startNatsServer, type NatsServer } from "@ferry/natsd";
+import { startNatsServer, type LeafCompression, type NatsServer } from "@ferry/natsd";
 import { provision, siteAssets, storageSettings } from "@ferry/runtime";
 import type { Jet } from "./logs-ferry.js";
-import type { Proc } from "./procs.js";
+import { freePort, type Proc } from "./procs.js";
 
 /** The edge's server and the bench's connection to it. */
 export interface BenchEdge {
   server: NatsServer;
   jet: Jet;
   proc: Proc;
+  compression: LeafCompression;
+  /** The server's monitoring port (its /leafz tells the compression the link runs with). */
+  monitorPort: number;
   stop(): Promise<void>;
 }
 
-/** Starts the edge's nats-server and provisions its assets (FERRY_LOGS among them) with the default bounds (10 GiB of logs). */
-export async function startEdge(creds: EdgeCredentials, dataDir: string, log: (line: string) => void): Promise<BenchEdge> {
+/**
+ * Starts the edge's nats-server and provisions its assets (FERRY_LOGS among them) with the default bounds
+ * (10 GiB of logs); `compression` is its leaf remote's (started again on the same folder, it keeps its data).
+ */
+export async function startEdge(creds: EdgeCredentials, dataDir: string, log: (line: string) => void, compression: LeafCompression): Promise<BenchEdge> {
+  const monitorPort = await freePort();
   const server = await startNatsServer({
     dataDir, port: 0, serverName: creds.edge_name, jetstreamDomain: creds.edge_name, syncInterval: "always", log,
-    leafRemotes: [{ url: creds.leaf_url, user: creds.user, password: creds.password, denyImports: [...LeafDenied], denyExports: [...LeafDenied] }],
+    extraConfig: `http: "127.0.0.1:${monitorPort}"`,
+    leafRemotes: [{ url: creds.leaf_url, user: creds.user, password: creds.password, denyImports: [...LeafDenied], denyExports: [...LeafDenied], compression }],
   });
   let nc: NatsConnection | undefined;
   try {
@@ -29,7 +37,7 @@ export async function startEdge(creds: EdgeCredentials, dataDir: string, log: (l
     const jet: Jet = { nc, js: jetstream(nc), jsm: await jetstreamManager(nc) };
     await provision(nc, siteAssets(storageSettings()));
     const proc = { label: "edge nats-server", pid: server.process.pid ?? -1, node: false };
-    return { server, jet, proc, stop: async () => { await jet.nc.close(); await server.stop(); } };
+    return { server, jet, proc, compression, monitorPort, stop: async () => { await jet.nc.close(); await server.stop(); } };
   } catch (err) {
     await nc?.close();
     await server.stop();

@@ -34,6 +34,16 @@ export class Hub {
     return new Hub({ dataDir: dir, port: await freePort(), natsPort: await freePort(), leafPort: await freePort(), host: "127.0.0.1", logger });
   }
 
+  /** The client port of the hub's nats-server (fixed across restarts). */
+  get natsPort(): number {
+    return this.#options.natsPort!;
+  }
+
+  /** The hub's leaf node port (fixed across restarts). */
+  get leafPort(): number {
+    return this.#options.leafPort!;
+  }
+
   /** Starts Ops (with its nats-server), then the deployer and the logger on FERRY_LOGS_ALL. */
   async start(): Promise<RunningHub> {
     const ops = await startOps(this.#options);

@@ -7,6 +7,7 @@ import type { RoundResult } from "./sync-round.js";
 import type { WarningKind } from "./sync-warnings.js";
 import { median } from "./stats.js";
 import { writeReportFile } from "./report-file.js";
+import { renderLink, type CompressionFigures } from "./sync-report-link.js";
 
 /** Medians over the rounds. */
 export interface SyncMedians {
@@ -16,6 +17,7 @@ export interface SyncMedians {
   fromStartRecordsPerS: number;
   mbPerS: number;
   firstMessageS: number;
+  firstAfterAcceptS: number;
   allInS: number;
 }
 
@@ -27,6 +29,8 @@ export interface SyncSummary {
   setup: { linkUpS: number; warmupRecords: number; warnings: WarningKind[] };
   rounds: RoundResult[];
   median: SyncMedians;
+  /** Per leaf compression mode of the edge. */
+  compression: CompressionFigures[];
   ok: boolean;
 }
 
@@ -36,7 +40,7 @@ export function mediansOf(rounds: readonly RoundResult[]): SyncMedians {
   return {
     writeRecordsPerS: m((r) => r.write.recordsPerS), catchUpRecordsPerS: m((r) => r.catchUp.recordsPerS), ratio: m((r) => r.ratio),
     fromStartRecordsPerS: m((r) => r.catchUp.fromStartRecordsPerS), mbPerS: m((r) => r.catchUp.mbPerS),
-    firstMessageS: m((r) => r.catchUp.firstMessageS), allInS: m((r) => r.catchUp.allInS),
+    firstMessageS: m((r) => r.catchUp.firstMessageS), firstAfterAcceptS: m((r) => r.catchUp.firstAfterAcceptS), allInS: m((r) => r.catchUp.allInS),
   };
 }
 
@@ -51,15 +55,19 @@ function otherLoad(cpu: readonly CpuShare[]): string {
 
 function roundsTable(s: SyncSummary): string {
   const rows = s.rounds.map((r) => [
-    String(r.round), int(r.write.recordsPerS), int(r.catchUp.recordsPerS), `${fix(r.ratio)}x`, fix(r.catchUp.mbPerS, 1), int(r.catchUp.fromStartRecordsPerS),
-    fix(r.write.seconds), fix(r.catchUp.hubReadyS), fix(r.catchUp.linkUpS), fix(r.catchUp.firstMessageS), fix(r.catchUp.allInS), fix(r.catchUp.longestPauseS),
+    String(r.round), r.compression, int(r.write.recordsPerS), int(r.catchUp.recordsPerS), `${fix(r.ratio)}x`, fix(r.catchUp.mbPerS, 1), int(r.catchUp.fromStartRecordsPerS),
+    fix(r.write.seconds), fix(r.catchUp.acceptS), fix(r.catchUp.hubReadyS), fix(r.catchUp.linkUpS), fix(r.catchUp.firstMessageS), fix(r.catchUp.firstAfterAcceptS),
+    fix(r.catchUp.allInS), fix(r.catchUp.longestPauseS), fix(r.catchUp.link.edgeToHub / 1e6), `${r.catchUp.linkMode.compression}, ${r.catchUp.linkMode.rtt}`,
     r.check.ok ? "ok" : "FAILED", `${otherLoad(r.write.cpu)} / ${otherLoad(r.catchUp.cpu)}`,
   ]);
   const m = s.median;
-  rows.push(["median", int(m.writeRecordsPerS), int(m.catchUpRecordsPerS), `${fix(m.ratio)}x`, fix(m.mbPerS, 1), int(m.fromStartRecordsPerS), "", "", "", fix(m.firstMessageS), fix(m.allInS), "", "", ""]);
+  rows.push([
+    "median", "", int(m.writeRecordsPerS), int(m.catchUpRecordsPerS), `${fix(m.ratio)}x`, fix(m.mbPerS, 1), int(m.fromStartRecordsPerS),
+    "", "", "", "", fix(m.firstMessageS), fix(m.firstAfterAcceptS), fix(m.allInS), "", "", "", "", "",
+  ]);
   return table([
-    "round", "edge write rec/s", "hub catch-up rec/s", "catch-up/write", "MB/s", "from start rec/s",
-    "write s", "hub up s", "link s", "1st msg s", "all in s", "max pause s", "check", "other load w/c",
+    "round", "leaf compr.", "edge write rec/s", "hub catch-up rec/s", "catch-up/write", "MB/s", "from start rec/s",
+    "write s", "accept s", "hub up s", "link s", "1st msg s", "1st after accept s", "all in s", "max pause s", "link MB e→h", "edge leafz: compression, rtt", "check", "other load w/c",
   ], rows);
 }
 
@@ -89,15 +97,19 @@ export function renderSync(s: SyncSummary): string {
   const st = s.settings;
   return [
     `Ferry sync bench, ${s.startedAt}: ${Object.entries(s.machine).map(([k, v]) => `${k} ${String(v)}`).join(", ")}`,
-    `${st.rounds} round(s): the hub (${st.hub}) stops; edge ${st.edge} writes ${int(st.records)} house-price log records into FERRY_LOGS`,
+    `${s.rounds.length} round(s) (${st.rounds} of each edge leaf compression, alternated): the hub (${st.hub}) stops; edge ${st.edge} writes ${int(st.records)} house-price log records into FERRY_LOGS`,
     `(${st.perMessage} records per acked JetStream message, ${st.inFlight} publishes in flight); the hub starts again and FERRY_LOGS_ALL sources them.`,
     "edge write = records ÷ first publish to last ack; hub catch-up = records after the first sourced message ÷ its time to the last (hub's store clock);",
     "from start = records ÷ (hub start → last message stored), start-up included; MB/s = the edge's FERRY_LOGS bytes of the round ÷ the catch-up time.",
-    "hub up / link / 1st msg / all in = seconds from the call that starts the hub to: Ops and its services started; an edge heartbeat",
-    "answered across the leaf link; the first and the last message of the round stored. max pause = longest stall of the hub's count (50 ms polls).",
+    "accept / hub up / link / 1st msg / all in = seconds from the call that starts the hub to: its nats-server taking a TCP connection (10 ms polls);",
+    "Ops and its services started; an edge heartbeat answered across the leaf link; the first and the last message of the round stored.",
+    "1st after accept = 1st msg − accept. max pause = longest stall of the hub's count (50 ms polls). link MB e→h = bytes the edge sent on the leaf link;",
+    "edge leafz = the mode and round trip the edge's server reports for the link once all is in (s2_auto re-picks its level by round trip).",
     `other load = CPU (% of one core) of processes outside the bench during the write / the catch-up; NOISY above 20%. Link up at setup: ${fix(s.setup.linkUpS)} s.`,
     "",
     roundsTable(s),
+    "",
+    ...renderLink(s.rounds, s.compression),
     "",
     checkTable(s),
     "",

@@ -85,7 +85,16 @@ export interface LeafRemote {
   denyImports?: readonly string[];
   /** Subjects never sent to the other side. */
   denyExports?: readonly string[];
+  /**
+   * How this side compresses what it sends over the link (each side picks its own; "off" on either side
+   * turns it off both ways). Default s2_auto. The others are for measuring: s2_auto does not compress
+   * on loopback, since it picks the level by the link's round-trip time.
+   */
+  compression?: LeafCompression;
 }
+
+/** nats-server leaf link compression modes Ferry passes through. */
+export type LeafCompression = "s2_auto" | "s2_fast" | "s2_better" | "s2_best" | "off";
 
 /** A spawned nats-server. */
 export interface NatsServer {
@@ -171,7 +180,7 @@ function leafText(host: string, port: number | undefined, remotes: readonly Leaf
       ...(r.denyExports?.length ? [`deny_exports: ${JSON.stringify(r.denyExports)}`] : []),
     ];
     // s2_auto: compress more as the link's round trip grows (a cellular uplink), not at all on loopback.
-    return `    { url: ${JSON.stringify(url.toString())}, compression: s2_auto${deny.map((d) => `, ${d}`).join("")} }`;
+    return `    { url: ${JSON.stringify(url.toString())}, compression: ${r.compression ?? "s2_auto"}${deny.map((d) => `, ${d}`).join("")} }`;
   };
   return [
     "leafnodes {",
