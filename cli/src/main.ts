@@ -9,6 +9,7 @@ import { runGatewayPrimary } from "./gateway-cluster.js";
 import { logsCommand } from "./logs-command.js";
 import { deployCommand } from "./deploy-command.js";
 import { natsPasswordCommand } from "./nats-password-command.js";
+import { opsTokenCommand } from "./ops-token-command.js";
 
 const demoRow = "[4.0,2.5,2900.0,5505.0,2.0,0.0,0.0,3.0,8.0,2900.0,0.0,47.6063,-122.02,2970.0,5251.0,12.0,0.0,0.0]";
 
@@ -19,7 +20,7 @@ function upMessage(o: StartOptions, site: Site): string {
     const cluster = o.clusterPort ? ` (cluster "ferry", routes on :${o.clusterPort}${o.routes.length ? ` to ${o.routes.join(", ")}` : ""})` : "";
     return `\nnats-server "${o.natsName}" is up: ${site.natsUrl}${cluster}${site.passwords ? "; users required (ferry nats-password ROLE)" : ""}\nCtrl-C stops it.\n`;
   }
-  if (o.command === "start ops") return `\nOps hub is up. API: ${base}  hub NATS: ${site.natsUrl}\nTry:\n  curl ${base}/edges\nCtrl-C stops it.\n`;
+  if (o.command === "start ops") return hubUpMessage(base, site);
   return [
     "",
     `Ferry is up.${base ? ` HTTP: ${base}` : ""}  NATS: ${site.natsUrl} (devices can connect here)`,
@@ -30,6 +31,28 @@ function upMessage(o: StartOptions, site: Site): string {
       `  curl -X POST ${base}/infer -H 'Content-Type: application/json; format=pandas-records' --data '[{"tensor": ${demoRow}}]'`,
       `  curl -X POST ${base}/pipelines/edge-cv-demo -H 'Content-Type: application/vnd.apache.arrow.file' --data-binary @models/data/image_224x224.arrow`,
     ] : []),
+    "Ctrl-C stops it.",
+    "",
+  ].join("\n");
+}
+
+/** What `ferry start ops` prints: at its first start, the admin token it made (shown here only, never logged). */
+function hubUpMessage(base: string, site: Site): string {
+  const token = site.opsAdminToken;
+  return [
+    "",
+    `Ops hub is up. API: ${base}  hub NATS: ${site.natsUrl}`,
+    ...(token ? [
+      "",
+      "First start: this is the hub's admin token for the Ops API. It is shown only now (the hub keeps its",
+      "sha256) and expires in 90 days: keep it in a secret store, and make tokens for people and CI with it.",
+      "",
+      `  export FERRY_OPS_TOKEN=${token}`,
+      "",
+    ] : []),
+    "Try:",
+    `  curl -H "Authorization: Bearer $FERRY_OPS_TOKEN" ${base}/edges`,
+    "  ferry ops token create --role viewer --name dashboard",
     "Ctrl-C stops it.",
     "",
   ].join("\n");
@@ -71,6 +94,7 @@ function run(parsed: Parsed): Promise<number> | number {
     case "deploy": case "undeploy": case "current": return deployCommand(parsed.command, parsed.options);
     case "nats-password": return natsPasswordCommand(parsed.options);
     case "logs": return logsCommand(parsed.options);
+    case "ops token create": case "ops token list": case "ops token revoke": return opsTokenCommand(parsed.command, parsed.options);
     default: return start(parsed.options);
   }
 }
