@@ -10,6 +10,8 @@ import { logsCommand } from "./logs-command.js";
 import { deployCommand } from "./deploy-command.js";
 import { natsPasswordCommand } from "./nats-password-command.js";
 import { opsTokenCommand } from "./ops-token-command.js";
+import { DefaultTokenTtlMs } from "@ferry/ops";
+import { formatDuration } from "./units.js";
 
 const demoRow = "[4.0,2.5,2900.0,5505.0,2.0,0.0,0.0,3.0,8.0,2900.0,0.0,47.6063,-122.02,2970.0,5251.0,12.0,0.0,0.0]";
 
@@ -45,7 +47,7 @@ function hubUpMessage(base: string, site: Site): string {
     ...(token ? [
       "",
       "First start: this is the hub's admin token for the Ops API. It is shown only now (the hub keeps its",
-      "sha256) and expires in 90 days: keep it in a secret store, and make tokens for people and CI with it.",
+      `sha256) and expires in ${formatDuration(DefaultTokenTtlMs)}: keep it in a secret store, and make tokens for people and CI with it.`,
       "",
       `  export FERRY_OPS_TOKEN=${token}`,
       "",

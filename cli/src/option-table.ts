@@ -5,6 +5,7 @@ import { hostname } from "node:os";
 import { DEFAULT_BODY_LIMIT } from "@ferry/gateway";
 import { defaultWorkers } from "@ferry/inferer";
 import { defaultStorage } from "@ferry/runtime";
+import { DefaultTokenTtlMs } from "@ferry/ops";
 import { option } from "./option-spec.js";
 import { apiToken, atLeastOne, batchWindow, duration, list, onOff, oneOf, path, port, presence, secret, size, syncInterval, text, tokenTtl, wholeNumber } from "./option-parsers.js";
 import { demoManifests } from "./demo-manifests.js";
@@ -199,7 +200,7 @@ const opsTokenTable = {
   role: option({ flag: "role", arg: "ROLE", parser: oneOf(["admin", "publisher", "viewer"]), help: "the new token's role: admin, publisher or viewer", commands: ["ops token create"] }),
   tokenName: option({ flag: "name", arg: "NAME", parser: text, default: "", shown: "none", help: "what the token is for (listed; not secret)", commands: ["ops token create"] }),
   ttlMs: option({
-    flag: "ttl", arg: "D|never", parser: tokenTtl, default: parseDuration("90d"),
+    flag: "ttl", arg: "D|never", parser: tokenTtl, default: DefaultTokenTtlMs,
     help: "the token expires after this long (`30d`, `12h`); `never` (or 0) only when asked for", commands: ["ops token create"],
   }),
 };
