@@ -85,7 +85,7 @@ describe("Ops hub: edges, bundles, one-time join tokens, revocation", () => {
     assert.equal(wrong.status, 401);
     const edge = await startEdge(creds);
     await until("the leaf link", async () => (await reachesHub(edge, "shop-2"))?.ok === true);
-    const listed = await (await fetch(`${hub.ops.url}/edges`)).json() as { name: string; state: string; last_seen: number | null }[];
+    const listed = await (await fetch(`${hub.ops.url}/edges`, { headers: hub.auth })).json() as { name: string; state: string; last_seen: number | null }[];
     const shop2 = listed.find((e) => e.name === "shop-2")!;
     assert.equal(shop2.state, "joined");
     assert.ok(shop2.last_seen! > 0, "the heartbeat counted as contact");
@@ -120,7 +120,7 @@ describe("Ops hub: edges, bundles, one-time join tokens, revocation", () => {
       const hubApi = `$JS.${HubDomain}.API`;
       for (const subject of [`${hubApi}.STREAM.DELETE.FERRY_LOGS_ALL`, `${hubApi}.STREAM.PURGE.FERRY_LOGS_ALL`, `${hubApi}.STREAM.INFO.FERRY_LOGS_ALL`,
         `${hubApi}.CONSUMER.CREATE.FERRY_LOGS_ALL`, `${hubApi}.STREAM.UPDATE.KV_ferry-deployments`, `${hubApi}.STREAM.NAMES`, "$JS.API.STREAM.INFO.FERRY_LOGS_ALL",
-        "ferry.deploy", "ferry.logs.query", "$KV.ferry-ops-edges.shop-1"]) {
+        "ferry.deploy", "ferry.logs.query", "$KV.ferry-ops-edges.shop-1", `${hubApi}.DIRECT.GET.KV_ferry-ops-tokens`, `${hubApi}.STREAM.INFO.KV_ferry-ops-tokens`]) {
         await denied(subject, () => nc.request(subject, "{}", { timeout: 1000 }));
       }
       await denied("ferry.ops.heartbeat.>", async () => {
@@ -145,11 +145,11 @@ describe("Ops hub: edges, bundles, one-time join tokens, revocation", () => {
     const seen: number[] = [];
     const poll = (async () => {
       while (polling) {
-        seen.push((await fetch(`${hub.ops.url}/edges`)).status);
+        seen.push((await fetch(`${hub.ops.url}/edges`, { headers: hub.auth })).status);
         await new Promise((r) => setTimeout(r, 20));
       }
     })();
-    const res = await fetch(`${hub.ops.url}/edges/shop-3`, { method: "DELETE" });
+    const res = await fetch(`${hub.ops.url}/edges/shop-3`, { method: "DELETE", headers: hub.auth });
     assert.equal(res.status, 200);
     const cut = Date.now();
     await until("the link to drop", async () => (await reachesHub(edge, "shop-3")) === undefined, 2000);
@@ -184,7 +184,7 @@ describe("Ops hub: edges, bundles, one-time join tokens, revocation", () => {
       const joined = await opsPost(short, "/join", { edge_name: "quiet", join_token: decodeEdgeBundle(fresh.json.edgeBundle as string).JOIN_TOKEN });
       assert.equal(joined.status, 200);
       await until("the credentials to lapse", async () => {
-        const list = await (await fetch(`${short.ops.url}/edges`)).json() as { name: string; state: string }[];
+        const list = await (await fetch(`${short.ops.url}/edges`, { headers: short.auth })).json() as { name: string; state: string }[];
         return Array.isArray(list) && list.find((e) => e.name === "quiet")?.state === "lapsed";
       });
       const edge = await startEdge(joined.json as unknown as EdgeCredentials);
@@ -231,7 +231,7 @@ describe("store-and-forward log sync: edges keep logging offline; the hub gets e
     }
   };
   const hubMarkers = async (partition: string): Promise<number[]> => {
-    const res = await fetch(`${hub.ops.url}/logs`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ partition, page_size: 10_000 }) });
+    const res = await fetch(`${hub.ops.url}/logs`, { method: "POST", headers: { "Content-Type": "application/json", ...hub.auth }, body: JSON.stringify({ partition, page_size: 10_000 }) });
     const records = await res.json() as { in: { tensor: number[] }; metadata: { partition: string } }[];
     assert.ok(Array.isArray(records), JSON.stringify(records));
     assert.ok(records.every((r) => r.metadata.partition === partition));

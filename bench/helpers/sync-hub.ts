@@ -1,6 +1,7 @@
 // Helpers of bench/sync.ts: the Ops hub, run in this process as `ferry start ops` runs it (the Ops API,
 // its nats-server as a child, a deployer and a hub-mode logger on FERRY_LOGS_ALL), stopped and started
 // again on the same ports and data; and the Ops API calls that publish a pipeline and join an edge.
+import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { connect, type ConnectionOptions } from "@nats-io/transport-node";
@@ -31,7 +32,13 @@ export class Hub {
 
   /** A hub (not started) on three free loopback ports, keeping its data in `dir`. */
   static async create(dir: string, logger: Logger): Promise<Hub> {
-    return new Hub({ dataDir: dir, port: await freePort(), natsPort: await freePort(), leafPort: await freePort(), host: "127.0.0.1", logger });
+    const adminToken = `ferry_${randomBytes(32).toString("base64url")}`;
+    return new Hub({ dataDir: dir, port: await freePort(), natsPort: await freePort(), leafPort: await freePort(), host: "127.0.0.1", logger, adminToken });
+  }
+
+  /** The Ops API's admin token (FERRY_OPS_ADMIN_TOKEN of this hub). */
+  get adminToken(): string {
+    return this.#options.adminToken!;
   }
 
   /** The client port of the hub's nats-server (fixed across restarts). */
@@ -78,25 +85,31 @@ async function hubNatsProc(dataDir: string): Promise<Proc> {
   throw new Error(`no nats-server child runs ${config}`);
 }
 
-async function opsPost(url: string, path: string, body: string | Buffer, contentType: string): Promise<Record<string, unknown>> {
-  const res = await fetch(`${url}${path}`, { method: "POST", body, headers: { "Content-Type": contentType } });
+/** Where the Ops API is, and the bearer token it takes. */
+export interface OpsApi {
+  url: string;
+  token: string;
+}
+
+async function opsPost(api: OpsApi, path: string, body: string | Buffer, contentType: string): Promise<Record<string, unknown>> {
+  const res = await fetch(`${api.url}${path}`, { method: "POST", body, headers: { "Content-Type": contentType, Authorization: `Bearer ${api.token}` } });
   const json = await res.json() as Record<string, unknown>;
   if (res.status >= 300) throw new Error(`POST ${path} answered ${res.status}: ${JSON.stringify(json)}`);
   return json;
 }
 
 /** Uploads the house-price model and publishes `pipeline` with it; resolves to the pipeline version. */
-export async function publishHousePrice(opsUrl: string, pipeline: string, model: string): Promise<string> {
-  const { sha256 } = await opsPost(opsUrl, "/models", await readFile(paths.houseModel), "application/octet-stream");
+export async function publishHousePrice(api: OpsApi, pipeline: string, model: string): Promise<string> {
+  const { sha256 } = await opsPost(api, "/models", await readFile(paths.houseModel), "application/octet-stream");
   const manifest = { pipeline, steps: [{ model, sha256 }] };
-  const published = await opsPost(opsUrl, `/pipelines/${pipeline}/publish`, JSON.stringify(manifest), "application/json");
+  const published = await opsPost(api, `/pipelines/${pipeline}/publish`, JSON.stringify(manifest), "application/json");
   return String(published.pipeline_version);
 }
 
 /** Adds an edge for `pipeline` (POST /edges) and joins it (POST /join); resolves to its credentials. */
-export async function addAndJoinEdge(opsUrl: string, edge: string, pipeline: string): Promise<EdgeCredentials> {
-  const added = await opsPost(opsUrl, "/edges", JSON.stringify({ name: edge, pipeline }), "application/json");
+export async function addAndJoinEdge(api: OpsApi, edge: string, pipeline: string): Promise<EdgeCredentials> {
+  const added = await opsPost(api, "/edges", JSON.stringify({ name: edge, pipeline }), "application/json");
   const bundle = decodeEdgeBundle(String(added.edgeBundle));
-  const joined = await opsPost(opsUrl, "/join", JSON.stringify({ edge_name: edge, join_token: bundle.JOIN_TOKEN }), "application/json");
+  const joined = await opsPost(api, "/join", JSON.stringify({ edge_name: edge, join_token: bundle.JOIN_TOKEN }), "application/json");
   return joined as unknown as EdgeCredentials;
 }

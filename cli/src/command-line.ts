@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import { Commands, type Command } from "./option-spec.js";
 import { flagConfig, readOptions, type FlagValues } from "./option-values.js";
 import { optionTable } from "./option-table.js";
-import type { DeployOptions, HubOptions, LogsOptions, NatsPasswordOptions, NatsServerOptions, SiteOptions, SiteService } from "./options.js";
+import type { DeployOptions, HubOptions, LogsOptions, NatsPasswordOptions, NatsServerOptions, OpsTokenOptions, SiteOptions, SiteService } from "./options.js";
 
 /** What the command line asks for. */
 export type Parsed =
@@ -14,7 +14,10 @@ export type Parsed =
   | { command: "start ops"; options: HubOptions }
   | { command: "deploy" | "undeploy" | "current"; options: DeployOptions }
   | { command: "nats-password"; options: NatsPasswordOptions }
-  | { command: "logs"; options: LogsOptions };
+  | { command: "logs"; options: LogsOptions }
+  | { command: OpsTokenCommand; options: OpsTokenOptions };
+
+type OpsTokenCommand = "ops token create" | "ops token list" | "ops token revoke";
 
 /** Every flag of every command, to find the command's words before knowing which flags take a value. */
 function allFlags(): ReturnType<typeof flagConfig> {
@@ -32,8 +35,21 @@ function commandOf(words: string[]): Command | undefined {
     }
     return rest.length === 1 && rest[0] === "nats" ? "start nats" : "start";
   }
+  if (first === "ops") return opsCommandOf(rest);
   if ((Commands as readonly string[]).includes(first) && !first.includes(" ")) return first as Command;
   throw new Error(`unknown command ${JSON.stringify(first)}`);
+}
+
+/** `ferry ops token create|list|revoke`: three words, then the command's arguments. */
+function opsCommandOf(rest: string[]): Command {
+  const command = `ops ${rest.slice(0, 2).join(" ")}`;
+  if (!(Commands as readonly string[]).includes(command)) throw new Error("the ops commands are `ferry ops token create|list|revoke`");
+  return command as Command;
+}
+
+/** How many of the positional words name the command (`start`'s others are its services). */
+function commandWords(command: Command): number {
+  return command.startsWith("start") ? 1 : command.split(" ").length;
 }
 
 /** parseArgs' "Unknown option" turned into which commands do take that flag. */
@@ -63,7 +79,7 @@ export function parseCommand(argv: string[], env: NodeJS.ProcessEnv): Parsed {
   } catch (err) {
     throw (err as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ? unknownFlag(err, command) : err;
   }
-  return withOptions(command, readOptions(command, parsed.values as FlagValues, env), parsed.positionals.slice(1));
+  return withOptions(command, readOptions(command, parsed.values as FlagValues, env), parsed.positionals.slice(commandWords(command)));
 }
 
 /** Each command's options, with the checks that span several of them. */
@@ -73,14 +89,32 @@ function withOptions(command: Command, o: Record<string, unknown>, args: string[
     case "start nats":
       checkCluster(o.clusterPort as number, o.routes as string[]);
       return { command, options: { ...(o as Omit<NatsServerOptions, "command" | "services">), command, services: ["nats"] } };
-    case "start ops": return { command, options: { ...(o as Omit<HubOptions, "command" | "services">), command, services: ["ops"] } };
+    case "start ops":
+      checkOidc(o as Omit<HubOptions, "command" | "services">);
+      return { command, options: { ...(o as Omit<HubOptions, "command" | "services">), command, services: ["ops"] } };
     case "deploy": case "undeploy": case "current":
       return { command, options: { ...(o as Omit<DeployOptions, "command" | "args">), command, args } };
     case "nats-password": return { command, options: { ...(o as Omit<NatsPasswordOptions, "args">), args } };
     case "logs":
       if (args.length > 0) throw new Error(`\`ferry logs\` takes no arguments, got ${JSON.stringify(args.join(" "))}`);
       return { command, options: o as LogsOptions };
+    case "ops token create": case "ops token list": case "ops token revoke":
+      return { command, options: opsTokenOptions(command, o as Omit<OpsTokenOptions, "args">, args) };
   }
+}
+
+/** `ferry ops token …`: a role to create, an id to revoke, nothing else. */
+function opsTokenOptions(command: OpsTokenCommand, o: Omit<OpsTokenOptions, "args">, args: string[]): OpsTokenOptions {
+  if (command === "ops token create" && !o.role) throw new Error("`ferry ops token create` needs --role admin|publisher|viewer");
+  const wanted = command === "ops token revoke" ? 1 : 0;
+  if (args.length !== wanted) throw new Error(`\`ferry ${command}\` takes ${wanted ? "the token's id (from `ferry ops token list`)" : "no arguments"}, got ${JSON.stringify(args.join(" "))}`);
+  return { ...o, args };
+}
+
+/** OIDC takes all three of issuer, audience and keys, or none. */
+function checkOidc(o: Pick<HubOptions, "oidcIssuer" | "oidcAudience" | "oidcJwks">): void {
+  const given = [o.oidcIssuer, o.oidcAudience, o.oidcJwks].filter(Boolean).length;
+  if (given > 0 && given < 3) throw new Error("OIDC needs all of --oidc-issuer, --oidc-audience and --oidc-jwks");
 }
 
 function checkCluster(clusterPort: number, routes: string[]): void {

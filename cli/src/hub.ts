@@ -21,6 +21,8 @@ export async function startHub(o: HubOptions, log: Logger): Promise<Site> {
     ...(o.publicHost ? { publicHost: o.publicHost } : {}),
     tokenTtlMs: o.tokenTtlMs, contactTtlMs: o.contactTtlMs,
     storage: { logMaxBytes: o.logStorageBytes, logMaxAgeMs: o.logMaxAgeMs, replicas: o.replicas },
+    ...(o.adminToken ? { adminToken: o.adminToken } : {}),
+    ...(o.oidcIssuer ? { oidc: { issuer: o.oidcIssuer, audience: o.oidcAudience!, jwks: o.oidcJwks!, roleClaim: o.oidcRoleClaim } } : {}),
     logger: log.child({ service: "ops" }),
   });
   const services: Service[] = [ops];
@@ -34,7 +36,7 @@ export async function startHub(o: HubOptions, log: Logger): Promise<Site> {
     await stop();
     throw err;
   }
-  return { natsUrl: ops.natsUrl, passwords: undefined, url: ops.url, services, stop };
+  return { natsUrl: ops.natsUrl, passwords: undefined, url: ops.url, services, stop, opsAdminToken: ops.adminTokenMade };
 }
 
 function hubConnection(ops: Ops, name: string): Promise<NatsConnection> {

@@ -9,6 +9,9 @@ import { runGatewayPrimary } from "./gateway-cluster.js";
 import { logsCommand } from "./logs-command.js";
 import { deployCommand } from "./deploy-command.js";
 import { natsPasswordCommand } from "./nats-password-command.js";
+import { opsTokenCommand } from "./ops-token-command.js";
+import { DefaultTokenTtlMs } from "@ferry/ops";
+import { formatDuration } from "./units.js";
 
 const demoRow = "[4.0,2.5,2900.0,5505.0,2.0,0.0,0.0,3.0,8.0,2900.0,0.0,47.6063,-122.02,2970.0,5251.0,12.0,0.0,0.0]";
 
@@ -19,7 +22,7 @@ function upMessage(o: StartOptions, site: Site): string {
     const cluster = o.clusterPort ? ` (cluster "ferry", routes on :${o.clusterPort}${o.routes.length ? ` to ${o.routes.join(", ")}` : ""})` : "";
     return `\nnats-server "${o.natsName}" is up: ${site.natsUrl}${cluster}${site.passwords ? "; users required (ferry nats-password ROLE)" : ""}\nCtrl-C stops it.\n`;
   }
-  if (o.command === "start ops") return `\nOps hub is up. API: ${base}  hub NATS: ${site.natsUrl}\nTry:\n  curl ${base}/edges\nCtrl-C stops it.\n`;
+  if (o.command === "start ops") return hubUpMessage(base, site);
   return [
     "",
     `Ferry is up.${base ? ` HTTP: ${base}` : ""}  NATS: ${site.natsUrl} (devices can connect here)`,
@@ -37,6 +40,28 @@ function upMessage(o: StartOptions, site: Site): string {
 
 /** How long stopping may take before Ferry exits anyway (a drain that waits for a server that is gone). */
 const STOP_GRACE_MS = 4000;
+
+/** What `ferry start ops` prints: at its first start, the admin token it made (shown here only, never logged). */
+function hubUpMessage(base: string, site: Site): string {
+  const token = site.opsAdminToken;
+  return [
+    "",
+    `Ops hub is up. API: ${base}  hub NATS: ${site.natsUrl}`,
+    ...(token ? [
+      "",
+      "First start: this is the hub's admin token for the Ops API. It is shown only now (the hub keeps its",
+      `sha256) and expires in ${formatDuration(DefaultTokenTtlMs)}: keep it in a secret store, and make tokens for people and CI with it.`,
+      "",
+      `  export FERRY_OPS_TOKEN=${token}`,
+      "",
+    ] : []),
+    "Try:",
+    `  curl -H "Authorization: Bearer $FERRY_OPS_TOKEN" ${base}/edges`,
+    "  ferry ops token create --role viewer --name dashboard",
+    "Ctrl-C stops it.",
+    "",
+  ].join("\n");
+}
 
 /** Runs `ferry start`: until SIGINT or SIGTERM, which drain and stop it (so resolves to -1: keep running). */
 async function start(o: StartOptions): Promise<number> {
@@ -85,6 +110,7 @@ function run(parsed: Parsed): Promise<number> | number {
     case "deploy": case "undeploy": case "current": return deployCommand(parsed.command, parsed.options);
     case "nats-password": return natsPasswordCommand(parsed.options);
     case "logs": return logsCommand(parsed.options);
+    case "ops token create": case "ops token list": case "ops token revoke": return opsTokenCommand(parsed.command, parsed.options);
     default: return start(parsed.options);
   }
 }

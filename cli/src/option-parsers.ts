@@ -122,3 +122,23 @@ export const syncInterval: Parser<string> = {
     }
   },
 };
+
+/** An Ops API token: `ferry_` and 43+ base64url characters (32 random bytes), as `ferry ops token create` makes. */
+export const apiToken: Parser<string> = {
+  parse(t) {
+    // Not echoed back: the value is a secret.
+    if (!/^ferry_[A-Za-z0-9_-]{43,}$/.test(t)) throw new Error("must be `ferry_` and 43+ base64url characters, e.g. echo ferry_$(openssl rand -base64 32 | tr '+/' '-_' | tr -d =)");
+    return t;
+  },
+};
+
+/** A token's lifetime, ms: a duration, or `never` (0). */
+export const tokenTtl: Parser<number> = {
+  parse(t) {
+    if (t === "never" || t === "0") return 0;
+    const ms = duration.parse(t);
+    if (ms === 0) throw new Error(`must be a duration such as 90d or 12h, or never, ${got(t)}`);
+    return ms;
+  },
+  show: (v) => (v === 0 ? "never" : formatDuration(v)),
+};

@@ -5,8 +5,9 @@ import { hostname } from "node:os";
 import { DEFAULT_BODY_LIMIT } from "@ferry/gateway";
 import { defaultWorkers } from "@ferry/inferer";
 import { defaultStorage } from "@ferry/runtime";
+import { DefaultTokenTtlMs } from "@ferry/ops";
 import { option } from "./option-spec.js";
-import { atLeastOne, batchWindow, duration, list, onOff, oneOf, path, port, presence, secret, size, syncInterval, text, wholeNumber } from "./option-parsers.js";
+import { apiToken, atLeastOne, batchWindow, duration, list, onOff, oneOf, path, port, presence, secret, size, syncInterval, text, tokenTtl, wholeNumber } from "./option-parsers.js";
 import { demoManifests } from "./demo-manifests.js";
 import { START_WAIT_MS } from "./start-wait.js";
 import { parseDuration, parseSize } from "./units.js";
@@ -162,6 +163,48 @@ const hubTable = {
   }),
 };
 
+/** Who may call the Ops API: its first admin token and OpenID Connect (`ferry start ops`). */
+const hubAuthTable = {
+  adminToken: option({
+    env: "FERRY_OPS_ADMIN_TOKEN", parser: apiToken,
+    help: "an admin token for the Ops API that you chose (`ferry_` and 43+ base64url characters); the hub stores its sha256 and prints no token at its first start",
+    commands: ["start ops"],
+  }),
+  oidcIssuer: option({
+    flag: "oidc-issuer", arg: "URL", env: "FERRY_OIDC_ISSUER", parser: text, shown: "off",
+    help: "also take JWT bearer tokens (RS256, ES256) from this OpenID Connect issuer (their `iss`); needs --oidc-audience and --oidc-jwks",
+    commands: ["start ops"],
+  }),
+  oidcAudience: option({ flag: "oidc-audience", arg: "AUD", env: "FERRY_OIDC_AUDIENCE", parser: text, help: "the `aud` JWTs must carry", commands: ["start ops"] }),
+  oidcJwks: option({
+    flag: "oidc-jwks", arg: "URL|FILE", env: "FERRY_OIDC_JWKS", parser: text,
+    help: "the issuer's signing keys: its JWKS URL (fetched and cached) or a JWKS file", commands: ["start ops"],
+  }),
+  oidcRoleClaim: option({
+    flag: "oidc-role-claim", arg: "CLAIM", env: "FERRY_OIDC_ROLE_CLAIM", parser: text, default: "ferry_role",
+    help: "the JWT claim naming the caller's role (admin, publisher or viewer, or an array of them: the strongest counts); a dotted path reaches into objects",
+    commands: ["start ops"],
+  }),
+};
+
+/** `ferry ops token …`: managing Ops API tokens through the Ops API. */
+const opsTokenTable = {
+  opsUrl: option({
+    flag: "ops-url", arg: "URL", env: "FERRY_OPS_URL", parser: text, default: "http://127.0.0.1:8090",
+    help: "the Ops API", commands: ["ops token create", "ops token list", "ops token revoke"],
+  }),
+  opsToken: option({
+    flag: "token", arg: "TOKEN", env: "FERRY_OPS_TOKEN", parser: text,
+    help: "an admin token of the Ops API (prefer the environment variable: a flag shows in `ps`)", commands: ["ops token create", "ops token list", "ops token revoke"],
+  }),
+  role: option({ flag: "role", arg: "ROLE", parser: oneOf(["admin", "publisher", "viewer"]), help: "the new token's role: admin, publisher or viewer", commands: ["ops token create"] }),
+  tokenName: option({ flag: "name", arg: "NAME", parser: text, default: "", shown: "none", help: "what the token is for (listed; not secret)", commands: ["ops token create"] }),
+  ttlMs: option({
+    flag: "ttl", arg: "D|never", parser: tokenTtl, default: DefaultTokenTtlMs,
+    help: "the token expires after this long (`30d`, `12h`); `never` (or 0) only when asked for", commands: ["ops token create"],
+  }),
+};
+
 /** `ferry logs`: reading a site's inference logs through its HTTP API. */
 const logsTable = {
   url: option({ flag: "url", arg: "URL", env: "FERRY_URL", parser: text, default: "http://localhost:8080", help: "the site's gateway", commands: ["logs"] }),
@@ -179,4 +222,4 @@ const logsTable = {
 };
 
 /** The table, in the order help and docs list it. */
-export const optionTable = { ...siteTable, ...serviceTable, ...hubTable, ...logsTable };
+export const optionTable = { ...siteTable, ...serviceTable, ...hubTable, ...hubAuthTable, ...opsTokenTable, ...logsTable };

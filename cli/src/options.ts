@@ -50,6 +50,15 @@ export interface NatsPasswordOptions extends OptionsOf<"nats-password"> {
   args: string[];
 }
 
+/** `ferry ops token create|list|revoke` (create's options are there only for create). */
+export interface OpsTokenOptions extends OptionsOf<"ops token list"> {
+  role?: "admin" | "publisher" | "viewer";
+  tokenName?: string;
+  ttlMs?: number;
+  /** `revoke`: the token's id. */
+  args: string[];
+}
+
 /** `ferry logs`. */
 export type LogsOptions = OptionsOf<"logs">;
 

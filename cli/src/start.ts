@@ -18,6 +18,8 @@ export interface Site {
   readonly passwords: SitePasswords | undefined;
   readonly url: string | undefined;
   readonly services: Service[];
+  /** `ferry start ops`, its first start only: the admin token it made, to be printed once. */
+  readonly opsAdminToken?: string;
   stop(): Promise<void>;
 }
 

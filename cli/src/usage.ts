@@ -22,6 +22,12 @@ const commandHelp: Record<Command, { synopsis: string; about: string }> = {
     about: "a NATS role's password (admin, gateway, inferer, logger, deployer, link, device): from FERRY_NATS_SECRET, else from <data>/nats/users.json",
   },
   logs: { synopsis: "ferry logs [--out FILE] …", about: "print or export a site's inference logs (through its HTTP API)" },
+  "ops token create": {
+    synopsis: "ferry ops token create --role ROLE [--name NAME] [--ttl D]",
+    about: "make an Ops API token (admin, publisher or viewer) and print it, once; needs an admin token in FERRY_OPS_TOKEN (docs/ops-hub.md)",
+  },
+  "ops token list": { synopsis: "ferry ops token list", about: "list the Ops API tokens: id, role, name, created, expires (never a token or its hash)" },
+  "ops token revoke": { synopsis: "ferry ops token revoke ID", about: "revoke an Ops API token at once" },
 };
 
 const width = 100;

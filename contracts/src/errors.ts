@@ -5,6 +5,7 @@ export const ErrorCodes = {
   bad_arrow: 400,
   bad_request: 400,
   unauthorized: 401,
+  forbidden: 403,
   not_found: 404,
   unknown_pipeline: 404,
   method_not_allowed: 405,

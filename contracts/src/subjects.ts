@@ -57,6 +57,8 @@ export const Buckets = {
   site: "ferry-site",
   /** KV on the Ops hub: edge name → its record (state, join token hash, NATS user). */
   edges: "ferry-ops-edges",
+  /** KV on the Ops hub: sha256 of an Ops API token → its record (id, role, name, times); never the token. */
+  opsTokens: "ferry-ops-tokens",
 } as const;
 
 /** Keys of the site bucket. */

@@ -2,7 +2,9 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import { FerryError, MediaTypes } from "@ferry/contracts";
 import { isTransient } from "@ferry/runtime";
 import type { Logger } from "pino";
+import { guardRoutes, type AuthDeps } from "./auth.js";
 import { opsRoutes, type RouteDeps } from "./routes.js";
+import { tokenRoutes } from "./token-routes.js";
 
 /** Settings of the Ops API's HTTP app. */
 export interface OpsAppOptions {
@@ -12,14 +14,22 @@ export interface OpsAppOptions {
 }
 
 /** The Ops API as a Fastify app, not yet listening (tests may `inject` into it). */
-export function buildOpsApp(deps: RouteDeps, o: OpsAppOptions): FastifyInstance {
+export function buildOpsApp(deps: RouteDeps & AuthDeps, o: OpsAppOptions): FastifyInstance {
   // Typed as Fastify's logger interface, so the app is a plain FastifyInstance (pino's Logger has more).
-  const logger: FastifyBaseLogger = o.logger;
+  // Fastify's request serializer leaves headers out; the redaction keeps a bearer token out of the log
+  // should a header ever be logged (test/ops-auth.test.ts greps the log for tokens).
+  const logger: FastifyBaseLogger = o.logger.child({}, { redact: { paths: redacted, censor: "[redacted]" } });
   const app = Fastify({ bodyLimit: o.bodyLimit, loggerInstance: logger });
   handleErrors(app);
+  // Before any route: it refuses to register one that RouteRoles lacks.
+  guardRoutes(app, deps);
   opsRoutes(app, deps);
+  tokenRoutes(app, deps.tokens);
   return app;
 }
+
+/** Log paths that may hold a credential. */
+const redacted = ["req.headers.authorization", "headers.authorization", "authorization", "token", "join_token", "password"];
 
 /** Bodies stay bytes (routes parse what they take); every error is a JSON `{error, code}`. */
 function handleErrors(app: FastifyInstance): void {

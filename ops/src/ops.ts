@@ -10,6 +10,8 @@ import { answerHeartbeats } from "./heartbeats.js";
 import { HubServer, type HubLogin } from "./hub-server.js";
 import { buildOpsApp } from "./app.js";
 import { SourceResumer } from "./log-sources.js";
+import { ApiTokens } from "./api-tokens.js";
+import { OidcVerifier, type OidcOptions } from "./oidc.js";
 
 /** How to start the Ops hub. */
 export interface OpsOptions {
@@ -41,6 +43,13 @@ export interface OpsOptions {
   storage?: Partial<StorageSettings>;
   /** Largest request body (model uploads), bytes. Default 256 MiB. */
   bodyLimit?: number;
+  /**
+   * An admin token for the Ops API that the operator chose (FERRY_OPS_ADMIN_TOKEN): its hash is stored
+   * at start, and no token is made and printed. Without it, the first start makes one (`adminTokenMade`).
+   */
+  adminToken?: string;
+  /** Also take JWT bearer tokens from this OpenID Connect provider. */
+  oidc?: OidcOptions;
   logger?: Logger;
 }
 
@@ -54,6 +63,8 @@ export interface Ops extends Service {
   readonly leafPort: number;
   /** Lapses the edges past their contact period now (the hub also does so on a timer). */
   sweep(): Promise<string[]>;
+  /** The admin token made at this start, the hub's first (no token stored, no `adminToken`): to be shown once. */
+  readonly adminTokenMade: string | undefined;
 }
 
 /** Starts the Ops hub: its nats-server (domain `hub`, leaf listener), its storage, the edge registry and the Ops API. */
@@ -75,7 +86,11 @@ export async function start(o: OpsOptions): Promise<Ops> {
     await lifecycle.reconcile();
     const sources = new SourceResumer(jsm, storage, async () => (await registry.list()).filter((r) => r.state === "joined").map((r) => r.name), log);
     const heartbeats = answerHeartbeats(nc, registry, log, (edge) => sources.contact(edge));
-    const app = (parts.app = buildOpsApp({ nc, registry, lifecycle, models, timeoutMs: 30_000 }, { bodyLimit: o.bodyLimit ?? 256 * 1024 * 1024, logger: log.child({ service: "ops-http" }) }));
+    const tokens = await ApiTokens.open(nc);
+    const adminTokenMade = await firstAdminToken(tokens, o.adminToken, log);
+    const oidc = o.oidc ? await OidcVerifier.create(o.oidc) : undefined;
+    const deps = { nc, registry, lifecycle, models, timeoutMs: 30_000, tokens, oidc };
+    const app = (parts.app = buildOpsApp(deps, { bodyLimit: o.bodyLimit ?? 256 * 1024 * 1024, logger: log.child({ service: "ops-http" }) }));
     const url = await listen(app, o, hub, settings);
     const sweeper = startSweeper(lifecycle, o, log);
     log.info({ url, nats: hub.url, leafPort: hub.leafPort, publicHost: settings.publicHost }, "ops hub ready");
@@ -85,13 +100,30 @@ export async function start(o: OpsOptions): Promise<Ops> {
       await heartbeats.drain();
       await nc.drain();
       await hub.stop();
-    }, { url, natsUrl: hub.url, login: hub.login, leafPort: hub.leafPort, sweep: () => lifecycle.sweep() });
+    }, { url, natsUrl: hub.url, login: hub.login, leafPort: hub.leafPort, sweep: () => lifecycle.sweep(), adminTokenMade });
   } catch (err) {
     await parts.app?.close();
     await parts.nc?.close();
     await hub.stop();
     throw err;
   }
+}
+
+/**
+ * The way in to a new hub: the operator's FERRY_OPS_ADMIN_TOKEN (stored by hash; it never expires, as
+ * the operator hands it in at every start and rotates it there), else, when no token is stored at all
+ * (the first start), a fresh admin token with the default lifetime, for the caller to show once.
+ */
+async function firstAdminToken(tokens: ApiTokens, given: string | undefined, log: Logger): Promise<string | undefined> {
+  if (given !== undefined) {
+    await tokens.adopt(given, "admin", "FERRY_OPS_ADMIN_TOKEN");
+    return undefined;
+  }
+  if (!(await tokens.empty())) return undefined;
+  const { token, view } = await tokens.create("admin", "first admin", undefined);
+  // The token goes to the caller (stdout of `ferry start ops`), never to the log.
+  log.info({ apiToken: { id: view.id, role: view.role, expires_at: view.expires_at } }, "first start: made an admin token for the Ops API");
+  return token;
 }
 
 /** Lifecycle settings; `publicHost` and `leafUrl` are filled in by `listen` (a bundle names the port the API got). */

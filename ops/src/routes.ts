@@ -18,6 +18,11 @@ export interface RouteDeps {
 
 /** The Ops API: edges and their bundles, joins, publishing, and every edge's logs. */
 export function opsRoutes(app: FastifyInstance, d: RouteDeps): void {
+  // For load balancers and probes: no token, and nothing about the hub but that it answers.
+  app.get("/health", async (_req, reply) => {
+    const up = !d.nc.isClosed();
+    return reply.code(up ? 200 : 503).send({ status: up ? "ok" : "unavailable" });
+  });
   edgeRoutes(app, d);
   publishingRoutes(app, d);
   app.post("/logs", async (req, reply) => {
@@ -105,7 +110,8 @@ async function request(d: RouteDeps, subject: string, body: Uint8Array | undefin
   }
 }
 
-function jsonOf(body: unknown): unknown {
+/** A JSON body ({} when empty); `bad_json` when it is not JSON. */
+export function jsonOf(body: unknown): unknown {
   if (!Buffer.isBuffer(body) || body.length === 0) return {};
   try {
     return JSON.parse(body.toString("utf8"));

@@ -154,6 +154,7 @@ export function hubAssets(s: StorageSettings): Asset[] {
   return [
     ...deploymentAssets(s),
     { kind: "kv", name: Buckets.edges, history: 1, replicas: s.replicas },
+    { kind: "kv", name: Buckets.opsTokens, history: 1, replicas: s.replicas },
     { kind: "stream", config: hubLogStreamConfig(s) },
   ];
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +20,9 @@ export interface TestHub {
   ops: Ops;
   nc: NatsConnection;
   dir: string;
+  /** The hub's admin token for the Ops API (OpsOptions.adminToken), and the header that sends it. */
+  adminToken: string;
+  auth: { Authorization: string };
   /** Stops the hub's services and server, keeping its data (to start it again). */
   stop(): Promise<void>;
   /** Starts it again on the same ports and data. */
@@ -27,12 +31,17 @@ export interface TestHub {
   destroy(): Promise<void>;
 }
 
+/** A fresh Ops API token, as FERRY_OPS_ADMIN_TOKEN would hold one. */
+export function newApiToken(): string {
+  return `ferry_${randomBytes(32).toString("base64url")}`;
+}
+
 /** Starts a hub on fixed free ports in a temp folder (or `dir`). */
 export async function startTestHub(o: Partial<OpsOptions> = {}, dir?: string): Promise<TestHub> {
   const data = dir ?? await mkdtemp(join(tmpdir(), "ferry-hub-"));
   const opts: OpsOptions = {
     dataDir: data, port: o.port ?? await freePort(), natsPort: o.natsPort ?? await freePort(), leafPort: o.leafPort ?? await freePort(),
-    host: "127.0.0.1", logger: quiet, ...o,
+    host: "127.0.0.1", logger: quiet, adminToken: newApiToken(), ...o,
   };
   const ops = await startOps(opts);
   const nc = await connect({ servers: ops.natsUrl, user: ops.login.user, pass: ops.login.pass, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
@@ -46,7 +55,7 @@ export async function startTestHub(o: Partial<OpsOptions> = {}, dir?: string): P
     await ops.stop();
   };
   return {
-    ops, nc, dir: data, stop,
+    ops, nc, dir: data, stop, adminToken: opts.adminToken!, auth: { Authorization: `Bearer ${opts.adminToken}` },
     restart: () => startTestHub(opts, data),
     destroy: async () => {
       await stop();
@@ -58,10 +67,10 @@ export async function startTestHub(o: Partial<OpsOptions> = {}, dir?: string): P
 /** The house-price model uploaded and its pipeline published on the hub through the Ops API; resolves to the version. */
 export async function publishHousePrice(hub: TestHub, name = "edge-houseprice"): Promise<string> {
   const bytes = await readFile(join(models, "house-price-estimator.onnx"));
-  const up = await fetch(`${hub.ops.url}/models`, { method: "POST", body: bytes, headers: { "Content-Type": "application/octet-stream" } });
+  const up = await fetch(`${hub.ops.url}/models`, { method: "POST", body: bytes, headers: { "Content-Type": "application/octet-stream", ...hub.auth } });
   const { sha256 } = await up.json() as { sha256: string };
   const res = await fetch(`${hub.ops.url}/pipelines/${name}/publish`, {
-    method: "POST", headers: { "Content-Type": "application/json" },
+    method: "POST", headers: { "Content-Type": "application/json", ...hub.auth },
     body: JSON.stringify({ pipeline: name, steps: [{ model: "house-price-estimator", sha256 }] }),
   });
   const body = await res.json() as { pipeline_version?: string; error?: string };
@@ -69,9 +78,9 @@ export async function publishHousePrice(hub: TestHub, name = "edge-houseprice"):
   return body.pipeline_version!;
 }
 
-/** POSTs JSON to the Ops API. */
+/** POSTs JSON to the Ops API, as its admin. */
 export async function opsPost(hub: TestHub, path: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(`${hub.ops.url}${path}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  const res = await fetch(`${hub.ops.url}${path}`, { method: "POST", headers: { "Content-Type": "application/json", ...hub.auth }, body: JSON.stringify(body) });
   return { status: res.status, json: await res.json() as Record<string, unknown> };
 }
 
