@@ -38,8 +38,8 @@ describe("Ops hub: edges, bundles, one-time join tokens, revocation", () => {
   let hub: TestHub;
   let dir: string;
   const edges: { server: NatsServer; nc: NatsConnection }[] = [];
-  const startEdge = async (creds: EdgeCredentials): Promise<NatsConnection> => {
-    const server = await startEdgeServer(creds, join(dir, creds.edge_name));
+  const startEdge = async (creds: EdgeCredentials, ca = hub.ops.ca): Promise<NatsConnection> => {
+    const server = await startEdgeServer(creds, join(dir, creds.edge_name), ca);
     const nc = await connect({ servers: server.url });
     edges.push({ server, nc });
     return nc;
@@ -85,7 +85,7 @@ describe("Ops hub: edges, bundles, one-time join tokens, revocation", () => {
     assert.equal(wrong.status, 401);
     const edge = await startEdge(creds);
     await until("the leaf link", async () => (await reachesHub(edge, "shop-2"))?.ok === true);
-    const listed = await (await fetch(`${hub.ops.url}/edges`)).json() as { name: string; state: string; last_seen: number | null }[];
+    const listed = await (await hub.fetch(`${hub.ops.url}/edges`)).json() as { name: string; state: string; last_seen: number | null }[];
     const shop2 = listed.find((e) => e.name === "shop-2")!;
     assert.equal(shop2.state, "joined");
     assert.ok(shop2.last_seen! > 0, "the heartbeat counted as contact");
@@ -95,7 +95,7 @@ describe("Ops hub: edges, bundles, one-time join tokens, revocation", () => {
     await publishHousePrice(hub);
     const { creds } = await addAndJoin(hub, "shop-4");
     // The same user and password its leaf link uses, as a plain client of the hub.
-    const nc = await connect({ servers: hub.ops.natsUrl, user: creds.user, pass: creds.password });
+    const nc = await connect({ servers: hub.ops.natsUrl, user: creds.user, pass: creds.password, tls: hub.ops.natsTls });
     try {
       // The server reports each refusal on the connection (a request in the hub's domain is checked as the
       // `$JS.API` subject it maps to, so nats.js cannot pin that one on the request: it times out).
@@ -141,7 +141,7 @@ describe("Ops hub: edges, bundles, one-time join tokens, revocation", () => {
     const seen: number[] = [];
     const poll = (async () => {
       while (polling) {
-        const r = await fetch(`${hub.ops.url}/edges`);
+        const r = await hub.fetch(`${hub.ops.url}/edges`);
         const body = (await r.json()) as { code?: string };
         seen.push(r.status);
         if (r.status !== 200) {
@@ -152,7 +152,7 @@ describe("Ops hub: edges, bundles, one-time join tokens, revocation", () => {
         await new Promise((r) => setTimeout(r, 20));
       }
     })();
-    const res = await fetch(`${hub.ops.url}/edges/shop-3`, { method: "DELETE" });
+    const res = await hub.fetch(`${hub.ops.url}/edges/shop-3`, { method: "DELETE" });
     assert.equal(res.status, 200);
     await new Promise((r) => setTimeout(r, 500));
     polling = false;
@@ -184,10 +184,10 @@ describe("Ops hub: edges, bundles, one-time join tokens, revocation", () => {
       assert.equal(joined.status, 200);
       await until("the credentials to lapse", async () => {
         // GET /edges can fail while the hub server restarts to drop the lapsed link.
-        const list = await (await fetch(`${short.ops.url}/edges`)).json() as { name: string; state: string }[];
+        const list = await (await short.fetch(`${short.ops.url}/edges`)).json() as { name: string; state: string }[];
         return Array.isArray(list) && list.find((e) => e.name === "quiet")?.state === "lapsed";
       });
-      const edge = await startEdge(joined.json as unknown as EdgeCredentials);
+      const edge = await startEdge(joined.json as unknown as EdgeCredentials, short.ops.ca);
       await new Promise((r) => setTimeout(r, 1500));
       assert.equal(await reachesHub(edge, "quiet"), undefined, "lapsed credentials open no link");
       const readd = await opsPost(short, "/edges", { name: "quiet", pipeline: "edge-houseprice" });
@@ -205,7 +205,7 @@ describe("store-and-forward log sync: edges keep logging offline; the hub gets e
   const edges = new Map<string, Edge>();
 
   const startEdge = async (creds: EdgeCredentials, port = 0): Promise<Edge> => {
-    const server = await startEdgeServer(creds, join(dir, creds.edge_name), port);
+    const server = await startEdgeServer(creds, join(dir, creds.edge_name), hub.ops.ca, port);
     const nc = await connect({ servers: server.url, maxReconnectAttempts: -1 });
     // As `ferry start` does on an edge: services open the site's streams and buckets, never create them.
     await provision(nc, siteAssets(storageSettings()));
@@ -231,7 +231,7 @@ describe("store-and-forward log sync: edges keep logging offline; the hub gets e
     }
   };
   const hubMarkers = async (partition: string): Promise<number[]> => {
-    const res = await fetch(`${hub.ops.url}/logs`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ partition, page_size: 10_000 }) });
+    const res = await hub.fetch(`${hub.ops.url}/logs`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ partition, page_size: 10_000 }) });
     const records = await res.json() as { in: { tensor: number[] }; metadata: { partition: string } }[];
     assert.ok(Array.isArray(records), JSON.stringify(records));
     assert.ok(records.every((r) => r.metadata.partition === partition));

@@ -19,7 +19,9 @@ function upMessage(o: StartOptions, site: Site): string {
     const cluster = o.clusterPort ? ` (cluster "ferry", routes on :${o.clusterPort}${o.routes.length ? ` to ${o.routes.join(", ")}` : ""})` : "";
     return `\nnats-server "${o.natsName}" is up: ${site.natsUrl}${cluster}${site.passwords ? "; users required (ferry nats-password ROLE)" : ""}\nCtrl-C stops it.\n`;
   }
-  if (o.command === "start ops") return `\nOps hub is up. API: ${base}  hub NATS: ${site.natsUrl}\nTry:\n  curl ${base}/edges\nCtrl-C stops it.\n`;
+  const ca = site.ca ? `TLS CA: ${site.ca.file}\nCA SHA-256 fingerprint: ${site.ca.sha256}\n` : "";
+  const cacert = site.ca ? ` --cacert ${site.ca.file}` : "";
+  if (o.command === "start ops") return `\nOps hub is up. API: ${base}  hub NATS: ${site.natsUrl}\n${ca}Try:\n  curl${cacert} ${base}/edges\nCtrl-C stops it.\n`;
   return [
     "",
     `Ferry is up.${base ? ` HTTP: ${base}` : ""}  NATS: ${site.natsUrl} (devices can connect here)`,

@@ -17,6 +17,8 @@ export interface Site {
   readonly passwords: SitePasswords | undefined;
   readonly url: string | undefined;
   readonly services: Service[];
+  /** The CA clients check this site's (or hub's) certificates against, when it serves TLS: its file and SHA-256. */
+  readonly ca?: { file: string; sha256: string } | undefined;
   stop(): Promise<void>;
 }
 

@@ -1,5 +1,6 @@
-export { startNatsServer, type ClusterOptions, type LeafRemote, type NatsServer, type NatsServerOptions, type NatsUser } from "./nats-server.js";
+export { startNatsServer, type ClusterOptions, type LeafRemote, type NatsServer, type NatsServerOptions, type NatsTls, type NatsUser } from "./nats-server.js";
 export {
   MIN_NATS_SERVER, NEWER_SERVER_HINT, PROJECT_NATS_SERVER, findNatsServer, isCurrentEnough, natsServerVersion, parseServerVersion, requireNatsServer,
   type ServerBinary,
 } from "./server-binary.js";
+export { caFingerprint, ensureOwnTls, makeCa, makeServerCert, normalFingerprint, writePrivate, type CertPair, type OwnTls, type TlsFiles } from "./certificates.js";

@@ -9,13 +9,18 @@ export interface OpsAppOptions {
   /** Largest request body (model uploads), bytes. */
   bodyLimit: number;
   logger: Logger;
+  /** Serve HTTPS with this key and certificate (chain). */
+  https?: { key: string; cert: string; minVersion: "TLSv1.2" };
 }
 
 /** The Ops API as a Fastify app, not yet listening (tests may `inject` into it). */
 export function buildOpsApp(deps: RouteDeps, o: OpsAppOptions): FastifyInstance {
   // Typed as Fastify's logger interface, so the app is a plain FastifyInstance (pino's Logger has more).
   const logger: FastifyBaseLogger = o.logger;
-  const app = Fastify({ bodyLimit: o.bodyLimit, loggerInstance: logger });
+  // An HTTPS app is typed as a Fastify over https.Server; the routes only need what both share.
+  const app = (o.https
+    ? Fastify({ bodyLimit: o.bodyLimit, loggerInstance: logger, https: o.https })
+    : Fastify({ bodyLimit: o.bodyLimit, loggerInstance: logger })) as unknown as FastifyInstance;
   handleErrors(app);
   opsRoutes(app, deps);
   return app;
