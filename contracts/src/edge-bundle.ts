@@ -48,7 +48,7 @@ export function decodeEdgeBundle(base64: string): EdgeBundle {
   const text = base64Text(base64);
   const values: Record<string, string> = {};
   for (const line of text.split("\n")) {
-    const m = /^\s*(?:export\s+)?([A-Z_]+)=(.*)$/.exec(line);
+    const m = /^\s*(?:export\s+)?([A-Z][A-Z0-9_]*)=(.*)$/.exec(line);
     if (m) values[m[1]!] = m[2]!.trim().replace(/^"(.*)"$/, "$1");
   }
   const missing = KEYS.filter((k) => !values[k]);

@@ -31,8 +31,13 @@ async function newKeys(): Promise<webcrypto.CryptoKeyPair> {
   return webcrypto.subtle.generateKey(alg, true, ["sign", "verify"]) as Promise<webcrypto.CryptoKeyPair>;
 }
 
+/** PEM ending in a newline, so that files and chains can be put one after another. */
+function line(pem: string): string {
+  return pem.endsWith("\n") ? pem : `${pem}\n`;
+}
+
 async function keyPem(key: webcrypto.CryptoKey): Promise<string> {
-  return x509.PemConverter.encode(await webcrypto.subtle.exportKey("pkcs8", key), "PRIVATE KEY");
+  return line(x509.PemConverter.encode(await webcrypto.subtle.exportKey("pkcs8", key), "PRIVATE KEY"));
 }
 
 /** A new self-signed CA (10 years) that may sign server certificates only. */
@@ -51,7 +56,7 @@ export async function makeCa(commonName: string): Promise<CertPair> {
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  return { cert: cert.toString("pem"), key: await keyPem(keys.privateKey) };
+  return { cert: line(cert.toString("pem")), key: await keyPem(keys.privateKey) };
 }
 
 /** The SANs of a server certificate: IP addresses as IPs, the rest as DNS names. */
@@ -84,7 +89,7 @@ export async function makeServerCert(ca: CertPair, hosts: readonly string[]): Pr
       await x509.AuthorityKeyIdentifierExtension.create(caCert),
     ],
   });
-  return { cert: cert.toString("pem"), key: await keyPem(keys.privateKey) };
+  return { cert: line(cert.toString("pem")), key: await keyPem(keys.privateKey) };
 }
 
 /** SHA-256 of the first certificate in `pem` (its DER), lowercase hex without separators. */
