@@ -6,10 +6,13 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { connect } from "@nats-io/transport-node";
 import { decodeEdgeBundle } from "@ferry/contracts";
-import { caFingerprint, ensureOwnTls, makeCa, startNatsServer, type NatsServer, type OwnTls } from "@ferry/natsd";
+import { parseStart, startSite, type Site } from "@ferry/cli";
+import { fetchTrusting } from "@ferry/runtime";
+import { writeFile } from "node:fs/promises";
+import { caFingerprint, ensureOwnTls, makeCa, makeServerCert, startNatsServer, type NatsServer, type OwnTls } from "@ferry/natsd";
 import { opsPost, publishHousePrice, startTestHub, type TestHub } from "./helpers/hub.js";
 import { freePort } from "./helpers/free-port.js";
-import { until } from "./helpers/site.js";
+import { quiet, until } from "./helpers/site.js";
 import { plainNats, tlsAfterInfo, tlsHandshake } from "./helpers/tls-probe.js";
 
 /** Every file under `dir`, recursively. */
@@ -149,5 +152,51 @@ describe("TLS on cluster routes", () => {
   it("the site's client port refuses plain NATS and speaks TLS", async () => {
     await assert.rejects(connect({ servers: `nats://127.0.0.1:${servers[0]!.port}`, timeout: 2000, maxReconnectAttempts: 0 }));
     assert.match(servers[0]!.url, /^tls:\/\//);
+  });
+});
+
+describe("TLS on a site: the gateway with --tls-cert, NATS beyond loopback", () => {
+  let dir: string;
+  let site: Site | undefined;
+  let gatewayCa: string;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "ferry-tls-site-"));
+    const ca = await makeCa("operator's CA");
+    gatewayCa = ca.cert;
+    const server = await makeServerCert(ca, ["localhost", "127.0.0.1"]);
+    await writeFile(join(dir, "gw.pem"), server.cert);
+    await writeFile(join(dir, "gw-key.pem"), server.key, { mode: 0o600 });
+    const args = [
+      "start", "gateway", "logger", "--port", "0", "--nats-port", "0", "--host", "127.0.0.1", "--nats-host", "0.0.0.0", "--data", join(dir, "data"),
+      "--log-level", "silent", "--tls-cert", join(dir, "gw.pem"), "--tls-key", join(dir, "gw-key.pem"),
+    ];
+    site = await startSite(parseStart(args, {})!.options, quiet);
+  });
+  after(async () => {
+    await site?.stop();
+    delete process.env.FERRY_NATS_CA;
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("the gateway serves HTTPS with the given certificate, and not HTTP", async () => {
+    assert.match(site!.url!, /^https:\/\//);
+    const port = Number(new URL(site!.url!).port);
+    assert.equal((await fetchTrusting(gatewayCa)(`https://127.0.0.1:${port}/health`)).status, 200);
+    await assert.rejects(fetch(`http://127.0.0.1:${port}/health`));
+    assert.equal((await tlsHandshake(port, { ca: gatewayCa, ...tls11 })).ok, false, "TLS 1.1");
+  });
+
+  it("NATS on a non-loopback host speaks only TLS, with the site's own CA (keys 0600)", async () => {
+    assert.match(site!.natsUrl, /^tls:\/\//);
+    const port = Number(new URL(site!.natsUrl).port);
+    const pass = site!.passwords!.admin;
+    await assert.rejects(connect({ servers: `nats://127.0.0.1:${port}`, user: "admin", pass, timeout: 2000, maxReconnectAttempts: 0 }));
+    assert.equal((await tlsAfterInfo(port, { ca: gatewayCa })).ok, false, "a client trusting another CA");
+    const caFile = join(dir, "data", "nats", "tls", "ca.pem");
+    assert.equal(site!.ca?.file, caFile);
+    const nc = await connect({ servers: site!.natsUrl, user: "admin", pass, tls: { caFile }, timeout: 5000 });
+    await nc.close();
+    for (const f of ["ca-key.pem", "server-key.pem", "ca.pem", "server.pem"]) assert.equal((await stat(join(dir, "data", "nats", "tls", f))).mode & 0o777, 0o600, f);
   });
 });

@@ -8,6 +8,9 @@ import { joinInBackground, prepareEdge } from "./edge.js";
 import { natsSpawner, passwordsFor } from "./site-nats.js";
 import { startServices } from "./site-services.js";
 import { roleUrl, type SitePasswords } from "./site-users.js";
+import { siteNatsTls } from "./site-tls.js";
+import { caFingerprint, type TlsFiles } from "@ferry/natsd";
+import { readFile } from "node:fs/promises";
 
 /** What `ferry start` runs; `stop()` stops the services, then the spawned nats-server. */
 export interface Site {
@@ -25,8 +28,14 @@ export interface Site {
 /** `ferry start nats`: one nats-server (of a cluster), nothing else. */
 async function startServerOnly(o: NatsServerOptions, log: Logger): Promise<Site> {
   const passwords = await passwordsFor(o);
-  const nats = await natsSpawner(o, undefined, passwords, log)(o.natsPort);
-  return { natsUrl: nats.url, passwords, url: undefined, services: [], stop: () => nats.stop() };
+  const tls = await siteNatsTls(o);
+  const nats = await natsSpawner(o, undefined, passwords, log, tls)(o.natsPort);
+  return { natsUrl: nats.url, passwords, url: undefined, services: [], stop: () => nats.stop(), ca: await caOf(tls) };
+}
+
+/** The CA a TLS site's clients check its server against: its file and SHA-256. */
+async function caOf(tls: TlsFiles | undefined): Promise<Site["ca"]> {
+  return tls ? { file: tls.caFile, sha256: caFingerprint(await readFile(tls.caFile, "utf8")) } : undefined;
 }
 
 /** Starts the asked services, spawning a local nats-server first when no NATS URL is given. */
@@ -37,7 +46,10 @@ export async function startSite(o: StartOptions, log: Logger = pino({ level: o.l
   const edge = o.bundle ? await prepareEdge(o.bundle, o.data, log) : undefined;
   if (edge && o.natsUrl) log.warn({ edge: edge.name }, `NATS_URL is given: that server must have JetStream domain ${edge.name} and the leaf link to the hub (credentials in ${join(o.data, "edge")})`);
   const passwords = await passwordsFor(o);
-  const spawnNats = natsSpawner(o, edge, passwords, log);
+  const tls = o.natsUrl ? undefined : await siteNatsTls(o);
+  // This process's services (and inferer workers) check the server against the site's CA.
+  if (tls) process.env.FERRY_NATS_CA = tls.caFile;
+  const spawnNats = natsSpawner(o, edge, passwords, log, tls);
   let nats: NatsServer | undefined = o.natsUrl ? undefined : await spawnNats(o.natsPort);
   const serverUrl = o.natsUrl ?? nats!.url;
   const services: Service[] = [];
@@ -57,7 +69,7 @@ export async function startSite(o: StartOptions, log: Logger = pino({ level: o.l
   };
   try {
     const url = await startServices(o, edge, (role: NatsRole) => roleUrl(serverUrl, role, passwords), log, services);
-    return { natsUrl: serverUrl, passwords, url, services, stop };
+    return { natsUrl: serverUrl, passwords, url, services, stop, ca: await caOf(tls) };
   } catch (err) {
     await stop();
     throw err;
