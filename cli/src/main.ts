@@ -25,6 +25,7 @@ function upMessage(o: StartOptions, site: Site): string {
   return [
     "",
     `Ferry is up.${base ? ` HTTP: ${base}` : ""}  NATS: ${site.natsUrl} (devices can connect here)`,
+    ...(site.ca ? [`NATS TLS CA: ${site.ca.file} (SHA-256 ${site.ca.sha256}); devices: FERRY_NATS_CA=${site.ca.file}`] : []),
     ...(base ? [
       "Try:",
       `  curl ${base}/pipelines`,
