@@ -1,20 +1,29 @@
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:http";
+import { createServer, type Server } from "node:https";
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { FerryError, LeafDenied, encodeEdgeBundle, decodeEdgeBundle, type EdgeBundle, type EdgeCredentials, type JoinRequest } from "@ferry/contracts";
-import { credentialsPath, edgeServerOptions, joinInBackground, prepareEdge, parseAs, parseStart } from "@ferry/cli";
+import { credentialsPath, edgeServerOptions, hubCaPath, joinInBackground, prepareEdge, parseAs, parseStart } from "@ferry/cli";
+import { caFingerprint, makeCa, makeServerCert, type CertPair } from "@ferry/natsd";
 import { quiet, until } from "./helpers/site.js";
 import { freePort } from "./helpers/free-port.js";
 
 
-/** Stands in for the Ops API's `POST /join` only: each token is good once, as on the real hub. */
-async function startJoinStandIn(port = 0): Promise<{ server: Server; host: string; tokens: Set<string>; posts: JoinRequest[] }> {
+/** The stand-in's CA and the certificate it serves (as the hub does: its own, then the CA). */
+interface StandInTls { ca: CertPair; server: CertPair }
+
+async function standInTls(ca?: CertPair): Promise<StandInTls> {
+  const authority = ca ?? await makeCa("stand-in hub CA");
+  return { ca: authority, server: await makeServerCert(authority, ["127.0.0.1", "localhost"]) };
+}
+
+/** Stands in for the Ops API's `POST /join` only, over HTTPS: each token is good once, as on the real hub. */
+async function startJoinStandIn(tls: StandInTls, port = 0): Promise<{ server: Server; host: string; tokens: Set<string>; posts: JoinRequest[] }> {
   const tokens = new Set<string>();
   const posts: JoinRequest[] = [];
-  const server = createServer((req, res) => {
+  const server = createServer({ key: tls.server.key, cert: `${tls.server.cert}${tls.ca.cert}`, minVersion: "TLSv1.2" }, (req, res) => {
     let body = "";
     req.on("data", (c: Buffer) => { body += c.toString(); });
     req.on("end", () => {
@@ -37,10 +46,13 @@ async function startJoinStandIn(port = 0): Promise<{ server: Server; host: strin
   return { server, host: `127.0.0.1:${(server.address() as { port: number }).port}`, tokens, posts };
 }
 
-function bundleFor(host: string, token: string): EdgeBundle {
+let pinned: StandInTls;
+
+function bundleFor(host: string, token: string, pin = caFingerprint(pinned.ca.cert)): EdgeBundle {
   return {
     BUNDLE_VERSION: "1", EDGE_NAME: "shop-1", JOIN_TOKEN: token, OPSCENTER_HOST: host,
     PIPELINE_URL: `ferry://${host}/pipelines/edge-houseprice:3a8f63bc-a91e-40bd-947f-da19ed849063`, WORKSPACE_ID: "1",
+    OPSCENTER_CA_SHA256: pin,
   };
 }
 
@@ -50,7 +62,8 @@ describe("ferry start with an EDGE_BUNDLE: the bundle, the one-time join, the cr
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "ferry-edge-join-"));
-    ops = await startJoinStandIn();
+    pinned = await standInTls();
+    ops = await startJoinStandIn(pinned);
   });
   after(async () => {
     ops.server.close();
@@ -83,7 +96,11 @@ describe("ferry start with an EDGE_BUNDLE: the bundle, the one-time join, the cr
     assert.equal(ops.posts.length, 1, "a restart reads the file instead of joining");
     const opts = edgeServerOptions(again);
     assert.equal(opts.jetstreamDomain, "shop-1");
-    assert.deepEqual(opts.leafRemotes, [{ url: "nats-leaf://127.0.0.1:7422", user: "shop-1", password: "s3cret", denyImports: [...LeafDenied], denyExports: [...LeafDenied] }]);
+    assert.deepEqual(opts.leafRemotes, [{
+      url: "nats-leaf://127.0.0.1:7422", user: "shop-1", password: "s3cret", tls: { caFile: hubCaPath(data) }, denyImports: [...LeafDenied], denyExports: [...LeafDenied],
+    }]);
+    assert.equal(await readFile(hubCaPath(data), "utf8"), pinned.ca.cert, "the hub's CA, found by its pin, is kept for the leaf link");
+    assert.equal((await stat(hubCaPath(data))).mode & 0o777, 0o600);
   });
 
   it("a refused token is fatal and says a new bundle is needed; a new bundle for the same edge joins again", async () => {
@@ -105,7 +122,7 @@ describe("ferry start with an EDGE_BUNDLE: the bundle, the one-time join, the cr
     assert.equal(edgeServerOptions(edge).leafRemotes, undefined);
     let linked = 0;
     const retry = joinInBackground(edge, data, quiet, async () => { linked++; }, 50);
-    const late = await startJoinStandIn(port);
+    const late = await startJoinStandIn(pinned, port);
     try {
       late.tokens.add("t3");
       await until("joined in the background", async () => linked === 1);
@@ -115,5 +132,26 @@ describe("ferry start with an EDGE_BUNDLE: the bundle, the one-time join, the cr
       retry.stop();
       late.server.close();
     }
+  });
+
+  it("a hub that does not prove the pinned CA is refused with untrusted_hub, and is told nothing", async () => {
+    const data = join(dir, "pinned");
+    const other = await makeCa("someone else's CA");
+    // The pin names a CA this hub does not present.
+    const wrongPin = bundleFor(ops.host, "t9", caFingerprint(other.cert));
+    await assert.rejects(prepareEdge(encodeEdgeBundle(wrongPin), data, quiet),
+      (e: unknown) => e instanceof FerryError && e.code === "untrusted_hub" && /OPSCENTER_CA_SHA256/.test(e.message) && /not joining/.test(e.message));
+    // A hub that presents the pinned CA's certificate, but with a server certificate another CA signed: the
+    // CA is not the issuer of what it serves (refused at the pin, or else at the join's full check).
+    const impostor = await startJoinStandIn({ ca: pinned.ca, server: await makeServerCert(other, ["127.0.0.1"]) });
+    try {
+      impostor.tokens.add("t9");
+      await assert.rejects(prepareEdge(encodeEdgeBundle(bundleFor(impostor.host, "t9")), data, quiet),
+        (e: unknown) => e instanceof FerryError && e.code === "untrusted_hub" && /not joining/.test(e.message));
+      assert.equal(impostor.posts.length, 0, "the join token never reached the impostor");
+    } finally {
+      impostor.server.close();
+    }
+    await assert.rejects(stat(credentialsPath(data)), "no credentials were stored");
   });
 });

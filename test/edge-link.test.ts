@@ -74,7 +74,7 @@ describe("the edge link: heartbeats, the leaf deny list, following publishes acr
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "ferry-edge-link-"));
     hub = await startStandInHub();
-    edge = await startLinkedEdge(join(dir, "edge"), hub.server.leafPort!);
+    edge = await startLinkedEdge(join(dir, "edge"), hub.server.leafPort!, hub.caFile);
     nc = await connect({ servers: edge.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
     hubStores = await openStores(hub.nc);
   });
@@ -157,7 +157,7 @@ describe("the edge link: heartbeats, the leaf deny list, following publishes acr
     const port = edge.port;
     await edge.stop();
     const v3 = (await publishManifestFile(hubStores, manifests.houseprice)).manifest;
-    edge = await startLinkedEdge(join(dir, "edge"), hub.server.leafPort!, port);
+    edge = await startLinkedEdge(join(dir, "edge"), hub.server.leafPort!, hub.caFile, port);
     await until("v3 on the edge", async () => (await deployedVersion(nc, "edge-houseprice")) === v3.pipeline_version, 20_000);
     assert.equal(link!.linkStatus().link, "up");
     await until("the inferer serves v3", async () => inferer!.status().pipelines.some((p) => p.version === v3.pipeline_version && p.status === "Running"), 20_000);

@@ -184,19 +184,21 @@ describe("where the site's nats-server listens", () => {
     assert.throws(() => parseStart(["start", "--nats-auth", "maybe"], {}), /--nats-auth/);
   });
 
-  it("a server exposed on 0.0.0.0 refuses anonymous clients and serves the roles", async () => {
+  it("a server exposed on 0.0.0.0 speaks TLS, refuses anonymous clients and serves the roles", async () => {
     const dir = await mkdtemp(join(tmpdir(), "ferry-nats-exposed-"));
     const args = ["start", "logger", "--nats-port", "0", "--nats-host", "0.0.0.0", "--data", dir, "--log-level", "silent"];
     const site = await startSite(parseStart(args, {})!.options, quiet);
     try {
       assert.ok(site.passwords, "credentials are required");
-      await assert.rejects(connect({ servers: site.natsUrl }), /Authorization Violation/);
-      const nc = await connect({ servers: site.natsUrl, user: "admin", pass: site.passwords.admin });
+      const tls = { caFile: site.ca!.file };
+      await assert.rejects(connect({ servers: site.natsUrl, tls }), /Authorization Violation/);
+      const nc = await connect({ servers: site.natsUrl, user: "admin", pass: site.passwords.admin, tls });
       const info = await (await jetstreamManager(nc)).streams.info(LogStream);
       assert.equal(info.config.name, LogStream);
       await nc.close();
     } finally {
       await site.stop();
+      delete process.env.FERRY_NATS_CA;
       await rm(dir, { recursive: true, force: true });
     }
   });

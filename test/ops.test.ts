@@ -38,8 +38,8 @@ describe("Ops hub: edges, bundles, one-time join tokens, revocation", () => {
   let hub: TestHub;
   let dir: string;
   const edges: { server: NatsServer; nc: NatsConnection }[] = [];
-  const startEdge = async (creds: EdgeCredentials): Promise<NatsConnection> => {
-    const server = await startEdgeServer(creds, join(dir, creds.edge_name));
+  const startEdge = async (creds: EdgeCredentials, ca = hub.ops.ca): Promise<NatsConnection> => {
+    const server = await startEdgeServer(creds, join(dir, creds.edge_name), ca);
     const nc = await connect({ servers: server.url });
     edges.push({ server, nc });
     return nc;
@@ -85,7 +85,7 @@ describe("Ops hub: edges, bundles, one-time join tokens, revocation", () => {
     assert.equal(wrong.status, 401);
     const edge = await startEdge(creds);
     await until("the leaf link", async () => (await reachesHub(edge, "shop-2"))?.ok === true);
-    const listed = await (await fetch(`${hub.ops.url}/edges`, { headers: hub.auth })).json() as { name: string; state: string; last_seen: number | null }[];
+    const listed = await (await hub.fetch(`${hub.ops.url}/edges`, { headers: hub.auth })).json() as { name: string; state: string; last_seen: number | null }[];
     const shop2 = listed.find((e) => e.name === "shop-2")!;
     assert.equal(shop2.state, "joined");
     assert.ok(shop2.last_seen! > 0, "the heartbeat counted as contact");
@@ -95,7 +95,7 @@ describe("Ops hub: edges, bundles, one-time join tokens, revocation", () => {
     await publishHousePrice(hub);
     const { creds } = await addAndJoin(hub, "shop-4");
     // The same user and password its leaf link uses, as a plain client of the hub.
-    const nc = await connect({ servers: hub.ops.natsUrl, user: creds.user, pass: creds.password });
+    const nc = await connect({ servers: hub.ops.natsUrl, user: creds.user, pass: creds.password, tls: hub.ops.natsTls });
     try {
       // The server reports each refusal on the connection (a request in the hub's domain is checked as the
       // `$JS.API` subject it maps to, so nats.js cannot pin that one on the request: it times out).
@@ -145,11 +145,11 @@ describe("Ops hub: edges, bundles, one-time join tokens, revocation", () => {
     const seen: number[] = [];
     const poll = (async () => {
       while (polling) {
-        seen.push((await fetch(`${hub.ops.url}/edges`, { headers: hub.auth })).status);
+        seen.push((await hub.fetch(`${hub.ops.url}/edges`, { headers: hub.auth })).status);
         await new Promise((r) => setTimeout(r, 20));
       }
     })();
-    const res = await fetch(`${hub.ops.url}/edges/shop-3`, { method: "DELETE", headers: hub.auth });
+    const res = await hub.fetch(`${hub.ops.url}/edges/shop-3`, { method: "DELETE", headers: hub.auth });
     assert.equal(res.status, 200);
     const cut = Date.now();
     await until("the link to drop", async () => (await reachesHub(edge, "shop-3")) === undefined, 2000);
@@ -184,10 +184,10 @@ describe("Ops hub: edges, bundles, one-time join tokens, revocation", () => {
       const joined = await opsPost(short, "/join", { edge_name: "quiet", join_token: decodeEdgeBundle(fresh.json.edgeBundle as string).JOIN_TOKEN });
       assert.equal(joined.status, 200);
       await until("the credentials to lapse", async () => {
-        const list = await (await fetch(`${short.ops.url}/edges`, { headers: short.auth })).json() as { name: string; state: string }[];
+        const list = await (await short.fetch(`${short.ops.url}/edges`, { headers: short.auth })).json() as { name: string; state: string }[];
         return Array.isArray(list) && list.find((e) => e.name === "quiet")?.state === "lapsed";
       });
-      const edge = await startEdge(joined.json as unknown as EdgeCredentials);
+      const edge = await startEdge(joined.json as unknown as EdgeCredentials, short.ops.ca);
       await new Promise((r) => setTimeout(r, 1500));
       assert.equal(await reachesHub(edge, "quiet"), undefined, "lapsed credentials open no link");
       const readd = await opsPost(short, "/edges", { name: "quiet", pipeline: "edge-houseprice" });
@@ -205,7 +205,7 @@ describe("store-and-forward log sync: edges keep logging offline; the hub gets e
   const edges = new Map<string, Edge>();
 
   const startEdge = async (creds: EdgeCredentials, port = 0): Promise<Edge> => {
-    const server = await startEdgeServer(creds, join(dir, creds.edge_name), port);
+    const server = await startEdgeServer(creds, join(dir, creds.edge_name), hub.ops.ca, port);
     const nc = await connect({ servers: server.url, maxReconnectAttempts: -1 });
     // As `ferry start` does on an edge: services open the site's streams and buckets, never create them.
     await provision(nc, siteAssets(storageSettings()));
@@ -231,7 +231,7 @@ describe("store-and-forward log sync: edges keep logging offline; the hub gets e
     }
   };
   const hubMarkers = async (partition: string): Promise<number[]> => {
-    const res = await fetch(`${hub.ops.url}/logs`, { method: "POST", headers: { "Content-Type": "application/json", ...hub.auth }, body: JSON.stringify({ partition, page_size: 10_000 }) });
+    const res = await hub.fetch(`${hub.ops.url}/logs`, { method: "POST", headers: { "Content-Type": "application/json", ...hub.auth }, body: JSON.stringify({ partition, page_size: 10_000 }) });
     const records = await res.json() as { in: { tensor: number[] }; metadata: { partition: string } }[];
     assert.ok(Array.isArray(records), JSON.stringify(records));
     assert.ok(records.every((r) => r.metadata.partition === partition));

@@ -1,7 +1,10 @@
 import { FerryError, LeafDenied, HubDomain, decodeEdgeBundle, parsePipelineUrl, type EdgeBundle, type EdgeCredentials, type JoinRequest } from "@ferry/contracts";
 import type { LeafRemote } from "@ferry/natsd";
+import { readFile } from "node:fs/promises";
 import type { Logger } from "pino";
+import { fetchTrusting } from "@ferry/runtime";
 import { parseCredentials, readCredentials, saveCredentials } from "./edge-credentials.js";
+import { hubCa, hubCaPath } from "./hub-trust.js";
 
 /** A site started from an EDGE_BUNDLE. */
 export interface EdgeSetup {
@@ -13,24 +16,34 @@ export interface EdgeSetup {
   hubDomain: string;
   /** Undefined while the edge has not joined yet (the hub was unreachable at start). */
   credentials: EdgeCredentials | undefined;
+  /** The hub's CA (PEM file) the leaf link checks the hub against; undefined: the system's CAs (a bundle without OPSCENTER_CA_SHA256). */
+  hubCaFile?: string | undefined;
 }
 
 /** Wait between join attempts while the hub is unreachable, ms. */
 export const JOIN_RETRY_MS = 30_000;
 
+/** Whether a failed TLS connection failed because the server's certificate did not check out. */
+function isCertificateError(err: unknown): boolean {
+  const code = String((err as { cause?: { code?: unknown } }).cause?.code ?? "");
+  return /CERT|SIGNATURE|ALTNAME|SELF_SIGNED|ISSUER/.test(code);
+}
+
 /**
- * Trades the bundle's one-time token for the edge's credentials at `POST http://<OPSCENTER_HOST>/join`.
- * Throws FerryError `unauthorized` when the hub refuses the token (a new bundle is needed) and
- * `unavailable` when the hub cannot be reached or fails (worth trying again).
+ * Trades the bundle's one-time token for the edge's credentials at `POST https://<OPSCENTER_HOST>/join`,
+ * checking the hub's certificate against `ca` (PEM; the system's CAs without it). Throws FerryError
+ * `unauthorized` when the hub refuses the token (a new bundle is needed), `untrusted_hub` when its
+ * certificate does not check out, and `unavailable` when the hub cannot be reached or fails (worth trying again).
  */
-export async function joinHub(bundle: EdgeBundle, timeoutMs = 10_000): Promise<EdgeCredentials> {
-  const url = `http://${bundle.OPSCENTER_HOST}/join`;
+export async function joinHub(bundle: EdgeBundle, ca: string | undefined, timeoutMs = 10_000): Promise<EdgeCredentials> {
+  const url = `https://${bundle.OPSCENTER_HOST}/join`;
   const body: JoinRequest = { edge_name: bundle.EDGE_NAME, join_token: bundle.JOIN_TOKEN };
   let res: Response;
   try {
-    res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
+    res = await (ca ? fetchTrusting(ca) : fetch)(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
   } catch (err) {
     const cause = (err as Error & { cause?: Error }).cause?.message ?? (err as Error).message;
+    if (isCertificateError(err)) throw new FerryError("untrusted_hub", `the Ops hub at ${url} presented a certificate that does not check out against ${ca ? "the CA the bundle pins" : "the system's CAs"} (${cause}); not joining`, { cause: err });
     throw new FerryError("unavailable", `cannot reach the Ops hub at ${url}: ${cause}`, { cause: err });
   }
   const reply = await res.json().catch(() => undefined) as { error?: string } | undefined;
@@ -50,12 +63,13 @@ export async function prepareEdge(bundleBase64: string, dataDir: string, log: Lo
   const bundle = decodeEdgeBundle(bundleBase64);
   const base = { bundle, name: bundle.EDGE_NAME, pipeline: parsePipelineUrl(bundle.PIPELINE_URL).pipeline, hubDomain: HubDomain };
   const stored = await readCredentials(dataDir, bundle);
-  if (stored) return { ...base, pipeline: stored.pipeline, hubDomain: stored.hub_domain, credentials: stored };
+  if (stored) return { ...base, pipeline: stored.pipeline, hubDomain: stored.hub_domain, credentials: stored, hubCaFile: await caFileFor(dataDir, bundle) };
   try {
-    const credentials = await joinHub(bundle);
+    const hubCaFile = await caFileFor(dataDir, bundle);
+    const credentials = await joinHub(bundle, await caOf(hubCaFile));
     await saveCredentials(dataDir, bundle, credentials);
-    log.info({ edge: bundle.EDGE_NAME, ops: credentials.ops_url, pipeline: credentials.pipeline }, "joined the Ops hub");
-    return { ...base, pipeline: credentials.pipeline, hubDomain: credentials.hub_domain, credentials };
+    log.info({ edge: bundle.EDGE_NAME, ops: credentials.ops_url, pipeline: credentials.pipeline, hubCa: hubCaFile }, "joined the Ops hub");
+    return { ...base, pipeline: credentials.pipeline, hubDomain: credentials.hub_domain, credentials, hubCaFile };
   } catch (err) {
     if (!(err instanceof FerryError) || err.code !== "unavailable") throw err;
     log.warn({ edge: bundle.EDGE_NAME, err: err.message, retryMs: JOIN_RETRY_MS }, "cannot join the Ops hub yet; serving locally without a link and retrying");
@@ -63,14 +77,26 @@ export async function prepareEdge(bundleBase64: string, dataDir: string, log: Lo
   }
 }
 
-/** The site server's leaf link to the hub: only heartbeats and JetStream cross it. */
-export function leafRemoteOf(credentials: EdgeCredentials): LeafRemote {
-  return { url: credentials.leaf_url, user: credentials.user, password: credentials.password, denyImports: [...LeafDenied], denyExports: [...LeafDenied] };
+/** The hub's CA file for this bundle (fetched with the pin checked when not stored yet); undefined when the bundle pins none. */
+async function caFileFor(dataDir: string, bundle: EdgeBundle): Promise<string | undefined> {
+  return (await hubCa(dataDir, bundle)) ? hubCaPath(dataDir) : undefined;
+}
+
+async function caOf(file: string | undefined): Promise<string | undefined> {
+  return file ? readFile(file, "utf8") : undefined;
+}
+
+/** The site server's leaf link to the hub, over TLS checked against the hub's CA: only heartbeats and JetStream cross it. */
+export function leafRemoteOf(credentials: EdgeCredentials, hubCaFile: string | undefined): LeafRemote {
+  return {
+    url: credentials.leaf_url, user: credentials.user, password: credentials.password, tls: { caFile: hubCaFile },
+    denyImports: [...LeafDenied], denyExports: [...LeafDenied],
+  };
 }
 
 /** nats-server options of an edge site: its own JetStream domain, and the leaf link once joined. */
 export function edgeServerOptions(edge: EdgeSetup): { jetstreamDomain: string; leafRemotes?: LeafRemote[] } {
-  return { jetstreamDomain: edge.name, ...(edge.credentials ? { leafRemotes: [leafRemoteOf(edge.credentials)] } : {}) };
+  return { jetstreamDomain: edge.name, ...(edge.credentials ? { leafRemotes: [leafRemoteOf(edge.credentials, edge.hubCaFile)] } : {}) };
 }
 
 /**
@@ -82,10 +108,11 @@ export function joinInBackground(edge: EdgeSetup, dataDir: string, log: Logger, 
   let stopped = false;
   const attempt = async (): Promise<void> => {
     try {
-      const credentials = await joinHub(edge.bundle);
+      const hubCaFile = await caFileFor(dataDir, edge.bundle);
+      const credentials = await joinHub(edge.bundle, await caOf(hubCaFile));
       if (stopped) return;
       await saveCredentials(dataDir, edge.bundle, credentials);
-      Object.assign(edge, { credentials, pipeline: credentials.pipeline, hubDomain: credentials.hub_domain });
+      Object.assign(edge, { credentials, pipeline: credentials.pipeline, hubDomain: credentials.hub_domain, hubCaFile });
       log.info({ edge: edge.name, ops: credentials.ops_url }, "joined the Ops hub; linking the site's nats-server to it");
       await onJoined().catch((err: unknown) => {
         // The credentials are stored: the next start links.

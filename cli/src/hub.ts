@@ -8,14 +8,17 @@ import { start as startOps, type Ops } from "@ferry/ops";
 import type { Logger } from "pino";
 import type { HubOptions } from "./options.js";
 import type { Site } from "./start.js";
+import { givenTlsFiles } from "./tls-options.js";
 
 /**
  * `ferry start ops`: the Ops hub (its own nats-server with JetStream domain `hub` and a leaf node
  * listener), plus the hub's deployer (publishing) and a logger answering from FERRY_LOGS_ALL.
  */
 export async function startHub(o: HubOptions, log: Logger): Promise<Site> {
+  const tls = givenTlsFiles(o, "the Ops hub");
   const ops = await startOps({
     dataDir: join(o.data, "hub"),
+    ...(tls ? { tls } : {}),
     port: o.opsPort, host: o.host,
     natsPort: o.natsPort, natsHost: o.natsHost, natsSync: o.natsSync, leafPort: o.leafPort,
     ...(o.publicHost ? { publicHost: o.publicHost } : {}),
@@ -36,9 +39,9 @@ export async function startHub(o: HubOptions, log: Logger): Promise<Site> {
     await stop();
     throw err;
   }
-  return { natsUrl: ops.natsUrl, passwords: undefined, url: ops.url, services, stop, opsAdminToken: ops.adminTokenMade };
+  return { natsUrl: ops.natsUrl, passwords: undefined, url: ops.url, services, stop, opsAdminToken: ops.adminTokenMade, ca: { file: tls?.caFile ?? join(o.data, "hub", "tls", "ca.pem"), sha256: ops.caFingerprint } };
 }
 
 function hubConnection(ops: Ops, name: string): Promise<NatsConnection> {
-  return connect({ servers: ops.natsUrl, user: ops.login.user, pass: ops.login.pass, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true });
+  return connect({ servers: ops.natsUrl, user: ops.login.user, pass: ops.login.pass, tls: ops.natsTls, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true });
 }

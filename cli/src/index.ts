@@ -12,3 +12,4 @@ export { prepareEdge, joinHub, joinInBackground, edgeServerOptions, leafRemoteOf
 export { credentialsPath, readCredentials, saveCredentials } from "./edge-credentials.js";
 export { natsAuthRequired, natsSecret, secretPasswords, sitePasswords, siteUsers, roleUrl, type NatsAuthMode, type SitePasswords } from "./site-users.js";
 export { deployCommand } from "./deploy-command.js";
+export { fetchPinnedCa, hubCa, hubCaPath } from "./hub-trust.js";

@@ -26,6 +26,7 @@ function upMessage(o: StartOptions, site: Site): string {
   return [
     "",
     `Ferry is up.${base ? ` HTTP: ${base}` : ""}  NATS: ${site.natsUrl} (devices can connect here)`,
+    ...(site.ca ? [`NATS TLS CA: ${site.ca.file} (SHA-256 ${site.ca.sha256}); devices: FERRY_NATS_CA=${site.ca.file}`] : []),
     ...(base ? [
       "Try:",
       `  curl ${base}/pipelines`,
@@ -47,6 +48,7 @@ function hubUpMessage(base: string, site: Site): string {
   return [
     "",
     `Ops hub is up. API: ${base}  hub NATS: ${site.natsUrl}`,
+    ...(site.ca ? [`TLS CA: ${site.ca.file}`, `CA SHA-256 fingerprint: ${site.ca.sha256}`] : []),
     ...(token ? [
       "",
       "First start: this is the hub's admin token for the Ops API. It is shown only now (the hub keeps its",
@@ -56,7 +58,7 @@ function hubUpMessage(base: string, site: Site): string {
       "",
     ] : []),
     "Try:",
-    `  curl -H "Authorization: Bearer $FERRY_OPS_TOKEN" ${base}/edges`,
+    `  curl${site.ca ? ` --cacert ${site.ca.file}` : ""} -H "Authorization: Bearer $FERRY_OPS_TOKEN" ${base}/edges`,
     "  ferry ops token create --role viewer --name dashboard",
     "Ctrl-C stops it.",
     "",

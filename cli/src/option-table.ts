@@ -76,6 +76,17 @@ const siteTable = {
     flag: "log-level", arg: "L", env: "FERRY_LOG_LEVEL", parser: oneOf(["fatal", "error", "warn", "info", "debug", "trace", "silent"]), default: "info",
     help: "pino level: fatal, error, warn, info, debug, trace or silent", commands: [...spawning, "start ops"],
   }),
+  tlsCert: option({
+    flag: "tls-cert", arg: "FILE", env: "FERRY_TLS_CERT", parser: path, shown: "none (`start ops`: its own)",
+    help: "certificate (PEM) to serve TLS with: the Ops API and hub nats-server (`start ops`), the gateway's HTTPS, the spawned nats-server when --nats-host is not loopback and its cluster routes",
+    commands: [...spawning, "start ops"],
+  }),
+  tlsKey: option({ flag: "tls-key", arg: "FILE", env: "FERRY_TLS_KEY", parser: path, help: "private key (PEM) of --tls-cert", commands: [...spawning, "start ops"] }),
+  tlsCa: option({
+    flag: "tls-ca", arg: "FILE", env: "FERRY_TLS_CA", parser: path,
+    help: "CA certificate (PEM) that signed --tls-cert: services, edges and cluster routes check certificates against it (required with --tls-cert for `start ops` and for NATS)",
+    commands: [...spawning, "start ops"],
+  }),
   setCurrent: option({ flag: "set-current", parser: presence, default: false, help: "also make the deployed pipeline the one behind `POST /infer`", commands: ["deploy"] }),
 };
 

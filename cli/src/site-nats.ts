@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { startNatsServer, type NatsServer } from "@ferry/natsd";
+import { startNatsServer, type NatsServer, type TlsFiles } from "@ferry/natsd";
 import type { Logger } from "pino";
 import type { OptionsOf } from "./options.js";
 import { edgeServerOptions, type EdgeSetup } from "./edge.js";
@@ -29,7 +29,7 @@ export async function passwordsFor(o: PasswordOptions): Promise<SitePasswords | 
 export type NatsSpawner = (port: number) => Promise<NatsServer>;
 
 /** How this site spawns its nats-server (again on the same port, when an edge's leaf link changes). */
-export function natsSpawner(o: SpawnOptions, edge: EdgeSetup | undefined, passwords: SitePasswords | undefined, log: Logger): NatsSpawner {
+export function natsSpawner(o: SpawnOptions, edge: EdgeSetup | undefined, passwords: SitePasswords | undefined, log: Logger, tls?: TlsFiles): NatsSpawner {
   const cluster = o.clusterPort > 0
     ? { cluster: { name: "ferry", port: o.clusterPort, routes: o.routes, ...(o.natsSecret ? { auth: routeAuth(o.natsSecret) } : {}) } }
     : {};
@@ -47,8 +47,10 @@ export function natsSpawner(o: SpawnOptions, edge: EdgeSetup | undefined, passwo
       ...(passwords ? { users: siteUsers(passwords) } : {}),
       ...cluster,
       ...(edge ? edgeServerOptions(edge) : {}),
+      ...(tls ? { tls } : {}),
     });
     log.info({
+      ...(tls ? { tlsCa: tls.caFile } : {}),
       url: server.url, version: server.version, ...credentials, ...(o.clusterPort ? { cluster: "ferry", routes: o.routes } : {}),
       ...(edge ? { edge: edge.name, linked: edge.credentials !== undefined } : {}),
     }, "nats-server started");

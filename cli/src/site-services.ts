@@ -11,6 +11,7 @@ import type { Logger } from "pino";
 import type { SiteOptions } from "./options.js";
 import { StartRefused, untilReady } from "./start-wait.js";
 import type { EdgeSetup } from "./edge.js";
+import { gatewayHttps } from "./site-tls.js";
 
 async function deployAtStart(natsUrl: string, o: SiteOptions, log: Logger): Promise<void> {
   const nc = await connect({ ...natsConnectOptions(natsUrl), name: "ferry-start" });
@@ -99,6 +100,7 @@ export async function startServices(o: SiteOptions, edge: EdgeSetup | undefined,
   const gw = await startGateway({
     natsUrl: as("gateway"), port: o.port, host: o.host, bodyLimit: o.bodyLimit, timeoutMs: o.timeoutMs,
     maxInFlight: o.maxInFlight, maxPending: o.maxPending,
+    ...await gatewayHttps(o).then((https) => (https ? { https } : {})),
     logger: log.child({ service: "gateway" }),
   });
   services.push(gw);

@@ -9,6 +9,9 @@ import { superviseNats } from "./nats-supervision.js";
 import { natsSpawner, passwordsFor } from "./site-nats.js";
 import { startServices } from "./site-services.js";
 import { roleUrl, type SitePasswords } from "./site-users.js";
+import { siteNatsTls } from "./site-tls.js";
+import { caFingerprint, type TlsFiles } from "@ferry/natsd";
+import { readFile } from "node:fs/promises";
 
 /** What `ferry start` runs; `stop()` stops the services, then the spawned nats-server. */
 export interface Site {
@@ -20,14 +23,22 @@ export interface Site {
   readonly services: Service[];
   /** `ferry start ops`, its first start only: the admin token it made, to be printed once. */
   readonly opsAdminToken?: string;
+  /** The CA clients check this site's (or hub's) certificates against, when it serves TLS: its file and SHA-256. */
+  readonly ca?: { file: string; sha256: string } | undefined;
   stop(): Promise<void>;
 }
 
 /** `ferry start nats`: one nats-server (of a cluster), nothing else. */
 async function startServerOnly(o: NatsServerOptions, log: Logger, onFatal: FatalHandler): Promise<Site> {
   const passwords = await passwordsFor(o);
-  const nats = await superviseNats(natsSpawner(o, undefined, passwords, log), o.natsPort, log, onFatal);
-  return { natsUrl: nats.supervisor.url, passwords, url: undefined, services: [], stop: () => nats.stop() };
+  const tls = await siteNatsTls(o);
+  const nats = await superviseNats(natsSpawner(o, undefined, passwords, log, tls), o.natsPort, log, onFatal);
+  return { natsUrl: nats.supervisor.url, passwords, url: undefined, services: [], stop: () => nats.stop(), ca: await caOf(tls) };
+}
+
+/** The CA a TLS site's clients check its server against: its file and SHA-256. */
+async function caOf(tls: TlsFiles | undefined): Promise<Site["ca"]> {
+  return tls ? { file: tls.caFile, sha256: caFingerprint(await readFile(tls.caFile, "utf8")) } : undefined;
 }
 
 /** Told when the site cannot go on (its nats-server does not start again): the caller stops it. */
@@ -57,7 +68,10 @@ async function startOwned(o: StartOptions, log: Logger, onFatal: FatalHandler): 
   const edge = o.bundle ? await prepareEdge(o.bundle, o.data, log) : undefined;
   if (edge && o.natsUrl) log.warn({ edge: edge.name }, `NATS_URL is given: that server must have JetStream domain ${edge.name} and the leaf link to the hub (credentials in ${join(o.data, "edge")})`);
   const passwords = await passwordsFor(o);
-  const nats = o.natsUrl ? undefined : await superviseNats(natsSpawner(o, edge, passwords, log), o.natsPort, log, onFatal);
+  const tls = o.natsUrl ? undefined : await siteNatsTls(o);
+  // This process's services (and inferer workers) check the server against the site's CA.
+  if (tls) process.env.FERRY_NATS_CA = tls.caFile;
+  const nats = o.natsUrl ? undefined : await superviseNats(natsSpawner(o, edge, passwords, log, tls), o.natsPort, log, onFatal);
   const serverUrl = o.natsUrl ?? nats!.supervisor.url;
   const services: Service[] = [];
   let relinking: Promise<void> | undefined;
@@ -73,7 +87,7 @@ async function startOwned(o: StartOptions, log: Logger, onFatal: FatalHandler): 
     const as = (role: NatsRole): string => roleUrl(serverUrl, role, passwords);
     const url = await startServices(o, edge, as, log, services);
     await nats?.reportMetrics(as("admin"), o.natsName);
-    return { natsUrl: serverUrl, passwords, url, services, stop };
+    return { natsUrl: serverUrl, passwords, url, services, stop, ca: await caOf(tls) };
   } catch (err) {
     await stop();
     throw err;

@@ -6,20 +6,29 @@ export interface EdgeBundle {
   BUNDLE_VERSION: string;
   /** Unique edge name: also its JetStream domain and its log records' partition. */
   EDGE_NAME: string;
-  /** One-time token, traded for the edge's credentials at `POST http://<OPSCENTER_HOST>/join`. */
+  /** One-time token, traded for the edge's credentials at `POST https://<OPSCENTER_HOST>/join`. */
   JOIN_TOKEN: string;
   /** `host:port` of the Ops API. */
   OPSCENTER_HOST: string;
   /** The published pipeline version the edge runs: `ferry://<OPSCENTER_HOST>/pipelines/<name>:<pipeline_version>`. */
   PIPELINE_URL: string;
   WORKSPACE_ID: string;
+  /**
+   * SHA-256 (hex) of the hub's CA certificate: the edge joins only a hub whose TLS chain holds this CA
+   * and whose certificate it signed. Absent: the hub's certificate must be one the system trusts.
+   */
+  OPSCENTER_CA_SHA256?: string;
 }
 
+/** The spec's six variables, all required. */
 const KEYS = ["BUNDLE_VERSION", "EDGE_NAME", "JOIN_TOKEN", "OPSCENTER_HOST", "PIPELINE_URL", "WORKSPACE_ID"] as const;
+/** Ferry's additions. */
+const OPTIONAL_KEYS = ["OPSCENTER_CA_SHA256"] as const;
 
 /** base64 of `export KEY=value` lines, as the spec's `{"edgeBundle": ...}` carries it. */
 export function encodeEdgeBundle(b: EdgeBundle): string {
-  const bytes = new TextEncoder().encode(KEYS.map((k) => `export ${k}=${b[k]}\n`).join(""));
+  const keys = [...KEYS, ...OPTIONAL_KEYS.filter((k) => b[k])];
+  const bytes = new TextEncoder().encode(keys.map((k) => `export ${k}=${b[k]}\n`).join(""));
   return btoa(Array.from(bytes, (c) => String.fromCharCode(c)).join(""));
 }
 
@@ -39,13 +48,17 @@ export function decodeEdgeBundle(base64: string): EdgeBundle {
   const text = base64Text(base64);
   const values: Record<string, string> = {};
   for (const line of text.split("\n")) {
-    const m = /^\s*(?:export\s+)?([A-Z_]+)=(.*)$/.exec(line);
+    const m = /^\s*(?:export\s+)?([A-Z][A-Z0-9_]*)=(.*)$/.exec(line);
     if (m) values[m[1]!] = m[2]!.trim().replace(/^"(.*)"$/, "$1");
   }
   const missing = KEYS.filter((k) => !values[k]);
   if (missing.length > 0) throw new FerryError("bad_request", `EDGE_BUNDLE lacks ${missing.join(", ")} (is it the base64 from POST /edges?)`);
   if (!isSubjectToken(values.EDGE_NAME!)) throw new FerryError("bad_request", `EDGE_BUNDLE: EDGE_NAME ${JSON.stringify(values.EDGE_NAME)} is not a name of letters, digits, _ and -`);
-  return Object.fromEntries(KEYS.map((k) => [k, values[k]!])) as unknown as EdgeBundle;
+  if (values.OPSCENTER_CA_SHA256 !== undefined && !/^(?:[0-9a-fA-F]{2}:?){32}$/.test(values.OPSCENTER_CA_SHA256)) {
+    throw new FerryError("bad_request", "EDGE_BUNDLE: OPSCENTER_CA_SHA256 is not a SHA-256 fingerprint (64 hex digits)");
+  }
+  const present = [...KEYS, ...OPTIONAL_KEYS.filter((k) => values[k])];
+  return Object.fromEntries(present.map((k) => [k, values[k]!])) as unknown as EdgeBundle;
 }
 
 /** The pipeline name and version a PIPELINE_URL names. */
@@ -67,13 +80,13 @@ export interface EdgeCredentials {
   /** NATS user and password of the edge's leaf node link. */
   user: string;
   password: string;
-  /** Where the edge's nats-server links to the hub: `nats-leaf://host:port`. */
+  /** Where the edge's nats-server links to the hub: `nats-leaf://host:port`, over TLS checked against the hub's CA. */
   leaf_url: string;
   /** The hub's JetStream domain (`hub`). */
   hub_domain: string;
   /** The pipeline the edge follows. */
   pipeline: string;
-  /** The Ops API, `http://host:port`. */
+  /** The Ops API, `https://host:port`. */
   ops_url: string;
   /** ms since epoch. */
   joined_at: number;

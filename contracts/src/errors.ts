@@ -20,6 +20,7 @@ export const ErrorCodes = {
   internal: 500,
   delivery_limit: 500,
   bad_gateway: 502,
+  untrusted_hub: 502,
   no_inferer: 503,
   pipeline_not_ready: 503,
   logs_unavailable: 503,

@@ -28,6 +28,8 @@ export interface AppOptions {
   /** Load shedding: inference requests and body bytes held at once before 503 `overloaded`. */
   admission: AdmissionLimits;
   logger?: FastifyBaseLogger;
+  /** Serve HTTPS (TLS 1.2+) with this key and certificate (PEM; the certificate may be followed by its chain). */
+  https?: { key: string; cert: string };
 }
 
 /** The requests load shedding counts: those that reach the inferers. */
@@ -35,14 +37,16 @@ const isInference = (req: FastifyRequest): boolean => req.method === "POST" && (
 
 /** The Fastify instance with the gateway's settings, before anything is registered. */
 function createFastify(options: AppOptions): FastifyInstance {
+  // An HTTPS app is typed as a Fastify over https.Server; the routes only need what both share.
   return Fastify({
+    ...(options.https ? { https: { ...options.https, minVersion: "TLSv1.2" as const } } : {}),
     bodyLimit: options.bodyLimit,
     // Pipeline names are subject tokens of up to 128 characters; longer ones get Ferry's own 404.
     routerOptions: { maxParamLength: 512 },
     frameworkErrors,
     logController: new LogController({ disableRequestLogging: true }),
     ...(options.logger ? { loggerInstance: options.logger } : {}),
-  });
+  }) as unknown as FastifyInstance;
 }
 
 /** Builds the gateway's Fastify app (not listening): HTTP in, NATS requests out. */

@@ -28,6 +28,8 @@ export interface GatewayOptions {
   /** Bytes of request bodies held at once before 503 `overloaded`. Default 512 MiB. */
   maxPendingBytes?: number;
   logger?: Logger;
+  /** Serve HTTPS (TLS 1.2+) with this key and certificate (PEM) instead of HTTP. */
+  https?: { key: string; cert: string };
 }
 
 /** A running gateway. */
@@ -53,6 +55,7 @@ function appOptions(options: GatewayOptions, nc: NatsConnection, logger: Logger)
     maxBatch: options.maxBatch ?? 256,
     admission: { maxPending: options.maxPending ?? 4096, maxPendingBytes: options.maxPendingBytes ?? 512 * 1024 * 1024 },
     logger,
+    ...(options.https ? { https: options.https } : {}),
   };
 }
 
@@ -70,7 +73,7 @@ export async function start(options: GatewayOptions = {}): Promise<Gateway> {
   }
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : options.port ?? 8080;
-  const url = `http://${host === "0.0.0.0" || host === "::" ? "localhost" : host}:${port}`;
+  const url = `${options.https ? "https" : "http"}://${host === "0.0.0.0" || host === "::" ? "localhost" : host}:${port}`;
   logger.info({ url }, "gateway listening");
   return serviceOf("gateway", () => app.close(), { url, port, app });
 }

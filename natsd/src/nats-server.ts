@@ -3,6 +3,7 @@ import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { requireNatsServer } from "./server-binary.js";
+import type { TlsFiles } from "./certificates.js";
 
 /** How to run a local nats-server. */
 export interface NatsServerOptions {
@@ -33,12 +34,23 @@ export interface NatsServerOptions {
   leafRemotes?: readonly LeafRemote[];
   /** Join a cluster of servers (each with its own `serverName` and `dataDir`). */
   cluster?: ClusterOptions;
+  /**
+   * TLS (1.2 or newer) on every listener: the client port, the leaf node port and cluster routes (which
+   * also present the certificate to each other and must be signed by the same CA). Plain clients are refused.
+   */
+  tls?: NatsTls;
   /** Extra lines appended to the generated config. */
   extraConfig?: string;
   /** Where nats-server's own log lines go. Default: dropped. */
   log?: (line: string) => void;
   /** How long to wait for the server to listen, ms. Default 10 s. */
   startTimeoutMs?: number;
+}
+
+/** The server's TLS files. */
+export interface NatsTls extends TlsFiles {
+  /** Clients start TLS before the server says anything (nats.js `tls: { handshakeFirst: true }`). */
+  handshakeFirst?: boolean;
 }
 
 /** A user of the server. */
@@ -81,6 +93,8 @@ export interface LeafRemote {
   url: string;
   user?: string;
   password?: string;
+  /** Link over TLS (1.2+), checking the other server's certificate against `caFile` (PEM), or the system's CAs without one. */
+  tls?: { caFile?: string | undefined };
   /** Subjects never taken from the other side. */
   denyImports?: readonly string[];
   /** Subjects never sent to the other side. */
@@ -115,7 +129,7 @@ export interface NatsServer {
 }
 
 type ConfigInput = Required<Pick<NatsServerOptions, "serverName" | "host" | "port" | "maxPayload" | "syncInterval">>
-  & Pick<NatsServerOptions, "jetstreamDomain" | "users" | "systemUsers" | "leafPort" | "leafRemotes" | "cluster">
+  & Pick<NatsServerOptions, "jetstreamDomain" | "users" | "systemUsers" | "leafPort" | "leafRemotes" | "cluster" | "tls">
   & { storeDir: string; portsDir: string; extraConfig: string };
 
 function configText(o: ConfigInput): string {
@@ -134,10 +148,11 @@ function configText(o: ConfigInput): string {
     `  sync_interval: ${o.syncInterval === "always" ? "always" : JSON.stringify(o.syncInterval)}`,
     ...(o.jetstreamDomain ? [`  domain: ${JSON.stringify(o.jetstreamDomain)}`] : []),
     "}",
+    ...(o.tls ? tlsBlock("", o.tls, { handshakeFirst: o.tls.handshakeFirst }) : []),
     ...usersText(o.users),
     ...systemUsersText(o.systemUsers),
-    ...leafText(o.host, o.leafPort, o.leafRemotes),
-    ...clusterText(o.host, o.cluster),
+    ...leafText(o.host, o.leafPort, o.leafRemotes, o.tls),
+    ...clusterText(o.host, o.cluster, o.tls),
     o.extraConfig,
     "",
   ].join("\n");
@@ -169,7 +184,24 @@ function systemUsersText(users: readonly NatsUser[] | undefined): string[] {
   return ["accounts {", "  $SYS {", "    users: [", ...users.map((u) => `  ${userText(u)}`), "    ]", "  }", "}"];
 }
 
-function leafText(host: string, port: number | undefined, remotes: readonly LeafRemote[] | undefined): string[] {
+/**
+ * A `tls {}` block. No `allow_non_tls`: a client that does not speak TLS is refused. Routes verify
+ * each other's certificate (`verify`), as both ends are servers of the same CA.
+ */
+function tlsBlock(indent: string, t: TlsFiles, extra: { handshakeFirst?: boolean | undefined; verify?: boolean } = {}): string[] {
+  return [
+    `${indent}tls {`,
+    `${indent}  cert_file: ${JSON.stringify(t.certFile)}`,
+    `${indent}  key_file: ${JSON.stringify(t.keyFile)}`,
+    `${indent}  ca_file: ${JSON.stringify(t.caFile)}`,
+    `${indent}  min_version: "1.2"`,
+    ...(extra.handshakeFirst ? [`${indent}  handshake_first: true`] : []),
+    ...(extra.verify ? [`${indent}  verify: true`] : []),
+    `${indent}}`,
+  ];
+}
+
+function leafText(host: string, port: number | undefined, remotes: readonly LeafRemote[] | undefined, tls: TlsFiles | undefined): string[] {
   if (port === undefined && !remotes?.length) return [];
   const remote = (r: LeafRemote): string => {
     const url = new URL(r.url);
@@ -180,12 +212,15 @@ function leafText(host: string, port: number | undefined, remotes: readonly Leaf
       ...(r.denyExports?.length ? [`deny_exports: ${JSON.stringify(r.denyExports)}`] : []),
     ];
     // s2_auto: compress more as the link's round trip grows (a cellular uplink), not at all on loopback.
-    return `    { url: ${JSON.stringify(url.toString())}, compression: ${r.compression ?? "s2_auto"}${deny.map((d) => `, ${d}`).join("")} }`;
+    // The edge checks the hub's certificate against the CA it was given at join.
+    const tlsRemote = r.tls ? [`tls: { ${r.tls.caFile ? `ca_file: ${JSON.stringify(r.tls.caFile)}, ` : ""}min_version: "1.2" }`] : [];
+    return `    { url: ${JSON.stringify(url.toString())}, compression: ${r.compression ?? "s2_auto"}${[...deny, ...tlsRemote].map((d) => `, ${d}`).join("")} }`;
   };
   return [
     "leafnodes {",
     // Edges dial the URL they were given; advertising this server's other addresses only slows reconnects.
     ...(port !== undefined ? [`  host: ${JSON.stringify(host)}`, `  port: ${port === 0 ? -1 : port}`, "  no_advertise: true", "  compression: s2_auto"] : []),
+    ...(port !== undefined && tls ? tlsBlock("  ", tls) : []),
     ...(remotes?.length ? ["  reconnect: 1", "  remotes: [", ...remotes.map(remote), "  ]"] : []),
     "}",
   ];
@@ -198,7 +233,7 @@ function withUser(url: string, auth: { user: string; password: string }): string
   return u.toString();
 }
 
-function clusterText(host: string, c: ClusterOptions | undefined): string[] {
+function clusterText(host: string, c: ClusterOptions | undefined, tls: TlsFiles | undefined): string[] {
   if (!c) return [];
   return [
     "cluster {",
@@ -206,6 +241,7 @@ function clusterText(host: string, c: ClusterOptions | undefined): string[] {
     `  listen: ${JSON.stringify(`${host}:${c.port}`)}`,
     ...(c.auth ? [`  authorization { user: ${JSON.stringify(c.auth.user)}, password: ${JSON.stringify(c.auth.password)} }`] : []),
     `  routes: ${JSON.stringify(c.auth ? c.routes.map((r) => withUser(r, c.auth!)) : c.routes)}`,
+    ...(tls ? tlsBlock("  ", tls, { verify: true }) : []),
     "}",
   ];
 }
@@ -234,6 +270,7 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
     leafPort: options.leafPort,
     leafRemotes: options.leafRemotes,
     cluster: options.cluster,
+    tls: options.tls,
   };
   // Passwords may be in it.
   await writeFile(configFile, configText(config), { mode: 0o600 });
@@ -273,7 +310,8 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
   };
   const port = ports.client;
   return {
-    url: `nats://${host}:${port}`,
+    // tls:// says so to clients (nats.js and the nats CLI then insist on TLS).
+    url: `${options.tls ? "tls" : "nats"}://${host}:${port}`,
     port,
     leafPort: ports.leaf,
     reloadUsers: async (users) => {

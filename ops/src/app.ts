@@ -11,6 +11,8 @@ export interface OpsAppOptions {
   /** Largest request body (model uploads), bytes. */
   bodyLimit: number;
   logger: Logger;
+  /** Serve HTTPS with this key and certificate (chain). */
+  https?: { key: string; cert: string; minVersion: "TLSv1.2" };
 }
 
 /** The Ops API as a Fastify app, not yet listening (tests may `inject` into it). */
@@ -19,7 +21,10 @@ export function buildOpsApp(deps: RouteDeps & AuthDeps, o: OpsAppOptions): Fasti
   // Fastify's request serializer leaves headers out; the redaction keeps a bearer token out of the log
   // should a header ever be logged (test/ops-auth.test.ts greps the log for tokens).
   const logger: FastifyBaseLogger = o.logger.child({}, { redact: { paths: redacted, censor: "[redacted]" } });
-  const app = Fastify({ bodyLimit: o.bodyLimit, loggerInstance: logger });
+  // An HTTPS app is typed as a Fastify over https.Server; the routes only need what both share.
+  const app = (o.https
+    ? Fastify({ bodyLimit: o.bodyLimit, loggerInstance: logger, https: o.https })
+    : Fastify({ bodyLimit: o.bodyLimit, loggerInstance: logger })) as unknown as FastifyInstance;
   handleErrors(app);
   // Before any route: it refuses to register one that RouteRoles lacks.
   guardRoutes(app, deps);

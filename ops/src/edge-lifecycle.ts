@@ -16,6 +16,8 @@ export interface LifecycleSettings {
   publicHost: string;
   /** What edges' nats-servers dial: `nats-leaf://host:port`. */
   leafUrl: string;
+  /** SHA-256 of the hub's CA certificate: bundles pin it (OPSCENTER_CA_SHA256). */
+  caFingerprint: string;
   /** A join token works this long after its bundle was made, ms. */
   tokenTtlMs: number;
   /** Credentials lapse when an edge has not contacted Ops for this long, ms. */
@@ -68,6 +70,7 @@ export class EdgeLifecycle {
       OPSCENTER_HOST: this.#s.publicHost,
       PIPELINE_URL: `ferry://${this.#s.publicHost}/pipelines/${pipeline}:${published.pipeline_version}`,
       WORKSPACE_ID: this.#s.workspaceId,
+      OPSCENTER_CA_SHA256: this.#s.caFingerprint,
     });
   }
 
@@ -93,7 +96,7 @@ export class EdgeLifecycle {
     this.#log.info({ edge: name }, "edge joined");
     return {
       edge_name: name, user: name, password, leaf_url: this.#s.leafUrl, hub_domain: HubDomain,
-      pipeline: joined.pipeline, ops_url: `http://${this.#s.publicHost}`, joined_at: joined.joined_at!,
+      pipeline: joined.pipeline, ops_url: `https://${this.#s.publicHost}`, joined_at: joined.joined_at!,
     };
   }
 

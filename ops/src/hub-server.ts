@@ -1,7 +1,7 @@
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { HubDomain } from "@ferry/contracts";
-import { startNatsServer, type NatsServer, type NatsUser } from "@ferry/natsd";
+import { startNatsServer, type NatsServer, type NatsUser, type TlsFiles } from "@ferry/natsd";
 import { reloadAndKickLeafLinks } from "./hub-system.js";
 import { newPassword, passwordHash } from "./secrets.js";
 
@@ -14,6 +14,8 @@ export interface HubServerOptions {
   host?: string;
   /** Leaf node port edges link to (0: a free one). Default 7422. */
   leafPort?: number;
+  /** TLS on the client and leaf ports, always (clients start TLS first on the client port). */
+  tls: TlsFiles;
   /** nats-server `sync_interval`: "always" (each write on disk before its ack) or a duration. Default "always". */
   syncInterval?: string;
   log?: (line: string) => void;
@@ -103,6 +105,8 @@ function spawn(o: HubServerOptions, users: NatsUser[], systemUsers: NatsUser[]):
     syncInterval: o.syncInterval ?? "always",
     users,
     systemUsers,
+    // Only Ferry's own hub services use the client port: nothing is said in clear there, not even INFO.
+    tls: { ...o.tls, handshakeFirst: true },
     log: o.log,
   });
 }

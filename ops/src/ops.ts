@@ -12,12 +12,19 @@ import { buildOpsApp } from "./app.js";
 import { SourceResumer } from "./log-sources.js";
 import { ApiTokens } from "./api-tokens.js";
 import { OidcVerifier, type OidcOptions } from "./oidc.js";
+import { hubTls, type HubTls } from "./hub-tls.js";
+import type { TlsFiles } from "@ferry/natsd";
 
 /** How to start the Ops hub. */
 export interface OpsOptions {
   /** Folder of the hub's nats-server store, config and secrets. */
   dataDir: string;
-  /** HTTP port of the Ops API (0: a free one). Default 8090. */
+  /**
+   * The operator's certificate, key and CA (PEM files) for the Ops API and the hub's nats-server.
+   * Default: the hub's own CA and certificate in `<dataDir>/tls`, made on first start.
+   */
+  tls?: TlsFiles;
+  /** HTTPS port of the Ops API (0: a free one). Default 8090. */
   port?: number;
   /** HTTP listen address. Default 0.0.0.0. */
   host?: string;
@@ -55,11 +62,17 @@ export interface OpsOptions {
 
 /** A running Ops hub. */
 export interface Ops extends Service {
-  /** The Ops API, `http://host:port`. */
+  /** The Ops API, `https://host:port`. */
   readonly url: string;
-  /** The hub's nats-server, for the hub's own services (log in with `login`). */
+  /** The hub's nats-server, for the hub's own services (log in with `login`, TLS with `natsTls`). */
   readonly natsUrl: string;
   readonly login: HubLogin;
+  /** nats.js `tls` options for the hub's client port: its CA, TLS before anything else. */
+  readonly natsTls: { ca: string; handshakeFirst: true };
+  /** The hub's CA certificate (PEM): what the Ops API's and the leaf port's certificates chain to. */
+  readonly ca: string;
+  /** SHA-256 of the CA certificate, hex (OPSCENTER_CA_SHA256 in bundles). */
+  readonly caFingerprint: string;
   readonly leafPort: number;
   /** Lapses the edges past their contact period now (the hub also does so on a timer). */
   sweep(): Promise<string[]>;
@@ -70,10 +83,12 @@ export interface Ops extends Service {
 /** Starts the Ops hub: its nats-server (domain `hub`, leaf listener), its storage, the edge registry and the Ops API. */
 export async function start(o: OpsOptions): Promise<Ops> {
   const log = o.logger ?? pino({ name: "ops" });
-  const hub = await HubServer.start({ dataDir: o.dataDir, port: o.natsPort, host: o.natsHost, leafPort: o.leafPort, syncInterval: o.natsSync, log: (line) => log.debug({ nats: line }) });
+  const tls = await hubTls(o.dataDir, o.tls, o.publicHost);
+  const hub = await HubServer.start({ dataDir: o.dataDir, port: o.natsPort, host: o.natsHost, leafPort: o.leafPort, syncInterval: o.natsSync, tls: tls.files, log: (line) => log.debug({ nats: line }) });
   const parts: { nc?: NatsConnection; app?: FastifyInstance } = {};
+  const natsTls = { ca: tls.ca, handshakeFirst: true } as const;
   try {
-    const nc = (parts.nc = await connect({ servers: hub.url, user: hub.login.user, pass: hub.login.pass, name: "ferry-ops", maxReconnectAttempts: -1, reconnectTimeWait: 250 }));
+    const nc = (parts.nc = await connect({ servers: hub.url, user: hub.login.user, pass: hub.login.pass, tls: natsTls, name: "ferry-ops", maxReconnectAttempts: -1, reconnectTimeWait: 250 }));
     const jsm = await jetStreamReady(nc);
     const storage = storageSettings(o.storage);
     // Ops owns the hub's server, so it provisions the hub's assets as its admin.
@@ -81,7 +96,7 @@ export async function start(o: OpsOptions): Promise<Ops> {
     const registry = await EdgeRegistry.open(nc);
     // The hub keeps publishes in the same stores a site has; edges read them through domain `hub`.
     const { deployments, models } = await openDeploymentStores(nc);
-    const settings = lifecycleSettings(o, storage);
+    const settings = lifecycleSettings(o, storage, tls.fingerprint);
     const lifecycle = new EdgeLifecycle(registry, hub, jsm, deployments, settings, log);
     await lifecycle.reconcile();
     const sources = new SourceResumer(jsm, storage, async () => (await registry.list()).filter((r) => r.state === "joined").map((r) => r.name), log);
@@ -90,17 +105,17 @@ export async function start(o: OpsOptions): Promise<Ops> {
     const adminTokenMade = await firstAdminToken(tokens, o.adminToken, log);
     const oidc = o.oidc ? await OidcVerifier.create(o.oidc) : undefined;
     const deps = { nc, registry, lifecycle, models, timeoutMs: 30_000, tokens, oidc };
-    const app = (parts.app = buildOpsApp(deps, { bodyLimit: o.bodyLimit ?? 256 * 1024 * 1024, logger: log.child({ service: "ops-http" }) }));
+    const app = (parts.app = buildOpsApp(deps, { bodyLimit: o.bodyLimit ?? 256 * 1024 * 1024, logger: log.child({ service: "ops-http" }), https: httpsOf(tls) }));
     const url = await listen(app, o, hub, settings);
     const sweeper = startSweeper(lifecycle, o, log);
-    log.info({ url, nats: hub.url, leafPort: hub.leafPort, publicHost: settings.publicHost }, "ops hub ready");
+    log.info({ url, nats: hub.url, leafPort: hub.leafPort, publicHost: settings.publicHost, caSha256: tls.fingerprint, ca: tls.files.caFile }, "ops hub ready");
     return serviceOf("ops", async () => {
       clearInterval(sweeper);
       await app.close();
       await heartbeats.drain();
       await nc.drain();
       await hub.stop();
-    }, { url, natsUrl: hub.url, login: hub.login, leafPort: hub.leafPort, sweep: () => lifecycle.sweep(), adminTokenMade });
+    }, { url, natsUrl: hub.url, login: hub.login, natsTls, ca: tls.ca, caFingerprint: tls.fingerprint, leafPort: hub.leafPort, sweep: () => lifecycle.sweep(), adminTokenMade });
   } catch (err) {
     await parts.app?.close();
     await parts.nc?.close();
@@ -127,9 +142,9 @@ async function firstAdminToken(tokens: ApiTokens, given: string | undefined, log
 }
 
 /** Lifecycle settings; `publicHost` and `leafUrl` are filled in by `listen` (a bundle names the port the API got). */
-function lifecycleSettings(o: OpsOptions, storage: StorageSettings): LifecycleSettings {
+function lifecycleSettings(o: OpsOptions, storage: StorageSettings, caFingerprint: string): LifecycleSettings {
   return {
-    publicHost: "", leafUrl: "",
+    publicHost: "", leafUrl: "", caFingerprint,
     tokenTtlMs: o.tokenTtlMs ?? 24 * 3_600_000,
     contactTtlMs: o.contactTtlMs ?? 7 * 24 * 3_600_000,
     workspaceId: o.workspaceId ?? "1",
@@ -143,7 +158,12 @@ async function listen(app: FastifyInstance, o: OpsOptions, hub: HubServer, setti
   const port = (app.server.address() as AddressInfo).port;
   settings.publicHost = o.publicHost ?? `127.0.0.1:${port}`;
   settings.leafUrl = o.leafUrl ?? `nats-leaf://${settings.publicHost.replace(/:\d+$/, "")}:${hub.leafPort}`;
-  return `http://127.0.0.1:${port}`;
+  return `https://127.0.0.1:${port}`;
+}
+
+/** The Ops API's HTTPS settings: TLS 1.2 or newer only. */
+function httpsOf(tls: HubTls): { key: string; cert: string; minVersion: "TLSv1.2" } {
+  return { key: tls.key, cert: tls.chain, minVersion: "TLSv1.2" };
 }
 
 /** Lapses edges past their contact period on a timer. */

@@ -1,7 +1,7 @@
 /** What Ferry's services share at run time: connecting, watching, discovery, metrics, lifecycle, topology. */
 export { serviceOf } from "./service.js";
 export type { Service } from "./service.js";
-export { DefaultNatsUrl, natsServers, natsCredentials, natsUrlWithCredentials, natsConnectOptions, connectService } from "./nats-connect.js";
+export { DefaultNatsUrl, natsServers, natsCredentials, natsUrlWithCredentials, natsConnectOptions, natsCaFile, connectService } from "./nats-connect.js";
 export { watchConnection } from "./connection-watch.js";
 export type { ConnectionWatch, ConnectionEvent } from "./connection-watch.js";
 export { ServiceResponseTypes, ServiceApiPrefix, FerryServiceVersion, EndpointCounter, serviceIdToken, serveDiscovery } from "./service-discovery.js";
@@ -18,3 +18,4 @@ export { provision, ensureStream } from "./provision.js";
 export type { ProvisionResult } from "./provision.js";
 export { requireStreams, openKv, openObjects, openDeploymentStores, openOnUse, kvKeys } from "./stores.js";
 export type { DeploymentStores } from "./stores.js";
+export { fetchTrusting } from "./tls-fetch.js";

@@ -42,9 +42,21 @@ export function natsUrlWithCredentials(url: string, user: string, pass: string):
   }).join(",");
 }
 
-/** nats.js connection options for a `NATS_URL`-style value: its servers and, when it has them, its credentials. */
-export function natsConnectOptions(url?: string): Pick<ConnectionOptions, "servers" | "user" | "pass"> {
-  return { servers: natsServers(url), ...natsCredentials(url) };
+/**
+ * The CA (PEM file) a site's NATS server's certificate is checked against: `FERRY_NATS_CA`. `ferry start`
+ * sets it for its own services when it spawns a server with TLS; devices and other services may set it.
+ */
+export function natsCaFile(): string | undefined {
+  return process.env.FERRY_NATS_CA || undefined;
+}
+
+/**
+ * nats.js connection options for a `NATS_URL`-style value: its servers and, when it has them, its
+ * credentials; TLS checked against `FERRY_NATS_CA` when that is set.
+ */
+export function natsConnectOptions(url?: string): Pick<ConnectionOptions, "servers" | "user" | "pass" | "tls"> {
+  const caFile = natsCaFile();
+  return { servers: natsServers(url), ...natsCredentials(url), ...(caFile ? { tls: { caFile } } : {}) };
 }
 
 /**

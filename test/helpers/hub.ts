@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -9,7 +9,7 @@ import { start as startLogger } from "@ferry/logger";
 import { startNatsServer, type NatsServer } from "@ferry/natsd";
 import { provisionSite } from "./site.js";
 import { start as startOps, type Ops, type OpsOptions } from "@ferry/ops";
-import type { Service } from "@ferry/runtime";
+import { fetchTrusting, type Service } from "@ferry/runtime";
 import { models } from "./paths.js";
 import { quiet } from "./site.js";
 import { freePort } from "./free-port.js";
@@ -23,6 +23,8 @@ export interface TestHub {
   /** The hub's admin token for the Ops API (OpsOptions.adminToken), and the header that sends it. */
   adminToken: string;
   auth: { Authorization: string };
+  /** `fetch` trusting the hub's CA (the Ops API is HTTPS with the hub's own certificate). */
+  fetch: typeof fetch;
   /** Stops the hub's services and server, keeping its data (to start it again). */
   stop(): Promise<void>;
   /** Starts it again on the same ports and data. */
@@ -44,10 +46,11 @@ export async function startTestHub(o: Partial<OpsOptions> = {}, dir?: string): P
     host: "127.0.0.1", logger: quiet, adminToken: newApiToken(), ...o,
   };
   const ops = await startOps(opts);
-  const nc = await connect({ servers: ops.natsUrl, user: ops.login.user, pass: ops.login.pass, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  const login = { servers: ops.natsUrl, user: ops.login.user, pass: ops.login.pass, tls: ops.natsTls, maxReconnectAttempts: -1, reconnectTimeWait: 250 };
+  const nc = await connect(login);
   const services: Service[] = [
-    await startDeployer({ nc: await connect({ servers: ops.natsUrl, user: ops.login.user, pass: ops.login.pass, maxReconnectAttempts: -1, reconnectTimeWait: 250 }), logger: quiet }),
-    await startLogger({ nc: await connect({ servers: ops.natsUrl, user: ops.login.user, pass: ops.login.pass, maxReconnectAttempts: -1, reconnectTimeWait: 250 }), stream: "FERRY_LOGS_ALL", logger: quiet }),
+    await startDeployer({ nc: await connect(login), logger: quiet }),
+    await startLogger({ nc: await connect(login), stream: "FERRY_LOGS_ALL", logger: quiet }),
   ];
   const stop = async (): Promise<void> => {
     await nc.close();
@@ -55,7 +58,7 @@ export async function startTestHub(o: Partial<OpsOptions> = {}, dir?: string): P
     await ops.stop();
   };
   return {
-    ops, nc, dir: data, stop, adminToken: opts.adminToken!, auth: { Authorization: `Bearer ${opts.adminToken}` },
+    ops, nc, dir: data, stop, adminToken: opts.adminToken!, auth: { Authorization: `Bearer ${opts.adminToken}` }, fetch: fetchTrusting(ops.ca),
     restart: () => startTestHub(opts, data),
     destroy: async () => {
       await stop();
@@ -67,9 +70,9 @@ export async function startTestHub(o: Partial<OpsOptions> = {}, dir?: string): P
 /** The house-price model uploaded and its pipeline published on the hub through the Ops API; resolves to the version. */
 export async function publishHousePrice(hub: TestHub, name = "edge-houseprice"): Promise<string> {
   const bytes = await readFile(join(models, "house-price-estimator.onnx"));
-  const up = await fetch(`${hub.ops.url}/models`, { method: "POST", body: bytes, headers: { "Content-Type": "application/octet-stream", ...hub.auth } });
+  const up = await hub.fetch(`${hub.ops.url}/models`, { method: "POST", body: bytes, headers: { "Content-Type": "application/octet-stream", ...hub.auth } });
   const { sha256 } = await up.json() as { sha256: string };
-  const res = await fetch(`${hub.ops.url}/pipelines/${name}/publish`, {
+  const res = await hub.fetch(`${hub.ops.url}/pipelines/${name}/publish`, {
     method: "POST", headers: { "Content-Type": "application/json", ...hub.auth },
     body: JSON.stringify({ pipeline: name, steps: [{ model: "house-price-estimator", sha256 }] }),
   });
@@ -80,15 +83,21 @@ export async function publishHousePrice(hub: TestHub, name = "edge-houseprice"):
 
 /** POSTs JSON to the Ops API, as its admin. */
 export async function opsPost(hub: TestHub, path: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(`${hub.ops.url}${path}`, { method: "POST", headers: { "Content-Type": "application/json", ...hub.auth }, body: JSON.stringify(body) });
+  const res = await hub.fetch(`${hub.ops.url}${path}`, { method: "POST", headers: { "Content-Type": "application/json", ...hub.auth }, body: JSON.stringify(body) });
   return { status: res.status, json: await res.json() as Record<string, unknown> };
 }
 
-/** An edge's nats-server: JetStream domain = its name, a leaf link to the hub with its credentials. */
-export async function startEdgeServer(creds: EdgeCredentials, dataDir: string, port = 0): Promise<NatsServer> {
+/**
+ * An edge's nats-server: JetStream domain = its name, a leaf link to the hub with its credentials, over
+ * TLS checked against the hub's CA (`ca`, PEM; kept in the edge's folder as an edge keeps it).
+ */
+export async function startEdgeServer(creds: EdgeCredentials, dataDir: string, ca: string, port = 0): Promise<NatsServer> {
+  await mkdir(dataDir, { recursive: true });
+  const caFile = join(dataDir, "hub-ca.pem");
+  await writeFile(caFile, ca, { mode: 0o600 });
   const server = await startNatsServer({
     dataDir, port, serverName: creds.edge_name, jetstreamDomain: creds.edge_name, syncInterval: "always",
-    leafRemotes: [{ url: creds.leaf_url, user: creds.user, password: creds.password, denyImports: [...LeafDenied], denyExports: [...LeafDenied] }],
+    leafRemotes: [{ url: creds.leaf_url, user: creds.user, password: creds.password, tls: { caFile }, denyImports: [...LeafDenied], denyExports: [...LeafDenied] }],
   });
   await provisionSite(server.url);
   return server;

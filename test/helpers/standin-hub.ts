@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { HubDomain, LeafDenied, Subjects, type Heartbeat, type HeartbeatReply } from "@ferry/contracts";
-import { startNatsServer, type NatsServer } from "@ferry/natsd";
+import { readFile } from "node:fs/promises";
+import { ensureOwnTls, startNatsServer, type NatsServer, type OwnTls } from "@ferry/natsd";
 import { hubAssets, provision, storageSettings } from "@ferry/runtime";
 import { provisionSite } from "./site.js";
 
@@ -19,6 +20,8 @@ const OPS = { user: "ops", password: "ops-secret" };
  */
 export interface StandInHub {
   server: NatsServer;
+  /** Its CA (PEM file): its client and leaf ports speak only TLS, as the real hub's do. */
+  caFile: string;
   /** Ops' own connection to the hub. */
   nc: NatsConnection;
   dir: string;
@@ -34,11 +37,15 @@ export interface StandInHub {
   dispose(): Promise<void>;
 }
 
-async function spawnHub(dir: string, port = 0, leafPort = 0): Promise<NatsServer> {
+async function spawnHub(dir: string, tls: OwnTls, port = 0, leafPort = 0): Promise<NatsServer> {
   return startNatsServer({
     dataDir: dir, port, leafPort, jetstreamDomain: HubDomain, serverName: "hub",
-    users: [{ user: EDGE, password: EDGE_PASSWORD }, OPS],
+    users: [{ user: EDGE, password: EDGE_PASSWORD }, OPS], tls: { ...tls, handshakeFirst: true },
   });
+}
+
+async function opsConnection(server: NatsServer, tls: OwnTls): Promise<NatsConnection> {
+  return connect({ servers: server.url, user: OPS.user, pass: OPS.password, tls: { ca: await readFile(tls.caFile, "utf8"), handshakeFirst: true } });
 }
 
 async function answerHeartbeats(nc: NatsConnection, hub: Pick<StandInHub, "edges" | "heartbeats">): Promise<void> {
@@ -58,8 +65,9 @@ async function answerHeartbeats(nc: NatsConnection, hub: Pick<StandInHub, "edges
 export async function startStandInHub(): Promise<StandInHub> {
   const dir = await mkdtemp(join(tmpdir(), "ferry-hub-"));
   const hub = { edges: new Set([EDGE]), heartbeats: [] as Heartbeat[] };
-  let server = await spawnHub(dir);
-  let nc = await connect({ servers: server.url, user: OPS.user, pass: OPS.password });
+  const tls = await ensureOwnTls(join(dir, "tls"), "stand-in hub CA", ["127.0.0.1", "localhost"]);
+  let server = await spawnHub(dir, tls);
+  let nc = await opsConnection(server, tls);
   await provision(nc, hubAssets(storageSettings()));
   await answerHeartbeats(nc, hub);
   const stop = async (): Promise<void> => {
@@ -67,13 +75,13 @@ export async function startStandInHub(): Promise<StandInHub> {
     await server.stop();
   };
   const out: StandInHub = {
-    ...hub, dir,
+    ...hub, dir, caFile: tls.caFile,
     get server() { return server; },
     get nc() { return nc; },
     stop,
     restart: async () => {
-      server = await spawnHub(dir, server.port, server.leafPort);
-      nc = await connect({ servers: server.url, user: OPS.user, pass: OPS.password });
+      server = await spawnHub(dir, tls, server.port, server.leafPort);
+      nc = await opsConnection(server, tls);
       await answerHeartbeats(nc, hub);
     },
     dispose: async () => {
@@ -84,11 +92,11 @@ export async function startStandInHub(): Promise<StandInHub> {
   return out;
 }
 
-/** An edge site's nats-server: JetStream domain `edge-a`, linked to the hub as a leaf node with the deny list. */
-export async function startLinkedEdge(dir: string, hubLeafPort: number, port = 0): Promise<NatsServer> {
+/** An edge site's nats-server: JetStream domain `edge-a`, linked to the hub as a leaf node (over TLS, trusting `hubCaFile`) with the deny list. */
+export async function startLinkedEdge(dir: string, hubLeafPort: number, hubCaFile: string, port = 0): Promise<NatsServer> {
   const server = await startNatsServer({
     dataDir: dir, port, jetstreamDomain: EDGE,
-    leafRemotes: [{ url: `nats-leaf://127.0.0.1:${hubLeafPort}`, user: EDGE, password: EDGE_PASSWORD, denyImports: [...LeafDenied], denyExports: [...LeafDenied] }],
+    leafRemotes: [{ url: `nats-leaf://127.0.0.1:${hubLeafPort}`, user: EDGE, password: EDGE_PASSWORD, tls: { caFile: hubCaFile }, denyImports: [...LeafDenied], denyExports: [...LeafDenied] }],
   });
   await provisionSite(server.url);
   return server;
