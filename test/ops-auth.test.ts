@@ -31,7 +31,7 @@ interface Answer { status: number; json: Record<string, unknown>; challenge: str
 /** One Ops API call, with `token` as the bearer token when given. */
 async function call(hub: TestHub, method: string, path: string, token?: string, body?: unknown): Promise<Answer> {
   const headers: Record<string, string> = { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { "Content-Type": "application/json" } : {}) };
-  const res = await fetch(`${hub.ops.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await hub.fetch(`${hub.ops.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
   return { status: res.status, json: text ? JSON.parse(text) as Record<string, unknown> : {}, challenge: res.headers.get("www-authenticate") };
 }
@@ -133,7 +133,7 @@ describe("Ops API: bearer tokens and roles", () => {
       assert.equal(typeof a.json.error, "string", r.key);
     }
     assert.equal((await call(hub, "GET", "/health")).status, 200);
-    assert.equal((await fetch(`${hub.ops.url}/edges`, { method: "HEAD" })).status, 401, "HEAD needs what GET needs");
+    assert.equal((await hub.fetch(`${hub.ops.url}/edges`, { method: "HEAD" })).status, 401, "HEAD needs what GET needs");
   });
 
   it("a wrong token, another scheme, or no route at all: 401 too (invalid_token where a token was given)", async () => {
@@ -143,7 +143,7 @@ describe("Ops API: bearer tokens and roles", () => {
       assert.equal(a.challenge, 'Bearer realm="ferry-ops", error="invalid_token"');
       assert.equal(a.json.code, "unauthorized");
     }
-    const basic = await fetch(`${hub.ops.url}/edges`, { headers: { Authorization: `Basic ${Buffer.from(`admin:${hub.adminToken}`).toString("base64")}` } });
+    const basic = await hub.fetch(`${hub.ops.url}/edges`, { headers: { Authorization: `Basic ${Buffer.from(`admin:${hub.adminToken}`).toString("base64")}` } });
     assert.equal(basic.status, 401);
     assert.equal(basic.headers.get("www-authenticate"), 'Bearer realm="ferry-ops"');
     assert.equal((await call(hub, "GET", "/no-such-route")).status, 401, "no route: the caller learns nothing without a token");
@@ -173,7 +173,7 @@ describe("Ops API: bearer tokens and roles", () => {
     const logs = await call(hub, "POST", "/logs", tokens.viewer, { page_size: 10 });
     assert.equal(logs.status, 200, JSON.stringify(logs.json));
     const bytes = await readFile(join(models, "house-price-estimator.onnx"));
-    const up = await fetch(`${hub.ops.url}/models`, { method: "POST", body: bytes, headers: { "Content-Type": "application/octet-stream", Authorization: `Bearer ${tokens.publisher}` } });
+    const up = await hub.fetch(`${hub.ops.url}/models`, { method: "POST", body: bytes, headers: { "Content-Type": "application/octet-stream", Authorization: `Bearer ${tokens.publisher}` } });
     assert.equal(up.status, 201);
     const { sha256 } = await up.json() as { sha256: string };
     const published = await call(hub, "POST", "/pipelines/edge-houseprice/publish", tokens.publisher, { steps: [{ model: "house-price-estimator", sha256 }] });
@@ -230,7 +230,9 @@ describe("Ops API: bearer tokens and roles", () => {
   });
 
   it("the CLI creates, lists and revokes tokens through the API with FERRY_OPS_TOKEN", async () => {
-    const env = { ...process.env, FERRY_OPS_URL: hub.ops.url, FERRY_OPS_TOKEN: hub.adminToken };
+    const caFile = join(hub.dir, "ca-for-the-cli.pem");
+    await writeFile(caFile, hub.ops.ca);
+    const env = { ...process.env, FERRY_OPS_URL: hub.ops.url, FERRY_OPS_TOKEN: hub.adminToken, FERRY_OPS_CA: caFile };
     const created = await run(process.execPath, [cli, "ops", "token", "create", "--role", "viewer", "--name", "ci-bot", "--ttl", "1h"], { env });
     const token = created.stdout.trim();
     secrets.push(token);

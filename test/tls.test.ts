@@ -47,7 +47,7 @@ describe("TLS on the Ops hub: the Ops API, the hub's client and leaf ports", () 
       assert.match(String(r.protocol), /^TLSv1\.[23]$/, name);
     }
     assert.match(hub.ops.url, /^https:\/\//);
-    assert.equal((await hub.fetch(`${hub.ops.url}/edges`)).status, 200);
+    assert.equal((await hub.fetch(`${hub.ops.url}/edges`, { headers: hub.auth })).status, 200);
   });
 
   it("a client that trusts another CA is refused on each listener", async () => {

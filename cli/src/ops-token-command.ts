@@ -1,6 +1,9 @@
 // `ferry ops token create|list|revoke`: the Ops API's /tokens routes, called with an admin token. Through
 // the API rather than the hub's data folder: it works from any machine that reaches the API, and the
 // hub's own checks (role, input) and log (who made or revoked what) apply to the CLI as to any caller.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fetchTrusting } from "@ferry/runtime";
 import type { OpsTokenOptions } from "./options.js";
 
 /** A token as `GET /tokens` lists it. */
@@ -43,13 +46,20 @@ async function call(o: OpsTokenOptions, method: string, path: string, body?: unk
   const headers: Record<string, string> = { Authorization: `Bearer ${o.opsToken}`, ...(body ? { "Content-Type": "application/json" } : {}) };
   let res: Response;
   try {
-    res = await fetch(url, { method, headers, body: body ? JSON.stringify(body) : undefined, signal: AbortSignal.timeout(30_000) });
+    res = await opsFetch(o)(url, { method, headers, body: body ? JSON.stringify(body) : undefined, signal: AbortSignal.timeout(30_000) });
   } catch (err) {
     throw new Error(`cannot reach the Ops API at ${url} (--ops-url, FERRY_OPS_URL): ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`, { cause: err });
   }
   const reply = await res.json().catch(() => ({})) as { error?: string; code?: string };
   if (!res.ok) throw new Error(`${method} ${path} answered ${res.status} ${reply.code ?? ""}: ${reply.error ?? "no reason given"}`);
   return reply;
+}
+
+/** `fetch` trusting the hub's CA: --ops-ca, else the hub's own one when run on the hub's box, else the system's CAs. */
+function opsFetch(o: OpsTokenOptions): typeof fetch {
+  const own = join(o.data, "hub", "tls", "ca.pem");
+  const ca = o.opsCa ?? (existsSync(own) ? own : undefined);
+  return ca ? fetchTrusting(readFileSync(ca, "utf8")) : fetch;
 }
 
 function expiry(t: TokenView): string {

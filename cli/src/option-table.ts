@@ -23,7 +23,7 @@ const siteTable = {
   host: option({ flag: "host", arg: "ADDR", env: "FERRY_HOST", parser: text, default: "0.0.0.0", help: "HTTP listen address", commands: ["start", "start ops"] }),
   data: option({
     flag: "data", short: "d", arg: "DIR", env: "FERRY_DATA", parser: path, default: () => path.parse("./data"), shown: "./data",
-    help: "the site's data folder (NATS store, caches, NATS users)", commands: [...spawning, "start ops", ...admin, "nats-password"],
+    help: "the site's data folder (NATS store, caches, NATS users); for `ops token`, the hub's, where its own CA is found", commands: [...spawning, "start ops", ...admin, "nats-password", "ops token create", "ops token list", "ops token revoke"],
   }),
   natsPort: option({
     flag: "nats-port", arg: "N", env: "FERRY_NATS_PORT", parser: port, default: 4222,
@@ -201,9 +201,14 @@ const hubAuthTable = {
 /** `ferry ops token …`: managing Ops API tokens through the Ops API. */
 const opsTokenTable = {
   opsUrl: option({
-    flag: "ops-url", arg: "URL", env: "FERRY_OPS_URL", parser: text, default: "http://127.0.0.1:8090",
+    flag: "ops-url", arg: "URL", env: "FERRY_OPS_URL", parser: text, default: "https://127.0.0.1:8090",
     help: "the Ops API", commands: ["ops token create", "ops token list", "ops token revoke"],
   }),
+  opsCa: option({
+    flag: "ops-ca", arg: "FILE", env: "FERRY_OPS_CA", parser: text, shown: "the hub's own CA under --data, else the system's CAs",
+    help: "the CA (PEM) the Ops API's certificate is checked against", commands: ["ops token create", "ops token list", "ops token revoke"],
+  }),
+
   opsToken: option({
     flag: "token", arg: "TOKEN", env: "FERRY_OPS_TOKEN", parser: text,
     help: "an admin token of the Ops API (prefer the environment variable: a flag shows in `ps`)", commands: ["ops token create", "ops token list", "ops token revoke"],

@@ -82,7 +82,7 @@ export class HubServer {
    */
   async revokeTo(users: NatsUser[]): Promise<void> {
     await this.allow(users);
-    await reloadAndKickLeafLinks(this.#server.url, this.#system);
+    await reloadAndKickLeafLinks(this.#server.url, this.#system, { caFile: this.#o.tls.caFile, handshakeFirst: true });
   }
 
   get users(): readonly NatsUser[] {

@@ -1,4 +1,4 @@
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { connect, type NatsConnection, type TlsOptions } from "@nats-io/transport-node";
 
 /** The part of a `$SYS.REQ.SERVER.PING.LEAFZ` answer used here. */
 interface Leafz {
@@ -12,8 +12,8 @@ interface Leafz {
  * the config is in force (a SIGHUP does not say when), so no kicked link can relink with a removed user.
  * Resolves to the names of the servers whose links were closed.
  */
-export async function reloadAndKickLeafLinks(url: string, system: { user: string; pass: string }): Promise<string[]> {
-  const nc = await connect({ servers: url, user: system.user, pass: system.pass, name: "ferry-ops-system" });
+export async function reloadAndKickLeafLinks(url: string, system: { user: string; pass: string }, tls: TlsOptions): Promise<string[]> {
+  const nc = await connect({ servers: url, user: system.user, pass: system.pass, tls, name: "ferry-ops-system" });
   try {
     const leafz = await ask<Leafz>(nc, "$SYS.REQ.SERVER.PING.LEAFZ");
     const id = leafz.server.id;
