@@ -23,8 +23,8 @@ interface CliSite {
 }
 
 /** Starts `ferry start` on `data`; resolves once it printed its banner (or rejects with its output when it exits first). */
-async function startCli(data: string): Promise<CliSite> {
-  const child = spawn(process.execPath, [cli, "start", "--port", "0", "--nats-port", "0", "--host", "127.0.0.1", "--data", data, "--log-level", "warn"], { stdio: ["ignore", "pipe", "pipe"] });
+async function startCli(data: string, extra: string[] = []): Promise<CliSite> {
+  const child = spawn(process.execPath, [cli, "start", "--port", "0", "--nats-port", "0", "--host", "127.0.0.1", "--data", data, "--log-level", "warn", ...extra], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   child.stdout!.on("data", (c: Buffer) => { out += c.toString(); });
   child.stderr!.on("data", (c: Buffer) => { out += c.toString(); });
@@ -189,7 +189,39 @@ describe("a site heals itself: its nats-server is supervised", () => {
     assert.equal(typeof code, "number", `exit code after ${Date.now() - t0} ms`);
   });
 
+  it("kill -9 of Ferry and its nats-server together under load: after a restart every answered inference has its record (--log-ack sync, the default)", { timeout: 90_000 }, async (t) => {
+    if (site.child.exitCode === null && site.child.signalCode === null) {
+      site.child.kill("SIGINT");
+      await site.exited;
+    }
+    site = await startCli(data, process.env.FERRY_TEST_LOG_ACK ? ["--log-ack", process.env.FERRY_TEST_LOG_ACK] : []);
+    let tag = 500_000;
+    const answered: number[] = [];
+    let running = true;
+    const clients = Array.from({ length: 4 }, async () => {
+      while (running) {
+        const mine = tag++;
+        if ((await inferTagged(site.url, mine)) === 200) answered.push(mine);
+      }
+    });
+    await until("load answered", async () => answered.length >= 200, 30_000);
+    // As a power cut would: both at once, nothing flushed or drained.
+    const nats = await natsPid(data);
+    site.child.kill("SIGKILL");
+    process.kill(nats, "SIGKILL");
+    running = false;
+    await Promise.all(clients);
+    await site.exited;
+    site = await startCli(data);
+    const stored = await storedTags(site.natsUrl);
+    const missing = answered.filter((x) => !stored.has(x));
+    t.diagnostic(`${answered.length} answered before the kill, ${stored.size} records stored`);
+    assert.deepEqual(missing, [], `${missing.length} of ${answered.length} answered inferences have no log record`);
+  });
+
   it("after Ferry itself is killed outright, the next start cleans up its orphaned nats-server and serves", { timeout: 60_000 }, async () => {
+    site.child.kill("SIGINT");
+    await site.exited;
     site = await startCli(data);
     const orphan = await natsPid(data);
     site.child.kill("SIGKILL");

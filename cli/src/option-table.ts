@@ -124,6 +124,11 @@ const serviceTable = {
   }),
   logDropBytes: option({ flag: "log-drop-size", arg: "S", env: "FERRY_LOG_DROP_SIZE", parser: size, default: parseSize("100Ki"), help: "inputs larger than this are left out of log records", commands: ["start"] }),
   logRecords: option({ flag: "log-records", arg: "on|off", env: "FERRY_LOG_RECORDS", parser: onOff, default: true, help: "write log records at all (one per inferred row)", commands: ["start"] }),
+  logAck: option({
+    flag: "log-ack", arg: "sync|async", env: "FERRY_LOG_ACK", parser: oneOf(["sync", "async"]), default: "sync",
+    help: "sync: a reply goes once its log records are stored (no answered inference without its record); async: at once, and a crash of Ferry can lose the records of the last ~50 ms",
+    commands: ["start"],
+  }),
   batchWindowMs: option({
     flag: "batch-window", arg: "MS", env: "FERRY_BATCH_WINDOW", parser: batchWindow, shown: "off",
     help: "merge concurrent requests to a pipeline into one run within this window (manifests may override)", commands: ["start"],

@@ -87,7 +87,7 @@ export async function startServices(o: SiteOptions, edge: EdgeSetup | undefined,
   if (o.services.includes("inferer")) {
     const inferer = {
       natsUrl: as("inferer"), manifests: [], watch: true, cacheDir: join(o.data, "cache"), intraOpThreads: o.threads,
-      partition: edge?.name ?? o.partition, logDropBytes: o.logDropBytes, logRecords: o.logRecords,
+      partition: edge?.name ?? o.partition, logDropBytes: o.logDropBytes, logRecords: o.logRecords, logAck: o.logAck,
       batching: o.batchWindowMs === undefined ? false as const : { windowMs: o.batchWindowMs, maxBatch: o.batchMax },
       durable: { maxDeliveries: o.maxDeliveries },
     };

@@ -10,6 +10,12 @@ import type { Logger } from "pino";
 import { errorReply, type PartReply } from "./infer-parts.js";
 import { openWhenReady } from "./open-retry.js";
 
+/** How a result's log records are written: before it (awaited, `--log-ack sync`) or after it. See ReplyLogs. */
+export interface ResultLogs {
+  before(pipeline: string, replies: readonly PartReply[]): Promise<void>;
+  after(pipeline: string, replies: readonly PartReply[]): void;
+}
+
 /** Settings of durable (asynchronous) inference. */
 export interface DurableOptions {
   /** Deliveries of one request; a request still unanswered after this many gets an error result. Default 5. */
@@ -64,7 +70,7 @@ export class DurableRequests {
   #closed = false;
   readonly #firstTry: Promise<void>;
   readonly #run: DurableRun;
-  readonly #answered: (pipeline: string, reply: PartReply) => void;
+  readonly #logs: ResultLogs;
   readonly #log: Logger;
   readonly #maxDeliveries: number;
   readonly #options: DurableOptions;
@@ -73,7 +79,7 @@ export class DurableRequests {
   readonly #stats: DurableStats = { results: 0, errors: 0, duplicates: 0, retried: 0 };
 
   /** Starts looking for the durable streams; `answered` sees every result written (for logging). */
-  constructor(nc: NatsConnection, run: DurableRun, answered: (pipeline: string, reply: PartReply) => void, log: Logger, options: DurableOptions = {}) {
+  constructor(nc: NatsConnection, run: DurableRun, logs: ResultLogs, log: Logger, options: DurableOptions = {}) {
     this.#js = jetstream(nc);
     const open = async (): Promise<JetStreamManager> => {
       const jsm = await jetstreamManager(nc);
@@ -84,7 +90,7 @@ export class DurableRequests {
     this.#firstTry = new Promise<void>((resolve) => { tried = resolve; });
     this.#streams = openWhenReady(open, { what: "durable request streams", log, everyMs: OPEN_RETRY_MS, stopped: () => this.#closed, report: () => tried() });
     this.#run = run;
-    this.#answered = answered;
+    this.#logs = logs;
     this.#log = log;
     this.#options = options;
     this.#maxDeliveries = options.maxDeliveries ?? 5;
@@ -200,13 +206,17 @@ export class DurableRequests {
     return (await this.#jsm!.direct.getMessage(ResultStream, { last_by_subj: resultSubject(pipeline, token) })) !== null;
   }
 
-  /** Writes the result, then acknowledges the request (so a crash in between repeats the answer, never loses it). */
+  /**
+   * Logs the answer (stored first with `--log-ack sync`), writes the result, then acknowledges the request:
+   * a crash in between repeats the answer (and may log it twice), never loses it or its record.
+   */
   async #finish(pipeline: string, m: JsMsg, token: string, reply: PartReply): Promise<void> {
     const h = natsHeaders({ ...replyHeaders(reply), [Headers.requestId]: token, [Headers.deliveries]: String(m.info.deliveryCount) });
+    await this.#logs.before(pipeline, [reply]);
     await this.#js.publish(resultSubject(pipeline, token), reply.body, { headers: h, msgID: `${pipeline}.${token}` });
     m.ack();
     this.#stats.results++;
     if (reply.status >= 400) this.#stats.errors++;
-    this.#answered(pipeline, reply);
+    this.#logs.after(pipeline, [reply]);
   }
 }

@@ -5,6 +5,7 @@ import { answerMessage, type AnswerCounters } from "./message-replies.js";
 import type { PartsRunner } from "./parts-runner.js";
 import type { Entry } from "./pipeline-set.js";
 import type { ReplyLogs } from "./reply-logs.js";
+import type { PartReply } from "./infer-parts.js";
 
 /** Handles the inference messages of every pipeline served: answers, counts, logs, and tracks those in flight. */
 export class InferHandler {
@@ -28,7 +29,8 @@ export class InferHandler {
   readonly onMessage = (entry: Entry, msg: Msg): void => {
     const endpoint = this.endpoints.of(msg.subject);
     const t0 = performance.now();
-    const p = answerMessage(this.#nc, entry, msg, this.#runner, this.#counters).then((replies) => {
+    const before = this.#logs.ack === "sync" ? (replies: readonly PartReply[]) => this.#logs.before(entry.name, replies) : undefined;
+    const p = answerMessage(this.#nc, entry, msg, this.#runner, this.#counters, before).then((replies) => {
       if (replies.length > 0) endpoint.answered(replies, (performance.now() - t0) * 1e6);
       for (const r of replies) if (r.failure) this.#log.error({ err: r.failure.cause ?? r.failure, code: r.failure.code, pipeline: entry.name }, "inference failed");
       this.#logs.after(entry.name, replies);

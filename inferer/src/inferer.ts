@@ -15,7 +15,7 @@ import { serveManifestFiles } from "./manifest-files.js";
 import { PartsRunner, durableRunner } from "./parts-runner.js";
 import type { RuntimeOptions } from "./pipeline-runtime.js";
 import { PipelineSet, type InfererReport } from "./pipeline-set.js";
-import { ReplyLogs } from "./reply-logs.js";
+import { ReplyLogs, type LogAck } from "./reply-logs.js";
 
 /** How to start an inferer. */
 export interface InfererOptions {
@@ -35,6 +35,8 @@ export interface InfererOptions {
   partition?: string;
   /** Publish one log record per input row to JetStream (`ferry.log.<pipeline>`). Default true. */
   logRecords?: boolean;
+  /** Send a reply only once its log records are acknowledged (`sync`), or at once (`async`). Default sync. See ReplyLogs. */
+  logAck?: LogAck;
   /** Inputs of a record larger than this are left out of its log record (named in `dropped`), bytes. Default 100 KiB. */
   logDropBytes?: number;
   /** Log publishing limits. */
@@ -87,11 +89,11 @@ export async function start(options: InfererOptions): Promise<Inferer> {
   const metrics = new InfererMetrics(nc, id);
   const arrow = new ArrowDecoder({ timeoutMs: options.arrowDecodeTimeoutMs }).start();
   const publisher = new LogPublisher(nc, { ...options.logPublisher, logger: log });
-  const replyLogs = new ReplyLogs(publisher, options.partition ?? hostname(), log);
+  const replyLogs = new ReplyLogs(publisher, options.partition ?? hostname(), log, options.logAck ?? "sync");
   const runner = new PartsRunner(inferOptions(options, arrow, counters, metrics), options.batching ?? false);
   const handler = new InferHandler(nc, runner, counters, replyLogs, log);
   const set = new PipelineSet(nc, id, handler.onMessage, log);
-  const durable = options.durable === false ? undefined : new DurableRequests(nc, durableRunner(set, runner, counters), replyLogs.answered, log, options.durable);
+  const durable = options.durable === false ? undefined : new DurableRequests(nc, durableRunner(set, runner, counters), replyLogs, log, options.durable);
   set.notify(servingHooks(metrics, durable));
   metrics.track({ runs: () => counters.runs, endpoints: handler.endpoints, publisher, ...(durable ? { durable } : {}) });
   const metricsSub = answerMetrics(nc, metrics.registry);

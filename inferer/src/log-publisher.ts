@@ -42,11 +42,14 @@ interface Item {
   headers: Record<string, string>;
   records: number;
   id: string;
+  /** Told once JetStream acknowledged the message (callers of `published`). */
+  acked: (() => void)[];
 }
 
 interface Batch {
   lines: string[];
   bytes: number;
+  acked: (() => void)[];
 }
 
 /**
@@ -94,21 +97,52 @@ export class LogPublisher {
 
   /** Queues one record (JSON text) for `subject`. */
   publish(subject: string, data: string): void {
+    if (!this.#add(subject, data)) return;
+    this.#flushTimer ??= setTimeout(() => this.#flushAll(), this.#o.flushMs);
+  }
+
+  /**
+   * Queues `records` for `subject` and resolves once JetStream has acknowledged them (stored, and with
+   * `sync_interval: always`, on disk). They go out with this tick's other records, not after `flushMs`.
+   * Rejects when the buffer is full: the caller must not answer as if they were logged.
+   */
+  published(subject: string, records: readonly string[]): Promise<void> {
+    if (records.length === 0) return Promise.resolve();
+    if (this.#pending() + records.length > this.#o.maxBuffered) {
+      this.#stats.overflow += records.length;
+      this.#reportOverflow();
+      return Promise.reject(new Error(`the log buffer is full (${this.#o.maxBuffered} records waiting for JetStream)`));
+    }
+    return new Promise<void>((resolve) => {
+      // A long request's records can fill more than one message: resolved when all of them are acked.
+      const waits = new Set<(() => void)[]>();
+      for (const r of records) waits.add(this.#add(subject, r)!);
+      let left = waits.size;
+      for (const w of waits) w.push(() => { if (--left === 0) resolve(); });
+      this.#soon ??= setImmediate(() => { this.#soon = undefined; this.#flushAll(); });
+    });
+  }
+
+  #soon: NodeJS.Immediate | undefined;
+
+  /** Adds one record to its subject's batch (sealed when full); its batch's ack callbacks, none when the buffer is full. */
+  #add(subject: string, data: string): (() => void)[] | undefined {
     if (this.#pending() >= this.#o.maxBuffered) {
       this.#stats.overflow++;
       this.#reportOverflow();
-      return;
+      return undefined;
     }
     let batch = this.#batches.get(subject);
-    if (!batch) this.#batches.set(subject, (batch = { lines: [], bytes: 0 }));
+    if (!batch) this.#batches.set(subject, (batch = { lines: [], bytes: 0, acked: [] }));
     batch.lines.push(data);
     batch.bytes += data.length + 1;
     this.#batched++;
     if (batch.lines.length >= this.#o.maxBatchRecords || batch.bytes >= this.#o.maxBatchBytes) this.#seal(subject, batch);
-    else this.#flushTimer ??= setTimeout(() => this.#flushAll(), this.#o.flushMs);
+    return batch.acked;
   }
 
   #flushAll(): void {
+    clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
     for (const [subject, batch] of this.#batches) this.#seal(subject, batch);
   }
@@ -118,7 +152,7 @@ export class LogPublisher {
     this.#batches.delete(subject);
     this.#batched -= batch.lines.length;
     this.#queuedRecords += batch.lines.length;
-    this.#queue.push({ subject, ...encodeLogBatch(batch.lines), records: batch.lines.length, id: this.#idPrefix + (this.#nextId++).toString(36) });
+    this.#queue.push({ subject, ...encodeLogBatch(batch.lines), records: batch.lines.length, id: this.#idPrefix + (this.#nextId++).toString(36), acked: batch.acked });
     this.#pump();
   }
 
@@ -157,7 +191,10 @@ export class LogPublisher {
       this.#queuedRecords -= item.records;
       this.#inFlightRecords += item.records;
       this.#js.publish(item.subject, item.data, { msgID: item.id, timeout: this.#o.ackTimeoutMs, headers: natsHeaders(item.headers) }).then(
-        () => { this.#stats.published += item.records; },
+        () => {
+          this.#stats.published += item.records;
+          for (const f of item.acked) f();
+        },
         (err: unknown) => this.#retry(item, err),
       ).finally(() => {
         this.#inFlight--;

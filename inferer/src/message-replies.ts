@@ -14,8 +14,11 @@ export interface AnswerCounters {
   requests: number;
 }
 
+/** Stores the replies' log records before they are sent (`--log-ack sync`); rejects when it cannot. */
+export type BeforeReply = (replies: readonly PartReply[]) => Promise<void>;
+
 /** Answers one inference message; resolves to the replies sent (for logging), none when nothing was asked. */
-export async function answerMessage(nc: NatsConnection, entry: Entry, msg: Msg, runner: PartsRunner, counters: AnswerCounters): Promise<PartReply[]> {
+export async function answerMessage(nc: NatsConnection, entry: Entry, msg: Msg, runner: PartsRunner, counters: AnswerCounters, before?: BeforeReply): Promise<PartReply[]> {
   if (!msg.reply) return [];
   let parts: EnvelopePart[];
   try {
@@ -28,9 +31,13 @@ export async function answerMessage(nc: NatsConnection, entry: Entry, msg: Msg, 
   counters.messages++;
   counters.requests += parts.length;
   const runtime = entry.runtime;
-  const replies = runtime
+  let replies = runtime
     ? await runner.run(runtime, parts, false)
     : parts.map(() => errorReply(new FerryError("pipeline_not_ready", `pipeline ${entry.name} is not serving: ${entry.detail ?? "still loading"}`)));
+  if (before) {
+    // No answer goes out as if logged when its records could not be stored.
+    replies = await before(replies).then(() => replies, (err: unknown) => replies.map(() => errorReply(new FerryError("logs_unavailable", `the inference ran but its log record could not be stored: ${(err as Error).message}`))));
+  }
   const max = nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
   if (batchSize(msg.headers) === undefined) reply(msg, fitReply(replies[0]!, max));
   else msg.respond(encodeEnvelope(fitEnvelope(replies, max).map(replyPart)), { headers: natsHeaders(batchHeaders(replies.length)) });
