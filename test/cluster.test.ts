@@ -67,7 +67,8 @@ async function storedRecords(jsm: JetStreamManager): Promise<number> {
   return records;
 }
 
-const failoverCodes = new Set(["no_inferer", "inferer_timeout"]);
+/** What a request caught by a failover may get: no inferer yet, no reply, or its gateway's server went away (it fails at once). */
+const failoverCodes = new Set(["no_inferer", "inferer_timeout", "unavailable"]);
 
 /**
  * Runs load, SIGKILLs server `victim` once 150 requests succeeded, and keeps the load going until 300

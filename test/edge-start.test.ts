@@ -23,7 +23,7 @@ async function pipelineVersion(site: Site): Promise<string | undefined> {
 
 /** `ferry start` as an edge: the site's services and the link, ports picked at random, in `data`. */
 function startEdgeSite(bundle: string, data: string): Promise<Site> {
-  const args = ["start", "inferer", "logger", "gateway", "link", "--port", "0", "--nats-port", "0", "--host", "127.0.0.1", "--data", data, "--log-level", "silent", "--nats-auth", "on"];
+  const args = ["start", "inferer", "logger", "gateway", "link", "--port", "0", "--nats-port", "0", "--host", "127.0.0.1", "--data", data, "--log-level", "silent"];
   return startSite(parseStart(args, { EDGE_BUNDLE: bundle })!.options, quiet);
 }
 
@@ -115,7 +115,7 @@ describe("ferry start with a bundle while the Ops hub is unreachable", () => {
     const opsPort = await freePort();
     const bundle = { ...decodeEdgeBundle(added.json.edgeBundle as string), OPSCENTER_HOST: `127.0.0.1:${opsPort}` };
     const data = join(dir, "site");
-    const args = ["start", "inferer", "logger", "gateway", "link", "--port", "0", "--nats-port", "0", "--host", "127.0.0.1", "--data", data, "--log-level", "silent", "--nats-auth", "on"];
+    const args = ["start", "inferer", "logger", "gateway", "link", "--port", "0", "--nats-port", "0", "--host", "127.0.0.1", "--data", data, "--log-level", "silent"];
     site = await startSite({ ...parseAs("start", args, { EDGE_BUNDLE: encodeEdgeBundle(bundle) }), joinRetryMs: 200 }, quiet);
     assert.equal((await health(site)).link.link, "down");
     await assert.rejects(stat(credentialsPath(data)), "not joined yet");

@@ -9,7 +9,7 @@ import { Kvm } from "@nats-io/kv";
 import { LogStream, ResultStream, type DashboardStats, type InferenceRecord } from "@ferry/contracts";
 import { NatsRoles, natsUrlWithCredentials } from "@ferry/runtime";
 import { start as startGateway } from "@ferry/gateway";
-import { deployCommand, natsAuthRequired, parseAs, parseStart, startSite, type Site } from "@ferry/cli";
+import { deployCommand, isLoopback, parseAs, parseStart, startSite, type Site } from "@ferry/cli";
 import { connectNats } from "ferry/client";
 import { houseRef, manifests } from "./helpers/paths.js";
 import { PANDAS, houseRecords, post, quiet, until } from "./helpers/site.js";
@@ -34,7 +34,7 @@ describe("NATS users per role: a site that requires credentials", () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "ferry-nats-auth-"));
-    const args = ["start", "--port", "0", "--nats-port", "0", "--host", "127.0.0.1", "--data", dir, "--nats-auth", "on", "--log-level", "silent",
+    const args = ["start", "--port", "0", "--nats-port", "0", "--host", "127.0.0.1", "--data", dir, "--log-level", "silent",
       "--pipeline", manifests.houseprice, "--workers", "1"];
     site = await startSite(parseStart(args, {})!.options, quiet);
     admin = await connect({ servers: site.natsUrl, user: "admin", pass: site.passwords!.admin });
@@ -172,16 +172,26 @@ describe("NATS users per role: a site that requires credentials", () => {
 });
 
 describe("where the site's nats-server listens", () => {
-  it("loopback by default, without credentials; anything else requires them (auto)", () => {
+  it("loopback by default, and credentials always (loopback too); TLS beyond loopback", () => {
     const o = parseAs("start", ["start"], {});
     assert.equal(o.natsHost, "127.0.0.1");
-    assert.equal(o.natsAuth, "auto");
-    assert.equal(natsAuthRequired("auto", o.natsHost), false);
-    for (const host of ["127.0.0.1", "127.1.2.3", "::1", "localhost"]) assert.equal(natsAuthRequired("auto", host), false, host);
-    for (const host of ["0.0.0.0", "::", "192.168.1.10", "10.0.0.5"]) assert.equal(natsAuthRequired("auto", host), true, host);
-    assert.equal(natsAuthRequired("off", "0.0.0.0"), false);
-    assert.equal(natsAuthRequired("on", "127.0.0.1"), true);
-    assert.throws(() => parseStart(["start", "--nats-auth", "maybe"], {}), /--nats-auth/);
+    for (const host of ["127.0.0.1", "127.1.2.3", "::1", "localhost"]) assert.equal(isLoopback(host), true, host);
+    for (const host of ["0.0.0.0", "::", "192.168.1.10", "10.0.0.5"]) assert.equal(isLoopback(host), false, host);
+    assert.throws(() => parseStart(["start", "--nats-auth", "off"], {}), /--nats-auth/, "credentials cannot be turned off");
+  });
+
+  it("a default site refuses an anonymous NATS connection on loopback", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ferry-nats-default-"));
+    const site = await startSite(parseStart(["start", "logger", "--nats-port", "0", "--data", dir, "--log-level", "silent"], {})!.options, quiet);
+    try {
+      assert.ok(site.passwords, "role passwords");
+      await assert.rejects(connect({ servers: site.natsUrl, reconnect: false }), /Authorization Violation|AUTHORIZATION_VIOLATION|authorization/i);
+      const device = await connect({ servers: site.natsUrl, user: "device", pass: site.passwords.device });
+      await device.close();
+    } finally {
+      await site.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("a server exposed on 0.0.0.0 speaks TLS, refuses anonymous clients and serves the roles", async () => {

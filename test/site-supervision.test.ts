@@ -70,8 +70,10 @@ async function inferTagged(url: string, tag: number): Promise<number> {
 }
 
 /** The first feature of every stored log record's `in.tensor`. */
-async function storedTags(natsUrl: string): Promise<Set<number>> {
-  const nc = await connect({ servers: natsUrl });
+async function storedTags(natsUrl: string, data: string): Promise<Set<number>> {
+  // The site's admin, whose password the site keeps in its data folder (0600).
+  const { admin } = JSON.parse(readFileSync(join(data, "nats", "users.json"), "utf8")) as { admin: string };
+  const nc = await connect({ servers: natsUrl, user: "admin", pass: admin });
   try {
     const jsm = await jetstreamManager(nc);
     const { first_seq: first, last_seq: last, messages } = (await jsm.streams.info(LogStream)).state;
@@ -136,7 +138,7 @@ describe("a site heals itself: its nats-server is supervised", () => {
     assert.deepEqual([...statuses.keys()].filter((s) => s !== 200 && s !== 503), [], "only 200 or 503 (while NATS was away)");
     let missing: number[] = [];
     await until("every answered inference's record stored", async () => {
-      const stored = await storedTags(site.natsUrl);
+      const stored = await storedTags(site.natsUrl, data);
       missing = answered.filter((x) => !stored.has(x));
       return missing.length === 0;
     }, 15_000).catch(() => undefined);
@@ -213,7 +215,7 @@ describe("a site heals itself: its nats-server is supervised", () => {
     await Promise.all(clients);
     await site.exited;
     site = await startCli(data);
-    const stored = await storedTags(site.natsUrl);
+    const stored = await storedTags(site.natsUrl, data);
     const missing = answered.filter((x) => !stored.has(x));
     t.diagnostic(`${answered.length} answered before the kill, ${stored.size} records stored`);
     assert.deepEqual(missing, [], `${missing.length} of ${answered.length} answered inferences have no log record`);

@@ -13,16 +13,21 @@ import { median } from "./stats.js";
 
 /** One way of running the Ferry under test. */
 export interface LogMode {
-  name: "on-always" | "on-2m" | "off";
+  name: "on-always" | "on-async" | "on-2m" | "off";
   /** Whether it stores log records (and is checked for them). */
   records: boolean;
   args: readonly string[];
 }
 
-/** Logging on with sync always (Ferry's default), on with nats-server's default 2 m interval, and off. */
+/**
+ * Logging on as Ferry's defaults have it (replies wait for their records' ack, `--log-ack sync`; every
+ * write synced, `--nats-sync always`), on with replies at once (`--log-ack async`), on with nats-server's
+ * default 2 m interval, and off.
+ */
 export const logModes: readonly LogMode[] = [
-  { name: "on-always", records: true, args: ["--log-records", "on", "--nats-sync", "always"] },
-  { name: "on-2m", records: true, args: ["--log-records", "on", "--nats-sync", "2m"] },
+  { name: "on-always", records: true, args: ["--log-records", "on", "--nats-sync", "always", "--log-ack", "sync"] },
+  { name: "on-async", records: true, args: ["--log-records", "on", "--nats-sync", "always", "--log-ack", "async"] },
+  { name: "on-2m", records: true, args: ["--log-records", "on", "--nats-sync", "2m", "--log-ack", "sync"] },
   { name: "off", records: false, args: ["--log-records", "off"] },
 ];
 
@@ -166,7 +171,7 @@ function ratioOf(part: ThroughputPart, connections: number, runs: "all" | "quiet
 }
 
 /** The pairs reported: each "on" mode against off, and sync always against 2m. */
-export const comparedPairs: readonly (readonly [ModeName, ModeName])[] = [["on-always", "off"], ["on-2m", "off"], ["on-always", "on-2m"]];
+export const comparedPairs: readonly (readonly [ModeName, ModeName])[] = [["on-always", "off"], ["on-async", "off"], ["on-always", "on-async"], ["on-2m", "off"], ["on-always", "on-2m"]];
 
 /** `rounds` rounds of every mode, every other round in reverse order (a drift of the machine's load falls on all alike). */
 export async function throughputPart(rounds: number): Promise<ThroughputPart> {

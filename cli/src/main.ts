@@ -25,7 +25,8 @@ function upMessage(o: StartOptions, site: Site): string {
   if (o.command === "start ops") return hubUpMessage(base, site);
   return [
     "",
-    `Ferry is up.${base ? ` HTTP: ${base}` : ""}  NATS: ${site.natsUrl} (devices can connect here)`,
+    `Ferry is up.${base ? ` HTTP: ${base}` : ""}  NATS: ${site.natsUrl}`,
+    ...(site.passwords ? [`Devices log in to NATS as user "device"; its password: ferry nats-password device --data ${o.data}`] : []),
     ...(site.ca ? [`NATS TLS CA: ${site.ca.file} (SHA-256 ${site.ca.sha256}); devices: FERRY_NATS_CA=${site.ca.file}`] : []),
     ...(base ? [
       "Try:",

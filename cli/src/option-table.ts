@@ -35,11 +35,6 @@ const siteTable = {
     flag: "nats-url", arg: "URL", env: "NATS_URL", parser: text, shown: "(spawn)",
     help: "connect to this NATS server instead of spawning one (credentials in the URL: `nats://user:pass@host:4222`)", commands: ["start", ...admin],
   }),
-  natsAuth: option({
-    flag: "nats-auth", arg: "MODE", env: "FERRY_NATS_AUTH", parser: oneOf(["auto", "on", "off"]), default: "auto",
-    help: "`on`: the spawned nats-server requires a user per role (passwords in <data>/nats/users.json, see docs/nats-protocol.md \"NATS users\"); `auto`: on when --nats-host is not loopback; `off`",
-    commands: spawning,
-  }),
   natsSecret: option({
     env: "FERRY_NATS_SECRET", parser: secret,
     help: "site secret (16+ characters): the role users (and a cluster's route user) derive from it, on the spawned server and for every service given a NATS_URL without credentials",

@@ -3,13 +3,13 @@ import { startNatsServer, type NatsServer, type TlsFiles } from "@ferry/natsd";
 import type { Logger } from "pino";
 import type { OptionsOf } from "./options.js";
 import { edgeServerOptions, type EdgeSetup } from "./edge.js";
-import { natsAuthRequired, routeAuth, secretPasswords, sitePasswords, siteUsers, usersFile, type SitePasswords } from "./site-users.js";
+import { routeAuth, secretPasswords, sitePasswords, siteUsers, usersFile, type SitePasswords } from "./site-users.js";
 
 /** What spawning the site's nats-server reads: `ferry start` and `ferry start nats` both take these. */
 type SpawnOptions = Pick<OptionsOf<"start nats">, "data" | "natsHost" | "natsName" | "natsSync" | "bodyLimit" | "clusterPort" | "routes" | "natsSecret">;
 
 /** What finding the site's passwords reads (a NATS_URL: the site's server is elsewhere). */
-type PasswordOptions = Pick<OptionsOf<"start nats">, "data" | "natsHost" | "natsAuth" | "natsSecret"> & { natsUrl?: string | undefined };
+type PasswordOptions = Pick<OptionsOf<"start nats">, "data" | "natsSecret"> & { natsUrl?: string | undefined };
 
 /** Largest NATS message for a body limit: replies can be larger than requests (JSON out for Arrow in). */
 export function maxPayloadFor(bodyLimit: number): number {
@@ -18,11 +18,13 @@ export function maxPayloadFor(bodyLimit: number): number {
 
 /**
  * The site's role passwords: derived from FERRY_NATS_SECRET when it is set; else, for a server spawned here
- * that requires credentials, kept in `<data>/nats/users.json`; else none.
+ * kept in `<data>/nats/users.json` (0600); none for a server given by NATS_URL (its URL carries them).
  */
 export async function passwordsFor(o: PasswordOptions): Promise<SitePasswords | undefined> {
   if (o.natsSecret) return secretPasswords(o.natsSecret);
-  return !o.natsUrl && natsAuthRequired(o.natsAuth, o.natsHost) ? sitePasswords(usersFile(o.data)) : undefined;
+  // A spawned server always requires a user per role, on loopback too: any local process could
+  // otherwise read every payload, forge replies and purge the logs.
+  return !o.natsUrl ? sitePasswords(usersFile(o.data)) : undefined;
 }
 
 /** Spawns the site's nats-server on `port` (its users, cluster routes and edge link from the options). */
@@ -33,7 +35,7 @@ export function natsSpawner(o: SpawnOptions, edge: EdgeSetup | undefined, passwo
   const cluster = o.clusterPort > 0
     ? { cluster: { name: "ferry", port: o.clusterPort, routes: o.routes, ...(o.natsSecret ? { auth: routeAuth(o.natsSecret) } : {}) } }
     : {};
-  const credentials = !passwords ? { credentials: "none (loopback only)" }
+  const credentials = !passwords ? { credentials: "none" }
     : { credentials: o.natsSecret ? "derived from FERRY_NATS_SECRET (ferry nats-password ROLE)" : usersFile(o.data), deviceUser: "device" };
   return async (port) => {
     const server = await startNatsServer({

@@ -3,7 +3,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { ensureOwnTls, type TlsFiles } from "@ferry/natsd";
 import { StartRefused } from "./start-wait.js";
-import { natsAuthRequired } from "./site-users.js";
+import { isLoopback } from "./site-users.js";
 import { givenCert, givenTlsFiles, type TlsFlags } from "./tls-options.js";
 
 /** What choosing the site's TLS reads. */
@@ -17,7 +17,7 @@ type SiteTlsOptions = TlsFlags & { data: string; natsHost: string; clusterPort: 
  */
 export async function siteNatsTls(o: SiteTlsOptions): Promise<TlsFiles | undefined> {
   if (o.tlsCa) return givenTlsFiles(o, "the site's nats-server");
-  if (!natsAuthRequired("auto", o.natsHost)) return undefined;
+  if (isLoopback(o.natsHost)) return undefined;
   if (o.clusterPort > 0) {
     throw new StartRefused(`a cluster on --nats-host ${o.natsHost} routes over the network: give every server --tls-cert, --tls-key and --tls-ca (certificates of one CA, for both client and server use) so routes use TLS`);
   }

@@ -4,13 +4,9 @@ import { dirname, join } from "node:path";
 import type { NatsUser } from "@ferry/natsd";
 import { NatsRoles, natsCredentials, natsUrlWithCredentials, rolePermissions, type NatsRole } from "@ferry/runtime";
 
-/** `--nats-auth`: require credentials always, never, or when the server listens beyond loopback. */
-export type NatsAuthMode = "auto" | "on" | "off";
-
-/** Whether the spawned nats-server requires credentials. */
-export function natsAuthRequired(mode: NatsAuthMode, natsHost: string): boolean {
-  if (mode !== "auto") return mode === "on";
-  return !/^(127\.\d+\.\d+\.\d+|::1|localhost)$/i.test(natsHost);
+/** Whether an address is this machine's loopback (a server there is out of the network's reach, not of local processes'). */
+export function isLoopback(host: string): boolean {
+  return /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i.test(host);
 }
 
 /** Each role's password on a site that requires credentials (kept in `<data>/nats/users.json`, 0600). */

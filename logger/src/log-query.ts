@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { AckPolicy, DeliverPolicy, type ConsumerConfig, type ConsumerInfo, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import { FerryError, LogStream, decodeLogBatch, isSubjectToken, logFilter, type LogQuery } from "@ferry/contracts";
@@ -32,6 +33,9 @@ interface Cursor extends Position {
   endTime?: number;
 }
 
+/** How long each try at creating a query's consumer may take, and for how long to try again, ms (see #addConsumer). */
+const CONSUMER_TRY_MS = 600;
+const CONSUMER_TRIES_MS = 8000;
 /** Records reach the stream shortly after their `time` (later when buffered through an outage). */
 const LATE_MS = 60_000;
 /** Most bytes asked for in one fetch (well under the server's max_pending of 64 MiB or more). */
@@ -197,11 +201,21 @@ export class LogReader {
   }
 
   /**
-   * Creates the query's temporary consumer. A query given up on leaves it behind: `inactive_threshold`
-   * removes it.
+   * Creates the query's temporary consumer. In a cluster with a server just down, a create can go
+   * unanswered (the meta leader died and another is being elected, or the create landed on the dead
+   * peer: 2.9 and 2.15.1 alike, seen in test/cluster.test.ts); a new try lands once that is over. A try given up on may still create its
+   * consumer later: `inactive_threshold` removes it.
    */
-  #addConsumer(config: Partial<ConsumerConfig>): Promise<ConsumerInfo> {
-    return this.#jsm.consumers.add(this.#stream, config);
+  async #addConsumer(config: Partial<ConsumerConfig>): Promise<ConsumerInfo> {
+    const deadline = Date.now() + CONSUMER_TRIES_MS;
+    for (;;) {
+      const created = this.#jsm.consumers.add(this.#stream, config);
+      if (Date.now() + CONSUMER_TRY_MS >= deadline) return created;
+      // An error answer (no such stream…) ends the query; only silence is worth another try.
+      const info = await Promise.race([created, sleep(CONSUMER_TRY_MS, undefined, { ref: false })]);
+      if (info) return info;
+      created.catch(() => undefined);
+    }
   }
 
   /** Sequence of the last message on `filter` (0 when none). */
