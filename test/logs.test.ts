@@ -169,9 +169,21 @@ describe("log durability and limits", () => {
     }
   });
 
-  it("without a log stream, inferences succeed and the records arrive once it exists; overflow is counted", async () => {
+  it("--log-ack sync: without a log stream, an inference is answered 503 logs_unavailable (it ran, its record is not stored)", async () => {
     const assets = siteAssets(storageSettings()).filter((a) => streamNameOf(a) !== LogStream);
-    const site = await startTestSite({ manifests: [manifests.houseprice], logger: false, assets, inferer: { logPublisher: { maxBuffered: 6, retryDelayMs: 100, ackTimeoutMs: 500 } } });
+    const site = await startTestSite({ manifests: [manifests.houseprice], logger: false, assets, inferer: { logAck: "sync", logPublisher: { retryDelayMs: 100, ackTimeoutMs: 500 } } });
+    try {
+      const r = await post(`${site.url}/infer`, houseRecords([houseRef.rows[0]!]), { "Content-Type": PANDAS });
+      assert.equal(r.status, 503);
+      assert.equal((r.json as { code: string }).code, "logs_unavailable");
+    } finally {
+      await site.stop();
+    }
+  });
+
+  it("--log-ack async: without a log stream, inferences succeed and the records arrive once it exists; overflow is counted", async () => {
+    const assets = siteAssets(storageSettings()).filter((a) => streamNameOf(a) !== LogStream);
+    const site = await startTestSite({ manifests: [manifests.houseprice], logger: false, assets, inferer: { logAck: "async", logPublisher: { maxBuffered: 6, retryDelayMs: 100, ackTimeoutMs: 500 } } });
     try {
       for (let i = 0; i < 10; i++) await infer(site.url, [houseRef.rows[i]!]);
       await sleep(100);

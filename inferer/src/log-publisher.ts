@@ -104,7 +104,8 @@ export class LogPublisher {
   /**
    * Queues `records` for `subject` and resolves once JetStream has acknowledged them (stored, and with
    * `sync_interval: always`, on disk). They go out with this tick's other records, not after `flushMs`.
-   * Rejects when the buffer is full: the caller must not answer as if they were logged.
+   * Rejects when the buffer is full or no ack came within `ackTimeoutMs`: the caller must not answer as
+   * if they were logged.
    */
   published(subject: string, records: readonly string[]): Promise<void> {
     if (records.length === 0) return Promise.resolve();
@@ -113,12 +114,15 @@ export class LogPublisher {
       this.#reportOverflow();
       return Promise.reject(new Error(`the log buffer is full (${this.#o.maxBuffered} records waiting for JetStream)`));
     }
-    return new Promise<void>((resolve) => {
+    return new Promise<void>((resolve, reject) => {
+      // Not stored within the ack timeout (JetStream away, no stream): the caller answers with an error.
+      // The records stay queued and are stored once JetStream takes them (a record without an answer).
+      const timer = setTimeout(() => reject(new Error(`not acknowledged by JetStream within ${this.#o.ackTimeoutMs} ms`)), this.#o.ackTimeoutMs);
       // A long request's records can fill more than one message: resolved when all of them are acked.
       const waits = new Set<(() => void)[]>();
       for (const r of records) waits.add(this.#add(subject, r)!);
       let left = waits.size;
-      for (const w of waits) w.push(() => { if (--left === 0) resolve(); });
+      for (const w of waits) w.push(() => { if (--left === 0) { clearTimeout(timer); resolve(); } });
       this.#soon ??= setImmediate(() => { this.#soon = undefined; this.#flushAll(); });
     });
   }
