@@ -2,7 +2,7 @@
 // take it. The parser (command-line.ts), `--help` (usage.ts), docs/options.md (options-markdown.ts) and
 // each command's options type (options.ts) are made from this table.
 import { hostname } from "node:os";
-import { DEFAULT_BODY_LIMIT } from "@ferry/gateway";
+import { DEFAULT_BODY_LIMIT, DEFAULT_CLIENT_TIMEOUTS } from "@ferry/gateway";
 import { defaultWorkers } from "@ferry/inferer";
 import { defaultStorage } from "@ferry/runtime";
 import { option } from "./option-spec.js";
@@ -97,6 +97,15 @@ const serviceTable = {
     flag: "max-pending", arg: "N", env: "FERRY_MAX_PENDING", parser: atLeastOne, default: 4096,
     help: "inference requests the gateway holds for the inferers at once (and 512 MiB of bodies); beyond, it sheds load: 503 `overloaded` with `Retry-After: 1`, before reading the body",
     commands: ["start"],
+  }),
+  bodyTimeoutMs: option({
+    flag: "body-timeout", arg: "D", env: "FERRY_BODY_TIMEOUT", parser: duration, default: DEFAULT_CLIENT_TIMEOUTS.bodyTimeoutMs,
+    help: "a request's headers and whole body must arrive within this (headers within 10s); a slower client gets 408 `request_timeout` and its connection is closed. Requests hold no `--max-pending` slot until their body is in",
+    commands: ["start"],
+  }),
+  keepAliveTimeoutMs: option({
+    flag: "keep-alive-timeout", arg: "D", env: "FERRY_KEEP_ALIVE_TIMEOUT", parser: duration, default: DEFAULT_CLIENT_TIMEOUTS.keepAliveTimeoutMs,
+    help: "idle keep-alive HTTP connections are closed after this", commands: ["start"],
   }),
   partition: option({
     flag: "partition", arg: "NAME", env: "FERRY_PARTITION", parser: text, default: () => hostname(), shown: "host name",

@@ -98,7 +98,7 @@ export async function startServices(o: SiteOptions, edge: EdgeSetup | undefined,
   if (!o.services.includes("gateway")) return undefined;
   const gw = await startGateway({
     natsUrl: as("gateway"), port: o.port, host: o.host, bodyLimit: o.bodyLimit, timeoutMs: o.timeoutMs,
-    maxInFlight: o.maxInFlight, maxPending: o.maxPending,
+    maxInFlight: o.maxInFlight, maxPending: o.maxPending, bodyTimeoutMs: o.bodyTimeoutMs, keepAliveTimeoutMs: o.keepAliveTimeoutMs,
     logger: log.child({ service: "gateway" }),
   });
   services.push(gw);
