@@ -3,7 +3,7 @@
 // each command's options type (options.ts) are made from this table.
 import { hostname } from "node:os";
 import { DEFAULT_BODY_LIMIT, DEFAULT_CLIENT_TIMEOUTS } from "@ferry/gateway";
-import { defaultWorkers } from "@ferry/inferer";
+import { defaultDecoderThreads, defaultWorkers } from "@ferry/inferer";
 import { defaultStorage } from "@ferry/runtime";
 import { option } from "./option-spec.js";
 import { atLeastOne, batchWindow, duration, list, onOff, oneOf, path, port, presence, secret, size, syncInterval, text, wholeNumber } from "./option-parsers.js";
@@ -145,6 +145,15 @@ const serviceTable = {
   workers: option({
     flag: "workers", arg: "N", env: "FERRY_WORKERS", parser: atLeastOne, default: () => defaultWorkers(), shown: "cores ÷ 4 (at least 1)",
     help: "inferers on worker threads, each with its own NATS connection (1: in the main thread)", commands: ["start"],
+  }),
+  decoderThreads: option({
+    flag: "decoder-threads", arg: "N", env: "FERRY_DECODER_THREADS", parser: atLeastOne, default: () => defaultDecoderThreads(), shown: "cores ÷ 2, 2 to 4",
+    help: "threads per inferer that decode Arrow bodies, one body each at a time: a hostile body holds one of them for at most --decode-timeout while the others decode everyone else's",
+    commands: ["start"],
+  }),
+  decodeTimeoutMs: option({
+    flag: "decode-timeout", arg: "D", env: "FERRY_DECODE_TIMEOUT", parser: duration, default: 3000,
+    help: "an Arrow body still decoding after this long gets 400 `bad_arrow` and its thread is replaced", commands: ["start"],
   }),
   gateways: option({
     flag: "gateways", arg: "N", env: "FERRY_GATEWAYS", parser: wholeNumber, default: 1,

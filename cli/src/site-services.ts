@@ -89,6 +89,7 @@ export async function startServices(o: SiteOptions, edge: EdgeSetup | undefined,
       partition: edge?.name ?? o.partition, logDropBytes: o.logDropBytes, logRecords: o.logRecords,
       batching: o.batchWindowMs === undefined ? false as const : { windowMs: o.batchWindowMs, maxBatch: o.batchMax },
       durable: { maxDeliveries: o.maxDeliveries },
+      arrowDecodeThreads: o.decoderThreads, arrowDecodeTimeoutMs: o.decodeTimeoutMs,
     };
     services.push(o.workers > 1
       ? await startPool({ workers: o.workers, inferer, logLevel: o.logLevel })
