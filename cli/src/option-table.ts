@@ -2,8 +2,8 @@
 // take it. The parser (command-line.ts), `--help` (usage.ts), docs/options.md (options-markdown.ts) and
 // each command's options type (options.ts) are made from this table.
 import { hostname } from "node:os";
-import { DEFAULT_BODY_LIMIT } from "@ferry/gateway";
-import { defaultWorkers } from "@ferry/inferer";
+import { DEFAULT_BODY_LIMIT, DEFAULT_CLIENT_TIMEOUTS } from "@ferry/gateway";
+import { defaultDecoderThreads, defaultWorkers } from "@ferry/inferer";
 import { defaultStorage } from "@ferry/runtime";
 import { DefaultTokenTtlMs } from "@ferry/ops";
 import { option } from "./option-spec.js";
@@ -105,6 +105,15 @@ const serviceTable = {
     help: "inference requests the gateway holds for the inferers at once (and 512 MiB of bodies); beyond, it sheds load: 503 `overloaded` with `Retry-After: 1`, before reading the body",
     commands: ["start"],
   }),
+  bodyTimeoutMs: option({
+    flag: "body-timeout", arg: "D", env: "FERRY_BODY_TIMEOUT", parser: duration, default: DEFAULT_CLIENT_TIMEOUTS.bodyTimeoutMs,
+    help: "a request's headers and whole body must arrive within this (headers within 10s); a slower client gets 408 `request_timeout` and its connection is closed. Requests hold no `--max-pending` slot until their body is in",
+    commands: ["start"],
+  }),
+  keepAliveTimeoutMs: option({
+    flag: "keep-alive-timeout", arg: "D", env: "FERRY_KEEP_ALIVE_TIMEOUT", parser: duration, default: DEFAULT_CLIENT_TIMEOUTS.keepAliveTimeoutMs,
+    help: "idle keep-alive HTTP connections are closed after this", commands: ["start"],
+  }),
   partition: option({
     flag: "partition", arg: "NAME", env: "FERRY_PARTITION", parser: text, default: () => hostname(), shown: "host name",
     help: "the site's name in log records (metadata.partition)", commands: ["start"],
@@ -148,6 +157,15 @@ const serviceTable = {
   workers: option({
     flag: "workers", arg: "N", env: "FERRY_WORKERS", parser: atLeastOne, default: () => defaultWorkers(), shown: "cores ÷ 4 (at least 1)",
     help: "inferers on worker threads, each with its own NATS connection (1: in the main thread)", commands: ["start"],
+  }),
+  decoderThreads: option({
+    flag: "decoder-threads", arg: "N", env: "FERRY_DECODER_THREADS", parser: atLeastOne, default: () => defaultDecoderThreads(), shown: "cores ÷ 2, 2 to 4",
+    help: "threads per inferer that decode Arrow bodies, one body each at a time: a hostile body holds one of them for at most --decode-timeout while the others decode everyone else's",
+    commands: ["start"],
+  }),
+  decodeTimeoutMs: option({
+    flag: "decode-timeout", arg: "D", env: "FERRY_DECODE_TIMEOUT", parser: duration, default: 3000,
+    help: "an Arrow body still decoding after this long gets 400 `bad_arrow` and its thread is replaced", commands: ["start"],
   }),
   gateways: option({
     flag: "gateways", arg: "N", env: "FERRY_GATEWAYS", parser: wholeNumber, default: 1,

@@ -90,6 +90,7 @@ export async function startServices(o: SiteOptions, edge: EdgeSetup | undefined,
       partition: edge?.name ?? o.partition, logDropBytes: o.logDropBytes, logRecords: o.logRecords, logAck: o.logAck,
       batching: o.batchWindowMs === undefined ? false as const : { windowMs: o.batchWindowMs, maxBatch: o.batchMax },
       durable: { maxDeliveries: o.maxDeliveries },
+      arrowDecodeThreads: o.decoderThreads, arrowDecodeTimeoutMs: o.decodeTimeoutMs,
     };
     services.push(o.workers > 1
       ? await startPool({ workers: o.workers, inferer, logLevel: o.logLevel })
@@ -99,7 +100,7 @@ export async function startServices(o: SiteOptions, edge: EdgeSetup | undefined,
   if (!o.services.includes("gateway")) return undefined;
   const gw = await startGateway({
     natsUrl: as("gateway"), port: o.port, host: o.host, bodyLimit: o.bodyLimit, timeoutMs: o.timeoutMs,
-    maxInFlight: o.maxInFlight, maxPending: o.maxPending,
+    maxInFlight: o.maxInFlight, maxPending: o.maxPending, bodyTimeoutMs: o.bodyTimeoutMs, keepAliveTimeoutMs: o.keepAliveTimeoutMs,
     ...await gatewayHttps(o).then((https) => (https ? { https } : {})),
     logger: log.child({ service: "gateway" }),
   });

@@ -31,6 +31,9 @@ export function decodeArrowColumns(body: Uint8Array): DecodedArrow {
   }
   if (table.numCols === 0) throw new FerryError("bad_arrow", "Arrow table has no columns");
   if (table.numRows === 0) throw new FerryError("bad_arrow", "Arrow table has no rows");
+  // arrow-js believes a record batch's length; a flipped bit there claims millions of rows that the
+  // buffers do not hold, which the loops below would then walk (seconds, and memory per row).
+  if (table.numRows > body.byteLength) throw new FerryError("bad_arrow", `Arrow table claims ${table.numRows} rows, more than its ${body.byteLength} bytes can hold`);
   const columns = table.schema.fields.map((f, i): InputColumn | TextColumn => {
     const vector = table.getChildAt(i)!;
     try {
@@ -98,8 +101,9 @@ class ArrowTable implements InputTable {
 
   row(i: number, columns?: readonly string[]): Record<string, unknown> {
     const row: Record<string, unknown> = {};
+    const keep = columns && new Set(columns);
     for (const c of this.#columns.values()) {
-      if (columns && !columns.includes(c.name)) continue;
+      if (keep && !keep.has(c.name)) continue;
       row[c.name] = "error" in c ? c.text[i] ?? null : c.scalar ? Number(c.values[c.offsets[i]!]) : toPlain(c.values, c.offsets[i]!, c.offsets[i + 1]!);
     }
     return row;

@@ -69,7 +69,9 @@ class RecordsTable implements InputTable {
 
   row(i: number, columns?: readonly string[]): Record<string, unknown> {
     const row = this.#rows[i]!;
-    return columns ? Object.fromEntries(Object.entries(row).filter(([name]) => columns.includes(name))) : row;
+    if (!columns) return row;
+    const keep = new Set(columns);
+    return Object.fromEntries(Object.entries(row).filter(([name]) => keep.has(name)));
   }
 
   rowSize(i: number): number {

@@ -17,18 +17,34 @@ const releases = new WeakMap<FastifyRequest, () => void>();
 /**
  * Sheds load instead of queueing it without bound: while the inferers are behind, requests pile up in
  * the gateway (bodies in memory, NATS messages waiting); past the limits the next inference request
- * gets 503 `overloaded` with `Retry-After` before its body is read, so memory stays bounded.
+ * gets 503 `overloaded` with `Retry-After`, before its body is read when the limits are already reached.
+ *
+ * A slot is taken only once the body has arrived: a client that sends headers and then trickles (or
+ * withholds) its body holds no slot, so thousands of partial requests cannot lock the site out. They
+ * hold a socket and what they sent until the server's request timeout closes them (see gateway.ts).
  */
 export function admitInference(app: FastifyInstance, limits: AdmissionLimits, isInference: (req: FastifyRequest) => boolean): { pending(): number } {
   let pending = 0;
   let bytes = 0;
+  const refusal = (size: number): FerryError | undefined => {
+    if (pending < limits.maxPending && (pending === 0 || bytes + size <= limits.maxPendingBytes)) return undefined;
+    return new FerryError("overloaded", `the inferers are behind (${pending} requests, ${bytes} bytes waiting); retry in ${RETRY_AFTER_S} s`);
+  };
   // Callback hooks, not async ones: they run on every request.
   app.addHook("onRequest", (req, reply, done) => {
     if (!isInference(req)) return done();
-    const size = Number(req.headers["content-length"] ?? 0) || 0;
-    if (pending >= limits.maxPending || (pending > 0 && bytes + size > limits.maxPendingBytes)) {
+    // Already over the limits: refuse before reading the body.
+    const e = refusal(Number(req.headers["content-length"] ?? 0) || 0);
+    if (e) void reply.header("Retry-After", String(RETRY_AFTER_S));
+    done(e);
+  });
+  app.addHook("preValidation", (req, reply, done) => {
+    if (!isInference(req)) return done();
+    const size = Buffer.isBuffer(req.body) ? req.body.length : 0;
+    const e = refusal(size);
+    if (e) {
       void reply.header("Retry-After", String(RETRY_AFTER_S));
-      return done(new FerryError("overloaded", `the inferers are behind (${pending} requests, ${bytes} bytes waiting); retry in ${RETRY_AFTER_S} s`));
+      return done(e);
     }
     pending++;
     bytes += size;

@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { admitInference, type AdmissionLimits } from "./admission.js";
+import { DEFAULT_CLIENT_TIMEOUTS, closeSlowClientsOnStop, timeoutSettings, type ClientTimeouts } from "./client-timeouts.js";
 import { errorReplies, frameworkErrors } from "./error-replies.js";
 import { acceptRawBodies } from "./raw-bodies.js";
 import { natsPlugin } from "./nats-plugin.js";
@@ -27,6 +28,8 @@ export interface AppOptions {
   maxBatch: number;
   /** Load shedding: inference requests and body bytes held at once before 503 `overloaded`. */
   admission: AdmissionLimits;
+  /** How long a client may take to send a request, and to idle between requests. Default DEFAULT_CLIENT_TIMEOUTS. */
+  timeouts?: ClientTimeouts;
   logger?: FastifyBaseLogger;
   /** Serve HTTPS (TLS 1.2+) with this key and certificate (PEM; the certificate may be followed by its chain). */
   https?: { key: string; cert: string };
@@ -41,6 +44,7 @@ function createFastify(options: AppOptions): FastifyInstance {
   return Fastify({
     ...(options.https ? { https: { ...options.https, minVersion: "TLSv1.2" as const } } : {}),
     bodyLimit: options.bodyLimit,
+    ...timeoutSettings(options.timeouts ?? DEFAULT_CLIENT_TIMEOUTS),
     // Pipeline names are subject tokens of up to 128 characters; longer ones get Ferry's own 404.
     routerOptions: { maxParamLength: 512 },
     frameworkErrors,
@@ -59,6 +63,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   // Before the routes: the document is generated from their schemas as they are added.
   registerOpenApi(app);
   admitInference(app, options.admission, isInference);
+  closeSlowClientsOnStop(app, (options.timeouts ?? DEFAULT_CLIENT_TIMEOUTS).bodyTimeoutMs);
   void app.register(statusRoutes, { pipelines });
   void app.register(inferRoutes, { pipelines });
   void app.register(logsRoutes);

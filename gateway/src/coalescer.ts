@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/transport-node";
-import { FerryError, batchHeaders, batchReplies, batchSize, encodeEnvelope, envelopePartSize, readReply, type EnvelopePart, type InferReply } from "@ferry/contracts";
+import { FerryError, Headers, batchHeaders, batchReplies, batchSize, encodeEnvelope, envelopePartSize, inputFormatOf, readReply, type EnvelopePart, type InferReply } from "@ferry/contracts";
 import { isNoResponders, natsHeaders } from "@ferry/runtime";
 import { natsError } from "./upstream-errors.js";
 
@@ -36,11 +36,21 @@ interface Pending {
 }
 
 interface Lane {
+  subject: string;
   queue: Pending[];
   inFlight: number;
 }
 
 const ENVELOPE_SLACK = 1024;
+
+/**
+ * Arrow bodies and the others (JSON) queue apart: an Arrow body is decoded on a thread with a time budget
+ * and a hostile one holds its envelope for that long, which a JSON request coalesced with it would wait
+ * for. Each lane has its own `maxInFlight`.
+ */
+function laneKey(subject: string, req: ForwardRequest): string {
+  return inputFormatOf(req.headers[Headers.contentType]) === "arrow" ? `${subject} arrow` : subject;
+}
 
 /** Long enough for an inferer to resubscribe after its server failed over (it reconnects at once on loopback or a LAN). */
 const NO_RESPONDERS_RETRY_MS = 150;
@@ -75,11 +85,12 @@ export class Coalescer {
     if (size + ENVELOPE_SLACK > max) {
       return Promise.reject(new FerryError("payload_too_large", `request body of ${req.body.length} bytes exceeds the NATS max_payload of ${max} bytes`));
     }
-    let lane = this.#lanes.get(subject);
-    if (!lane) this.#lanes.set(subject, (lane = { queue: [], inFlight: 0 }));
+    const key = laneKey(subject, req);
+    let lane = this.#lanes.get(key);
+    if (!lane) this.#lanes.set(key, (lane = { subject, queue: [], inFlight: 0 }));
     return new Promise<ForwardReply>((resolve, reject) => {
       lane.queue.push({ req, size, resolve, reject });
-      this.#pump(subject, lane);
+      this.#pump(key, lane);
     });
   }
 
@@ -107,14 +118,14 @@ export class Coalescer {
     return this.#nc.info?.max_payload ?? 1024 * 1024;
   }
 
-  #pump(subject: string, lane: Lane): void {
+  #pump(key: string, lane: Lane): void {
     while (lane.inFlight < this.#options.maxInFlight && lane.queue.length > 0) {
       const batch = this.#take(lane);
       lane.inFlight++;
-      void this.#dispatch(subject, batch).finally(() => {
+      void this.#dispatch(lane.subject, batch).finally(() => {
         lane.inFlight--;
-        if (lane.queue.length > 0) this.#pump(subject, lane);
-        else if (lane.inFlight === 0 && this.#lanes.get(subject) === lane) this.#lanes.delete(subject);
+        if (lane.queue.length > 0) this.#pump(key, lane);
+        else if (lane.inFlight === 0 && this.#lanes.get(key) === lane) this.#lanes.delete(key);
       });
     }
   }

@@ -3,6 +3,7 @@ import { serviceOf, type Service, connectService } from "@ferry/runtime";
 import type { FastifyInstance } from "fastify";
 import { pino, type Logger } from "pino";
 import { buildApp, type AppOptions } from "./app.js";
+import { DEFAULT_CLIENT_TIMEOUTS } from "./client-timeouts.js";
 
 /** How to start a gateway. */
 export interface GatewayOptions {
@@ -27,6 +28,12 @@ export interface GatewayOptions {
   maxPending?: number;
   /** Bytes of request bodies held at once before 503 `overloaded`. Default 512 MiB. */
   maxPendingBytes?: number;
+  /** Headers and whole body of a request must arrive within this, else 408 `request_timeout`, ms. Default 60 000. */
+  bodyTimeoutMs?: number;
+  /** Headers must arrive within this, ms. Default 10 000 (at most bodyTimeoutMs). */
+  headersTimeoutMs?: number;
+  /** Idle keep-alive connections are closed after this, ms. Default 5000. */
+  keepAliveTimeoutMs?: number;
   logger?: Logger;
   /** Serve HTTPS (TLS 1.2+) with this key and certificate (PEM) instead of HTTP. */
   https?: { key: string; cert: string };
@@ -54,6 +61,11 @@ function appOptions(options: GatewayOptions, nc: NatsConnection, logger: Logger)
     maxInFlight: options.maxInFlight ?? 2,
     maxBatch: options.maxBatch ?? 256,
     admission: { maxPending: options.maxPending ?? 4096, maxPendingBytes: options.maxPendingBytes ?? 512 * 1024 * 1024 },
+    timeouts: {
+      bodyTimeoutMs: options.bodyTimeoutMs ?? DEFAULT_CLIENT_TIMEOUTS.bodyTimeoutMs,
+      headersTimeoutMs: options.headersTimeoutMs ?? DEFAULT_CLIENT_TIMEOUTS.headersTimeoutMs,
+      keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? DEFAULT_CLIENT_TIMEOUTS.keepAliveTimeoutMs,
+    },
     logger,
     ...(options.https ? { https: options.https } : {}),
   };

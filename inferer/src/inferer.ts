@@ -45,8 +45,10 @@ export interface InfererOptions {
   watch?: boolean;
   /** Folder for the local copies of deployed models and manifests. Default: a folder in the OS temp dir. */
   cacheDir?: string;
-  /** An Arrow body still decoding after this long gets 400 (hostile input), ms. Default 3000. */
+  /** An Arrow body still decoding after this long on its thread gets 400 (hostile input), ms. Default 3000. */
   arrowDecodeTimeoutMs?: number;
+  /** Threads decoding Arrow bodies, one body each at a time. Default {@link defaultDecoderThreads}. */
+  arrowDecodeThreads?: number;
   /**
    * Merge concurrent requests for a pipeline into one session run (sync and durable alike), for
    * pipelines whose manifest does not say. Default false: a lone request never waits.
@@ -87,7 +89,7 @@ export async function start(options: InfererOptions): Promise<Inferer> {
   const nc = options.nc ?? await connectService("ferry-inferer", options.natsUrl);
   const counters: InfererStats = { messages: 0, requests: 0, runs: 0 };
   const metrics = new InfererMetrics(nc, id);
-  const arrow = new ArrowDecoder({ timeoutMs: options.arrowDecodeTimeoutMs }).start();
+  const arrow = new ArrowDecoder({ timeoutMs: options.arrowDecodeTimeoutMs, threads: options.arrowDecodeThreads }).start();
   const publisher = new LogPublisher(nc, { ...options.logPublisher, logger: log });
   const replyLogs = new ReplyLogs(publisher, options.partition ?? hostname(), log, options.logAck ?? "sync");
   const runner = new PartsRunner(inferOptions(options, arrow, counters, metrics), options.batching ?? false);
