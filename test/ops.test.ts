@@ -3,26 +3,26 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
+import { connect, headers, nkeyAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { start as startInferer, type Inferer } from "@ferry/inferer";
 import { start as startLogger, type LogService } from "@ferry/logger";
-import { Headers, HubDomain, inferSubject, decodeEdgeBundle, heartbeatSubject, parsePipelineUrl, type EdgeCredentials, type HeartbeatReply } from "@ferry/contracts";
+import { Headers, HubDomain, inferSubject, decodeEdgeBundle, heartbeatSubject, parsePipelineUrl, type HeartbeatReply } from "@ferry/contracts";
 import type { NatsServer } from "@ferry/natsd";
 import { provision, siteAssets, storageSettings } from "@ferry/runtime";
-import { opsPost, publishHousePrice, startEdgeServer, startTestHub, type TestHub } from "./helpers/hub.js";
+import { joinEdge, opsPost, publishHousePrice, startEdgeServer, startTestHub, type JoinedEdge, type TestHub } from "./helpers/hub.js";
 import { manifests } from "./helpers/paths.js";
 import { PANDAS, houseRecords, quiet, until } from "./helpers/site.js";
 
-/** Adds an edge and joins it; resolves to its credentials. */
-async function addAndJoin(hub: TestHub, name: string): Promise<{ creds: EdgeCredentials; token: string }> {
+/** Adds an edge and joins it with a new nkey; resolves to its credentials and seed. */
+async function addAndJoin(hub: TestHub, name: string): Promise<{ creds: JoinedEdge; token: string }> {
   const added = await opsPost(hub, "/edges", { name, pipeline: "edge-houseprice" });
   assert.equal(added.status, 201, JSON.stringify(added.json));
   const bundle = decodeEdgeBundle(added.json.edgeBundle as string);
-  const joined = await opsPost(hub, "/join", { edge_name: name, join_token: bundle.JOIN_TOKEN });
+  const joined = await joinEdge(hub, name, bundle.JOIN_TOKEN);
   assert.equal(joined.status, 200, JSON.stringify(joined.json));
-  return { creds: joined.json as unknown as EdgeCredentials, token: bundle.JOIN_TOKEN };
+  return { creds: joined.creds!, token: bundle.JOIN_TOKEN };
 }
 
 /** Whether an edge (through its own server) reaches the hub: a heartbeat crosses the leaf link and is answered. */
@@ -38,7 +38,7 @@ describe("Ops hub: edges, bundles, one-time join tokens, revocation", () => {
   let hub: TestHub;
   let dir: string;
   const edges: { server: NatsServer; nc: NatsConnection }[] = [];
-  const startEdge = async (creds: EdgeCredentials, ca = hub.ops.ca): Promise<NatsConnection> => {
+  const startEdge = async (creds: JoinedEdge, ca = hub.ops.ca): Promise<NatsConnection> => {
     const server = await startEdgeServer(creds, join(dir, creds.edge_name), ca);
     const nc = await connect({ servers: server.url });
     edges.push({ server, nc });
@@ -78,11 +78,13 @@ describe("Ops hub: edges, bundles, one-time join tokens, revocation", () => {
   it("a join token works once; the credentials open a leaf link that carries JetStream across domains", async () => {
     const { creds, token } = await addAndJoin(hub, "shop-2");
     assert.equal(creds.hub_domain, HubDomain);
-    const second = await opsPost(hub, "/join", { edge_name: "shop-2", join_token: token });
+    assert.match(creds.nkey, /^U[A-Z2-7]{55}$/);
+    assert.equal(Object.hasOwn(creds, "password"), false, "the join answers no secret");
+    const second = await joinEdge(hub, "shop-2", token);
     assert.equal(second.status, 401);
     assert.match(String(second.json.error), /used already/);
-    const wrong = await opsPost(hub, "/join", { edge_name: "shop-1", join_token: token });
-    assert.equal(wrong.status, 401);
+    const wrong = await joinEdge(hub, "shop-1", token);
+    assert.equal(wrong.status, 401, "another edge's token");
     const edge = await startEdge(creds);
     await until("the leaf link", async () => (await reachesHub(edge, "shop-2"))?.ok === true);
     const listed = await (await hub.fetch(`${hub.ops.url}/edges`, { headers: hub.auth })).json() as { name: string; state: string; last_seen: number | null }[];
@@ -94,8 +96,8 @@ describe("Ops hub: edges, bundles, one-time join tokens, revocation", () => {
   it("an edge's user on the hub may send its own heartbeats and read what is published, and nothing else", async () => {
     await publishHousePrice(hub);
     const { creds } = await addAndJoin(hub, "shop-4");
-    // The same user and password its leaf link uses, as a plain client of the hub.
-    const nc = await connect({ servers: hub.ops.natsUrl, user: creds.user, pass: creds.password, tls: hub.ops.natsTls });
+    // The same nkey its leaf link signs in with, as a plain client of the hub.
+    const nc = await connect({ servers: hub.ops.natsUrl, authenticator: nkeyAuthenticator(new TextEncoder().encode(creds.seed)), tls: hub.ops.natsTls });
     try {
       // The server reports each refusal on the connection (a request in the hub's domain is checked as the
       // `$JS.API` subject it maps to, so nats.js cannot pin that one on the request: it times out).
@@ -176,18 +178,18 @@ describe("Ops hub: edges, bundles, one-time join tokens, revocation", () => {
       await publishHousePrice(short);
       const added = await opsPost(short, "/edges", { name: "late", pipeline: "edge-houseprice" });
       await new Promise((r) => setTimeout(r, 600));
-      const late = await opsPost(short, "/join", { edge_name: "late", join_token: decodeEdgeBundle(added.json.edgeBundle as string).JOIN_TOKEN });
+      const late = await joinEdge(short, "late", decodeEdgeBundle(added.json.edgeBundle as string).JOIN_TOKEN);
       assert.equal(late.status, 401);
       assert.match(String(late.json.error), /expired/);
 
       const fresh = await opsPost(short, "/edges", { name: "quiet", pipeline: "edge-houseprice" });
-      const joined = await opsPost(short, "/join", { edge_name: "quiet", join_token: decodeEdgeBundle(fresh.json.edgeBundle as string).JOIN_TOKEN });
+      const joined = await joinEdge(short, "quiet", decodeEdgeBundle(fresh.json.edgeBundle as string).JOIN_TOKEN);
       assert.equal(joined.status, 200);
       await until("the credentials to lapse", async () => {
         const list = await (await short.fetch(`${short.ops.url}/edges`, { headers: short.auth })).json() as { name: string; state: string }[];
         return Array.isArray(list) && list.find((e) => e.name === "quiet")?.state === "lapsed";
       });
-      const edge = await startEdge(joined.json as unknown as EdgeCredentials, short.ops.ca);
+      const edge = await startEdge(joined.creds!, short.ops.ca);
       await new Promise((r) => setTimeout(r, 1500));
       assert.equal(await reachesHub(edge, "quiet"), undefined, "lapsed credentials open no link");
       const readd = await opsPost(short, "/edges", { name: "quiet", pipeline: "edge-houseprice" });
@@ -199,12 +201,12 @@ describe("Ops hub: edges, bundles, one-time join tokens, revocation", () => {
 });
 
 describe("store-and-forward log sync: edges keep logging offline; the hub gets every record once, in order", () => {
-  interface Edge { name: string; server: NatsServer; nc: NatsConnection; logger: LogService; inferer: Inferer; creds: EdgeCredentials }
+  interface Edge { name: string; server: NatsServer; nc: NatsConnection; logger: LogService; inferer: Inferer; creds: JoinedEdge }
   let hub: TestHub;
   let dir: string;
   const edges = new Map<string, Edge>();
 
-  const startEdge = async (creds: EdgeCredentials, port = 0): Promise<Edge> => {
+  const startEdge = async (creds: JoinedEdge, port = 0): Promise<Edge> => {
     const server = await startEdgeServer(creds, join(dir, creds.edge_name), hub.ops.ca, port);
     const nc = await connect({ servers: server.url, maxReconnectAttempts: -1 });
     // As `ferry start` does on an edge: services open the site's streams and buckets, never create them.
