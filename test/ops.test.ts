@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -8,12 +8,17 @@ import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { start as startInferer, type Inferer } from "@ferry/inferer";
 import { start as startLogger, type LogService } from "@ferry/logger";
-import { Headers, HubDomain, inferSubject, decodeEdgeBundle, heartbeatSubject, parsePipelineUrl, type HeartbeatReply } from "@ferry/contracts";
+import { Buckets, Headers, HubDomain, edgeStatusMessage, inferSubject, decodeEdgeBundle, heartbeatSubject, parsePipelineUrl, type HeartbeatReply } from "@ferry/contracts";
 import type { NatsServer } from "@ferry/natsd";
 import { provision, siteAssets, storageSettings } from "@ferry/runtime";
-import { joinEdge, opsPost, publishHousePrice, startEdgeServer, startTestHub, type JoinedEdge, type TestHub } from "./helpers/hub.js";
+import { fromSeed } from "@nats-io/nkeys";
+import { askStanding } from "@ferry/cli";
+import { joinEdge, newNkey, opsPost, publishHousePrice, startEdgeServer, startTestHub, type JoinedEdge, type TestHub } from "./helpers/hub.js";
 import { manifests } from "./helpers/paths.js";
 import { PANDAS, houseRecords, quiet, until } from "./helpers/site.js";
+
+/** Every seed an edge of these tests made: none may ever be found on a hub. */
+const seeds: string[] = [];
 
 /** Adds an edge and joins it with a new nkey; resolves to its credentials and seed. */
 async function addAndJoin(hub: TestHub, name: string): Promise<{ creds: JoinedEdge; token: string }> {
@@ -22,6 +27,7 @@ async function addAndJoin(hub: TestHub, name: string): Promise<{ creds: JoinedEd
   const bundle = decodeEdgeBundle(added.json.edgeBundle as string);
   const joined = await joinEdge(hub, name, bundle.JOIN_TOKEN);
   assert.equal(joined.status, 200, JSON.stringify(joined.json));
+  seeds.push(joined.seed);
   return { creds: joined.creds!, token: bundle.JOIN_TOKEN };
 }
 
@@ -91,6 +97,42 @@ describe("Ops hub: edges, bundles, one-time join tokens, revocation", () => {
     const shop2 = listed.find((e) => e.name === "shop-2")!;
     assert.equal(shop2.state, "joined");
     assert.ok(shop2.last_seen! > 0, "the heartbeat counted as contact");
+  });
+
+  it("/join wants the public part of a fresh user nkey: none or a seed is 400, another edge's key 409, and the token stays good", async () => {
+    const other = (await addAndJoin(hub, "shop-11")).creds;
+    const added = await opsPost(hub, "/edges", { name: "shop-12", pipeline: "edge-houseprice" });
+    const token = decodeEdgeBundle(added.json.edgeBundle as string).JOIN_TOKEN;
+    const bare = await opsPost(hub, "/join", { edge_name: "shop-12", join_token: token });
+    assert.equal(bare.status, 400);
+    assert.match(String(bare.json.error), /nkey/);
+    const key = newNkey();
+    assert.equal((await joinEdge(hub, "shop-12", token, { nkey: key.seed, seed: key.seed })).status, 400, "a seed is not a public key");
+    assert.equal((await joinEdge(hub, "shop-12", token, { nkey: key.nkey.replace(/^U/, "A"), seed: key.seed })).status, 400, "an account key is not a user key");
+    const taken = await joinEdge(hub, "shop-12", token, { nkey: other.nkey, seed: "" });
+    assert.equal(taken.status, 409, "one key, one edge");
+    const ok = await joinEdge(hub, "shop-12", token);
+    assert.equal(ok.status, 200, "the refusals above did not spend the token");
+    seeds.push(ok.seed);
+  });
+
+  it("an edge asks its standing with a question signed by its nkey: joined, then revoked once removed; strangers learn nothing", async () => {
+    const { creds } = await addAndJoin(hub, "shop-6");
+    const ask = (seed: string, name = "shop-6"): Promise<string | undefined> => askStanding({ edge: name, opsUrl: hub.ops.url, seed, ca: hub.ops.ca });
+    assert.equal(await ask(creds.seed), "joined");
+    assert.equal(await ask(newNkey().seed), "revoked", "a key that is not the edge's hears what a revoked one hears");
+    assert.equal(await ask(creds.seed, "shop-1"), "revoked", "another edge's name");
+    const raw = async (body: unknown): Promise<Response> => hub.fetch(`${hub.ops.url}/edges/shop-6/status`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    const nonce = "n".repeat(16);
+    const signedFor = (name: string): string => Buffer.from(fromSeed(new TextEncoder().encode(creds.seed)).sign(new TextEncoder().encode(edgeStatusMessage(name, nonce)))).toString("base64url");
+    assert.equal((await raw({ nkey: creds.nkey, nonce, signature: signedFor("shop-6") })).status, 200);
+    assert.equal((await raw({ nkey: creds.nkey, nonce, signature: signedFor("shop-1") })).status, 401, "a signature for another question");
+    assert.equal((await raw({ nkey: creds.nkey, nonce, signature: Buffer.alloc(64).toString("base64url") })).status, 401);
+    assert.equal((await raw({ nkey: creds.nkey, nonce: "short", signature: signedFor("shop-6") })).status, 400);
+    assert.equal((await hub.fetch(`${hub.ops.url}/edges/shop-6`, { method: "DELETE", headers: hub.auth })).status, 200);
+    assert.equal(await ask(creds.seed), "revoked");
+    await opsPost(hub, "/edges", { name: "shop-6", pipeline: "edge-houseprice" });
+    assert.equal(await ask(creds.seed), "revoked", "re-added, the old identity stays refused");
   });
 
   it("an edge's user on the hub may send its own heartbeats and read what is published, and nothing else", async () => {
@@ -172,6 +214,26 @@ describe("Ops hub: edges, bundles, one-time join tokens, revocation", () => {
     assert.notEqual(decodeEdgeBundle(readded.json.edgeBundle as string).JOIN_TOKEN, token);
   });
 
+  it("the hub's data folder (every file, the registry bucket among them) holds no edge seed and no edge password", async () => {
+    assert.ok(seeds.length >= 5, "edges joined above");
+    const files = (await readdir(hub.dir, { recursive: true, withFileTypes: true })).filter((f) => f.isFile()).map((f) => join(f.parentPath, f.name));
+    let publicKeysSeen = 0;
+    const { creds } = await addAndJoin(hub, "shop-13");
+    for (const file of files) {
+      const bytes = await readFile(file);
+      for (const seed of seeds) assert.equal(bytes.includes(seed), false, `an edge seed in ${file}`);
+      if (bytes.includes(creds.nkey)) publicKeysSeen++;
+    }
+    assert.ok(publicKeysSeen > 0, "the search reads the hub's store (the public key is in it)");
+    const registry = await new Kvm(hub.nc).open(Buckets.edges);
+    for await (const key of await registry.keys()) {
+      const record = (await registry.get(key))?.string() ?? "";
+      assert.doesNotMatch(record, /password|seed|"SU[A-Z2-7]{50,}"/i, `registry record ${key}`);
+    }
+    const users = JSON.parse(await readFile(join(hub.dir, "edge-users.json"), "utf8")) as Record<string, unknown>[];
+    assert.ok(users.length > 0 && users.every((u) => Object.keys(u).sort().join() === "nkey,permissions"), "the hub's edge users are public keys only");
+  });
+
   it("an expired token gets 401, and credentials lapse without contact", async () => {
     const short = await startTestHub({ tokenTtlMs: 300, contactTtlMs: 1500, sweepMs: 100 });
     try {
@@ -192,8 +254,10 @@ describe("Ops hub: edges, bundles, one-time join tokens, revocation", () => {
       const edge = await startEdge(joined.creds!, short.ops.ca);
       await new Promise((r) => setTimeout(r, 1500));
       assert.equal(await reachesHub(edge, "quiet"), undefined, "lapsed credentials open no link");
+      assert.equal(await askStanding({ edge: "quiet", opsUrl: short.ops.url, seed: joined.seed, ca: short.ops.ca }), "lapsed", "the edge can learn why");
       const readd = await opsPost(short, "/edges", { name: "quiet", pipeline: "edge-houseprice" });
       assert.equal(readd.status, 201, "a lapsed edge can get a new bundle");
+      assert.equal(await askStanding({ edge: "quiet", opsUrl: short.ops.url, seed: joined.seed, ca: short.ops.ca }), "revoked", "re-added: the lapsed identity is not the edge's any more");
     } finally {
       await short.destroy();
     }
