@@ -41,7 +41,7 @@ import { HubWatch, waitForHub } from "./helpers/sync-watch.js";
 
 /** The bench's edge: the one running now, and how to start it again with another leaf compression. */
 class EdgeSlot {
-  constructor(public edge: BenchEdge, readonly creds: EdgeCredentials, readonly dir: string, readonly warnings: Warnings) {}
+  constructor(public edge: BenchEdge, readonly creds: EdgeCredentials & { seed: string }, readonly dir: string, readonly warnings: Warnings) {}
 
   async restart(compression: LeafCompression): Promise<BenchEdge> {
     await this.edge.stop();

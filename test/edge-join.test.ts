@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:https";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { FerryError, LeafDenied, encodeEdgeBundle, decodeEdgeBundle, type EdgeBundle, type EdgeCredentials, type JoinRequest } from "@ferry/contracts";
-import { credentialsPath, edgeServerOptions, hubCaPath, joinInBackground, prepareEdge, parseAs, parseStart } from "@ferry/cli";
+import { fromSeed } from "@nats-io/nkeys";
+import { credentialsPath, edgeServerOptions, hubCaPath, joinInBackground, newIdentity, prepareEdge, parseAs, parseStart, seedPath } from "@ferry/cli";
 import { caFingerprint, makeCa, makeServerCert, type CertPair } from "@ferry/natsd";
 import { quiet, until } from "./helpers/site.js";
 import { freePort } from "./helpers/free-port.js";
@@ -36,7 +37,7 @@ async function startJoinStandIn(tls: StandInTls, port = 0): Promise<{ server: Se
         return;
       }
       const creds: EdgeCredentials = {
-        edge_name: join.edge_name, user: join.edge_name, password: "s3cret", leaf_url: "nats-leaf://127.0.0.1:7422",
+        edge_name: join.edge_name, nkey: join.nkey, leaf_url: "nats-leaf://127.0.0.1:7422",
         hub_domain: "hub", pipeline: "edge-houseprice", ops_url: "http://127.0.0.1:1", joined_at: Date.now(),
       };
       res.end(JSON.stringify(creds));
@@ -84,12 +85,21 @@ describe("ferry start with an EDGE_BUNDLE: the bundle, the one-time join, the cr
     ops.tokens.add("t1");
     const data = join(dir, "site");
     const first = await prepareEdge(encodeEdgeBundle(bundleFor(ops.host, "t1")), data, quiet);
-    assert.equal(first.credentials?.user, "shop-1");
+    const sent = ops.posts.at(-1)!;
+    assert.match(sent.nkey, /^U[A-Z2-7]{55}$/, "the join sends a public user nkey");
+    assert.equal(first.credentials?.nkey, sent.nkey);
     assert.equal(first.pipeline, "edge-houseprice");
     assert.equal((await stat(credentialsPath(data))).mode & 0o777, 0o600);
     assert.equal((await stat(join(data, "edge"))).mode & 0o777, 0o700);
-    const stored = JSON.parse(await readFile(credentialsPath(data), "utf8")) as EdgeCredentials;
-    assert.equal(stored.password, "s3cret");
+    // The seed: 0600 in the edge's folder, the key the join named, and never sent.
+    assert.equal((await stat(seedPath(data))).mode & 0o777, 0o600);
+    const seed = (await readFile(seedPath(data), "utf8")).trim();
+    assert.equal(fromSeed(new TextEncoder().encode(seed)).getPublicKey(), sent.nkey);
+    assert.equal(first.seed, seed);
+    assert.equal(JSON.stringify(ops.posts).includes(seed), false, "the seed never reaches the hub");
+    const stored = JSON.parse(await readFile(credentialsPath(data), "utf8")) as Record<string, unknown>;
+    assert.equal(stored.password, undefined);
+    assert.equal(JSON.stringify(stored).includes(seed), false, "the credentials file holds no seed");
     assert.equal(JSON.stringify(stored).includes("t1"), false, "the token itself is not stored");
     const again = await prepareEdge(encodeEdgeBundle(bundleFor(ops.host, "t1")), data, quiet);
     assert.deepEqual(again.credentials, first.credentials);
@@ -97,7 +107,7 @@ describe("ferry start with an EDGE_BUNDLE: the bundle, the one-time join, the cr
     const opts = edgeServerOptions(again);
     assert.equal(opts.jetstreamDomain, "shop-1");
     assert.deepEqual(opts.leafRemotes, [{
-      url: "nats-leaf://127.0.0.1:7422", user: "shop-1", password: "s3cret", tls: { caFile: hubCaPath(data) }, denyImports: [...LeafDenied], denyExports: [...LeafDenied],
+      url: "nats-leaf://127.0.0.1:7422", nkeySeed: seed, tls: { caFile: hubCaPath(data) }, denyImports: [...LeafDenied], denyExports: [...LeafDenied],
     }]);
     assert.equal(await readFile(hubCaPath(data), "utf8"), pinned.ca.cert, "the hub's CA, found by its pin, is kept for the leaf link");
     assert.equal((await stat(hubCaPath(data))).mode & 0o777, 0o600);
@@ -107,10 +117,27 @@ describe("ferry start with an EDGE_BUNDLE: the bundle, the one-time join, the cr
     const data = join(dir, "site");
     await assert.rejects(prepareEdge(encodeEdgeBundle(bundleFor(ops.host, "stale")), data, quiet),
       (e: unknown) => e instanceof FerryError && e.code === "unauthorized" && /new EDGE_BUNDLE/.test(e.message));
+    const before = (await readFile(seedPath(data), "utf8")).trim();
     ops.tokens.add("t2");
     const rejoined = await prepareEdge(encodeEdgeBundle(bundleFor(ops.host, "t2")), data, quiet);
     assert.ok(rejoined.credentials);
     assert.equal(ops.posts.at(-1)?.join_token, "t2");
+    assert.notEqual(rejoined.credentials.nkey, ops.posts.at(-3)?.nkey, "a new join makes a new key pair");
+    assert.notEqual((await readFile(seedPath(data), "utf8")).trim(), before);
+  });
+
+  it("credentials from before nkey identities (a leaf password) or without their seed are refused: a new bundle is needed", async () => {
+    const data = join(dir, "legacy");
+    const b = bundleFor(ops.host, "t-old");
+    ops.tokens.add("t-new");
+    await prepareEdge(encodeEdgeBundle(bundleFor(ops.host, "t-new")), data, quiet).catch(() => undefined);
+    const legacy = { edge_name: "shop-1", user: "shop-1", password: "s3cret", leaf_url: "nats-leaf://127.0.0.1:7422", hub_domain: "hub", pipeline: "edge-houseprice", ops_url: "https://127.0.0.1:1", joined_at: 1 };
+    await writeFile(credentialsPath(data), JSON.stringify(legacy), { mode: 0o600 });
+    await assert.rejects(prepareEdge(encodeEdgeBundle(b), data, quiet),
+      (e: unknown) => e instanceof FerryError && e.code === "unauthorized" && /before edge nkey identities/.test(e.message) && /new EDGE_BUNDLE/.test(e.message));
+    await writeFile(credentialsPath(data), JSON.stringify({ ...legacy, user: undefined, password: undefined, nkey: newIdentity().nkey }), { mode: 0o600 });
+    await assert.rejects(prepareEdge(encodeEdgeBundle(b), data, quiet),
+      (e: unknown) => e instanceof FerryError && e.code === "unauthorized" && /not the seed/.test(e.message));
   });
 
   it("an unreachable hub at first join: starts unlinked, then joins in the background when the hub appears", async () => {

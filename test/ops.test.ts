@@ -1,28 +1,34 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
+import { connect, headers, nkeyAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { start as startInferer, type Inferer } from "@ferry/inferer";
 import { start as startLogger, type LogService } from "@ferry/logger";
-import { Headers, HubDomain, inferSubject, decodeEdgeBundle, heartbeatSubject, parsePipelineUrl, type EdgeCredentials, type HeartbeatReply } from "@ferry/contracts";
+import { Buckets, Headers, HubDomain, edgeStatusMessage, inferSubject, decodeEdgeBundle, heartbeatSubject, parsePipelineUrl, type HeartbeatReply } from "@ferry/contracts";
 import type { NatsServer } from "@ferry/natsd";
 import { provision, siteAssets, storageSettings } from "@ferry/runtime";
-import { opsPost, publishHousePrice, startEdgeServer, startTestHub, type TestHub } from "./helpers/hub.js";
+import { fromSeed } from "@nats-io/nkeys";
+import { askStanding } from "@ferry/cli";
+import { joinEdge, newNkey, opsPost, publishHousePrice, startEdgeServer, startTestHub, type JoinedEdge, type TestHub } from "./helpers/hub.js";
 import { manifests } from "./helpers/paths.js";
 import { PANDAS, houseRecords, quiet, until } from "./helpers/site.js";
 
-/** Adds an edge and joins it; resolves to its credentials. */
-async function addAndJoin(hub: TestHub, name: string): Promise<{ creds: EdgeCredentials; token: string }> {
+/** Every seed an edge of these tests made: none may ever be found on a hub. */
+const seeds: string[] = [];
+
+/** Adds an edge and joins it with a new nkey; resolves to its credentials and seed. */
+async function addAndJoin(hub: TestHub, name: string): Promise<{ creds: JoinedEdge; token: string }> {
   const added = await opsPost(hub, "/edges", { name, pipeline: "edge-houseprice" });
   assert.equal(added.status, 201, JSON.stringify(added.json));
   const bundle = decodeEdgeBundle(added.json.edgeBundle as string);
-  const joined = await opsPost(hub, "/join", { edge_name: name, join_token: bundle.JOIN_TOKEN });
+  const joined = await joinEdge(hub, name, bundle.JOIN_TOKEN);
   assert.equal(joined.status, 200, JSON.stringify(joined.json));
-  return { creds: joined.json as unknown as EdgeCredentials, token: bundle.JOIN_TOKEN };
+  seeds.push(joined.seed);
+  return { creds: joined.creds!, token: bundle.JOIN_TOKEN };
 }
 
 /** Whether an edge (through its own server) reaches the hub: a heartbeat crosses the leaf link and is answered. */
@@ -38,7 +44,7 @@ describe("Ops hub: edges, bundles, one-time join tokens, revocation", () => {
   let hub: TestHub;
   let dir: string;
   const edges: { server: NatsServer; nc: NatsConnection }[] = [];
-  const startEdge = async (creds: EdgeCredentials, ca = hub.ops.ca): Promise<NatsConnection> => {
+  const startEdge = async (creds: JoinedEdge, ca = hub.ops.ca): Promise<NatsConnection> => {
     const server = await startEdgeServer(creds, join(dir, creds.edge_name), ca);
     const nc = await connect({ servers: server.url });
     edges.push({ server, nc });
@@ -78,11 +84,13 @@ describe("Ops hub: edges, bundles, one-time join tokens, revocation", () => {
   it("a join token works once; the credentials open a leaf link that carries JetStream across domains", async () => {
     const { creds, token } = await addAndJoin(hub, "shop-2");
     assert.equal(creds.hub_domain, HubDomain);
-    const second = await opsPost(hub, "/join", { edge_name: "shop-2", join_token: token });
+    assert.match(creds.nkey, /^U[A-Z2-7]{55}$/);
+    assert.equal(Object.hasOwn(creds, "password"), false, "the join answers no secret");
+    const second = await joinEdge(hub, "shop-2", token);
     assert.equal(second.status, 401);
     assert.match(String(second.json.error), /used already/);
-    const wrong = await opsPost(hub, "/join", { edge_name: "shop-1", join_token: token });
-    assert.equal(wrong.status, 401);
+    const wrong = await joinEdge(hub, "shop-1", token);
+    assert.equal(wrong.status, 401, "another edge's token");
     const edge = await startEdge(creds);
     await until("the leaf link", async () => (await reachesHub(edge, "shop-2"))?.ok === true);
     const listed = await (await hub.fetch(`${hub.ops.url}/edges`, { headers: hub.auth })).json() as { name: string; state: string; last_seen: number | null }[];
@@ -91,11 +99,47 @@ describe("Ops hub: edges, bundles, one-time join tokens, revocation", () => {
     assert.ok(shop2.last_seen! > 0, "the heartbeat counted as contact");
   });
 
+  it("/join wants the public part of a fresh user nkey: none or a seed is 400, another edge's key 409, and the token stays good", async () => {
+    const other = (await addAndJoin(hub, "shop-11")).creds;
+    const added = await opsPost(hub, "/edges", { name: "shop-12", pipeline: "edge-houseprice" });
+    const token = decodeEdgeBundle(added.json.edgeBundle as string).JOIN_TOKEN;
+    const bare = await opsPost(hub, "/join", { edge_name: "shop-12", join_token: token });
+    assert.equal(bare.status, 400);
+    assert.match(String(bare.json.error), /nkey/);
+    const key = newNkey();
+    assert.equal((await joinEdge(hub, "shop-12", token, { nkey: key.seed, seed: key.seed })).status, 400, "a seed is not a public key");
+    assert.equal((await joinEdge(hub, "shop-12", token, { nkey: key.nkey.replace(/^U/, "A"), seed: key.seed })).status, 400, "an account key is not a user key");
+    const taken = await joinEdge(hub, "shop-12", token, { nkey: other.nkey, seed: "" });
+    assert.equal(taken.status, 409, "one key, one edge");
+    const ok = await joinEdge(hub, "shop-12", token);
+    assert.equal(ok.status, 200, "the refusals above did not spend the token");
+    seeds.push(ok.seed);
+  });
+
+  it("an edge asks its standing with a question signed by its nkey: joined, then revoked once removed; strangers learn nothing", async () => {
+    const { creds } = await addAndJoin(hub, "shop-6");
+    const ask = (seed: string, name = "shop-6"): Promise<string | undefined> => askStanding({ edge: name, opsUrl: hub.ops.url, seed, ca: hub.ops.ca });
+    assert.equal(await ask(creds.seed), "joined");
+    assert.equal(await ask(newNkey().seed), "revoked", "a key that is not the edge's hears what a revoked one hears");
+    assert.equal(await ask(creds.seed, "shop-1"), "revoked", "another edge's name");
+    const raw = async (body: unknown): Promise<Response> => hub.fetch(`${hub.ops.url}/edges/shop-6/status`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    const nonce = "n".repeat(16);
+    const signedFor = (name: string): string => Buffer.from(fromSeed(new TextEncoder().encode(creds.seed)).sign(new TextEncoder().encode(edgeStatusMessage(name, nonce)))).toString("base64url");
+    assert.equal((await raw({ nkey: creds.nkey, nonce, signature: signedFor("shop-6") })).status, 200);
+    assert.equal((await raw({ nkey: creds.nkey, nonce, signature: signedFor("shop-1") })).status, 401, "a signature for another question");
+    assert.equal((await raw({ nkey: creds.nkey, nonce, signature: Buffer.alloc(64).toString("base64url") })).status, 401);
+    assert.equal((await raw({ nkey: creds.nkey, nonce: "short", signature: signedFor("shop-6") })).status, 400);
+    assert.equal((await hub.fetch(`${hub.ops.url}/edges/shop-6`, { method: "DELETE", headers: hub.auth })).status, 200);
+    assert.equal(await ask(creds.seed), "revoked");
+    await opsPost(hub, "/edges", { name: "shop-6", pipeline: "edge-houseprice" });
+    assert.equal(await ask(creds.seed), "revoked", "re-added, the old identity stays refused");
+  });
+
   it("an edge's user on the hub may send its own heartbeats and read what is published, and nothing else", async () => {
     await publishHousePrice(hub);
     const { creds } = await addAndJoin(hub, "shop-4");
-    // The same user and password its leaf link uses, as a plain client of the hub.
-    const nc = await connect({ servers: hub.ops.natsUrl, user: creds.user, pass: creds.password, tls: hub.ops.natsTls });
+    // The same nkey its leaf link signs in with, as a plain client of the hub.
+    const nc = await connect({ servers: hub.ops.natsUrl, authenticator: nkeyAuthenticator(new TextEncoder().encode(creds.seed)), tls: hub.ops.natsTls });
     try {
       // The server reports each refusal on the connection (a request in the hub's domain is checked as the
       // `$JS.API` subject it maps to, so nats.js cannot pin that one on the request: it times out).
@@ -170,28 +214,50 @@ describe("Ops hub: edges, bundles, one-time join tokens, revocation", () => {
     assert.notEqual(decodeEdgeBundle(readded.json.edgeBundle as string).JOIN_TOKEN, token);
   });
 
+  it("the hub's data folder (every file, the registry bucket among them) holds no edge seed and no edge password", async () => {
+    assert.ok(seeds.length >= 5, "edges joined above");
+    const files = (await readdir(hub.dir, { recursive: true, withFileTypes: true })).filter((f) => f.isFile()).map((f) => join(f.parentPath, f.name));
+    let publicKeysSeen = 0;
+    const { creds } = await addAndJoin(hub, "shop-13");
+    for (const file of files) {
+      const bytes = await readFile(file);
+      for (const seed of seeds) assert.equal(bytes.includes(seed), false, `an edge seed in ${file}`);
+      if (bytes.includes(creds.nkey)) publicKeysSeen++;
+    }
+    assert.ok(publicKeysSeen > 0, "the search reads the hub's store (the public key is in it)");
+    const registry = await new Kvm(hub.nc).open(Buckets.edges);
+    for await (const key of await registry.keys()) {
+      const record = (await registry.get(key))?.string() ?? "";
+      assert.doesNotMatch(record, /password|seed|"SU[A-Z2-7]{50,}"/i, `registry record ${key}`);
+    }
+    const users = JSON.parse(await readFile(join(hub.dir, "edge-users.json"), "utf8")) as Record<string, unknown>[];
+    assert.ok(users.length > 0 && users.every((u) => Object.keys(u).sort().join() === "nkey,permissions"), "the hub's edge users are public keys only");
+  });
+
   it("an expired token gets 401, and credentials lapse without contact", async () => {
     const short = await startTestHub({ tokenTtlMs: 300, contactTtlMs: 1500, sweepMs: 100 });
     try {
       await publishHousePrice(short);
       const added = await opsPost(short, "/edges", { name: "late", pipeline: "edge-houseprice" });
       await new Promise((r) => setTimeout(r, 600));
-      const late = await opsPost(short, "/join", { edge_name: "late", join_token: decodeEdgeBundle(added.json.edgeBundle as string).JOIN_TOKEN });
+      const late = await joinEdge(short, "late", decodeEdgeBundle(added.json.edgeBundle as string).JOIN_TOKEN);
       assert.equal(late.status, 401);
       assert.match(String(late.json.error), /expired/);
 
       const fresh = await opsPost(short, "/edges", { name: "quiet", pipeline: "edge-houseprice" });
-      const joined = await opsPost(short, "/join", { edge_name: "quiet", join_token: decodeEdgeBundle(fresh.json.edgeBundle as string).JOIN_TOKEN });
+      const joined = await joinEdge(short, "quiet", decodeEdgeBundle(fresh.json.edgeBundle as string).JOIN_TOKEN);
       assert.equal(joined.status, 200);
       await until("the credentials to lapse", async () => {
         const list = await (await short.fetch(`${short.ops.url}/edges`, { headers: short.auth })).json() as { name: string; state: string }[];
         return Array.isArray(list) && list.find((e) => e.name === "quiet")?.state === "lapsed";
       });
-      const edge = await startEdge(joined.json as unknown as EdgeCredentials, short.ops.ca);
+      const edge = await startEdge(joined.creds!, short.ops.ca);
       await new Promise((r) => setTimeout(r, 1500));
       assert.equal(await reachesHub(edge, "quiet"), undefined, "lapsed credentials open no link");
+      assert.equal(await askStanding({ edge: "quiet", opsUrl: short.ops.url, seed: joined.seed, ca: short.ops.ca }), "lapsed", "the edge can learn why");
       const readd = await opsPost(short, "/edges", { name: "quiet", pipeline: "edge-houseprice" });
       assert.equal(readd.status, 201, "a lapsed edge can get a new bundle");
+      assert.equal(await askStanding({ edge: "quiet", opsUrl: short.ops.url, seed: joined.seed, ca: short.ops.ca }), "revoked", "re-added: the lapsed identity is not the edge's any more");
     } finally {
       await short.destroy();
     }
@@ -199,12 +265,12 @@ describe("Ops hub: edges, bundles, one-time join tokens, revocation", () => {
 });
 
 describe("store-and-forward log sync: edges keep logging offline; the hub gets every record once, in order", () => {
-  interface Edge { name: string; server: NatsServer; nc: NatsConnection; logger: LogService; inferer: Inferer; creds: EdgeCredentials }
+  interface Edge { name: string; server: NatsServer; nc: NatsConnection; logger: LogService; inferer: Inferer; creds: JoinedEdge }
   let hub: TestHub;
   let dir: string;
   const edges = new Map<string, Edge>();
 
-  const startEdge = async (creds: EdgeCredentials, port = 0): Promise<Edge> => {
+  const startEdge = async (creds: JoinedEdge, port = 0): Promise<Edge> => {
     const server = await startEdgeServer(creds, join(dir, creds.edge_name), hub.ops.ca, port);
     const nc = await connect({ servers: server.url, maxReconnectAttempts: -1 });
     // As `ferry start` does on an edge: services open the site's streams and buckets, never create them.

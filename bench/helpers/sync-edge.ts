@@ -24,12 +24,12 @@ export interface BenchEdge {
  * Starts the edge's nats-server and provisions its assets (FERRY_LOGS among them) with the default bounds
  * (10 GiB of logs); `compression` is its leaf remote's (started again on the same folder, it keeps its data).
  */
-export async function startEdge(creds: EdgeCredentials, dataDir: string, log: (line: string) => void, compression: LeafCompression): Promise<BenchEdge> {
+export async function startEdge(creds: EdgeCredentials & { seed: string }, dataDir: string, log: (line: string) => void, compression: LeafCompression): Promise<BenchEdge> {
   const monitorPort = await freePort();
   const server = await startNatsServer({
     dataDir, port: 0, serverName: creds.edge_name, jetstreamDomain: creds.edge_name, syncInterval: "always", log,
     extraConfig: `http: "127.0.0.1:${monitorPort}"`,
-    leafRemotes: [{ url: creds.leaf_url, user: creds.user, password: creds.password, denyImports: [...LeafDenied], denyExports: [...LeafDenied], compression }],
+    leafRemotes: [{ url: creds.leaf_url, nkeySeed: creds.seed, denyImports: [...LeafDenied], denyExports: [...LeafDenied], compression }],
   });
   let nc: NatsConnection | undefined;
   try {

@@ -4,6 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { createUser } from "@nats-io/nkeys";
 import { connect, type ConnectionOptions } from "@nats-io/transport-node";
 import { HubLogStream, decodeEdgeBundle, type EdgeCredentials } from "@ferry/contracts";
 import { type Service } from "@ferry/runtime";
@@ -106,10 +107,11 @@ export async function publishHousePrice(api: OpsApi, pipeline: string, model: st
   return String(published.pipeline_version);
 }
 
-/** Adds an edge for `pipeline` (POST /edges) and joins it (POST /join); resolves to its credentials. */
-export async function addAndJoinEdge(api: OpsApi, edge: string, pipeline: string): Promise<EdgeCredentials> {
+/** Adds an edge for `pipeline` (POST /edges) and joins it (POST /join) with a new nkey; resolves to its credentials and seed. */
+export async function addAndJoinEdge(api: OpsApi, edge: string, pipeline: string): Promise<EdgeCredentials & { seed: string }> {
   const added = await opsPost(api, "/edges", JSON.stringify({ name: edge, pipeline }), "application/json");
   const bundle = decodeEdgeBundle(String(added.edgeBundle));
-  const joined = await opsPost(api, "/join", JSON.stringify({ edge_name: edge, join_token: bundle.JOIN_TOKEN }), "application/json");
-  return joined as unknown as EdgeCredentials;
+  const kp = createUser();
+  const joined = await opsPost(api, "/join", JSON.stringify({ edge_name: edge, join_token: bundle.JOIN_TOKEN, nkey: kp.getPublicKey() }), "application/json");
+  return { ...(joined as unknown as EdgeCredentials), seed: new TextDecoder().decode(kp.getSeed()) };
 }

@@ -1,9 +1,10 @@
-import { FerryError, LeafDenied, HubDomain, decodeEdgeBundle, parsePipelineUrl, type EdgeBundle, type EdgeCredentials, type JoinRequest } from "@ferry/contracts";
+import { FerryError, LeafDenied, HubDomain, decodeEdgeBundle, parsePipelineUrl, type EdgeBundle, type EdgeCredentials, type EdgeStanding, type JoinRequest } from "@ferry/contracts";
 import type { LeafRemote } from "@ferry/natsd";
 import { readFile } from "node:fs/promises";
 import type { Logger } from "pino";
 import { fetchTrusting } from "@ferry/runtime";
-import { parseCredentials, readCredentials, saveCredentials } from "./edge-credentials.js";
+import { parseCredentials, readCredentials, saveCredentials, type JoinedEdge } from "./edge-credentials.js";
+import { askStanding, newIdentity } from "./edge-identity.js";
 import { hubCa, hubCaPath } from "./hub-trust.js";
 
 /** A site started from an EDGE_BUNDLE. */
@@ -18,6 +19,10 @@ export interface EdgeSetup {
   credentials: EdgeCredentials | undefined;
   /** The hub's CA (PEM file) the leaf link checks the hub against; undefined: the system's CAs (a bundle without OPSCENTER_CA_SHA256). */
   hubCaFile?: string | undefined;
+  /** The seed of the edge's nkey, once joined: its leaf link signs in with it (never sent to the hub). */
+  seed?: string | undefined;
+  /** Set by the link service: called when the site's server logs that the hub refused the leaf link. */
+  onLeafRefused?: (() => void) | undefined;
 }
 
 /** Wait between join attempts while the hub is unreachable, ms. */
@@ -30,14 +35,16 @@ function isCertificateError(err: unknown): boolean {
 }
 
 /**
- * Trades the bundle's one-time token for the edge's credentials at `POST https://<OPSCENTER_HOST>/join`,
- * checking the hub's certificate against `ca` (PEM; the system's CAs without it). Throws FerryError
+ * Makes the edge's nkey and trades the bundle's one-time token and the key's public part for where to
+ * link, at `POST https://<OPSCENTER_HOST>/join`, checking the hub's certificate against `ca` (PEM; the
+ * system's CAs without it). Resolves to the hub's answer and the seed (not sent). Throws FerryError
  * `unauthorized` when the hub refuses the token (a new bundle is needed), `untrusted_hub` when its
  * certificate does not check out, and `unavailable` when the hub cannot be reached or fails (worth trying again).
  */
-export async function joinHub(bundle: EdgeBundle, ca: string | undefined, timeoutMs = 10_000): Promise<EdgeCredentials> {
+export async function joinHub(bundle: EdgeBundle, ca: string | undefined, timeoutMs = 10_000): Promise<JoinedEdge> {
   const url = `https://${bundle.OPSCENTER_HOST}/join`;
-  const body: JoinRequest = { edge_name: bundle.EDGE_NAME, join_token: bundle.JOIN_TOKEN };
+  const identity = newIdentity();
+  const body: JoinRequest = { edge_name: bundle.EDGE_NAME, join_token: bundle.JOIN_TOKEN, nkey: identity.nkey };
   let res: Response;
   try {
     res = await (ca ? fetchTrusting(ca) : fetch)(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
@@ -52,7 +59,9 @@ export async function joinHub(bundle: EdgeBundle, ca: string | undefined, timeou
   }
   if (res.status >= 500) throw new FerryError("unavailable", `the Ops hub answered ${res.status} at ${url}${reply?.error ? `: ${reply.error}` : ""}`);
   if (!res.ok) throw new FerryError("bad_request", `the Ops hub refused the join of edge ${bundle.EDGE_NAME} (${res.status}${reply?.error ? `: ${reply.error}` : ""})`);
-  return parseCredentials(reply, bundle.EDGE_NAME, `the Ops hub's answer at ${url}`);
+  const credentials = parseCredentials(reply, bundle.EDGE_NAME, `the Ops hub's answer at ${url}`);
+  if (credentials.nkey !== identity.nkey) throw new FerryError("bad_gateway", `the Ops hub's answer at ${url} names nkey ${credentials.nkey}, not the one this edge sent`);
+  return { credentials, seed: identity.seed };
 }
 
 /**
@@ -63,18 +72,23 @@ export async function prepareEdge(bundleBase64: string, dataDir: string, log: Lo
   const bundle = decodeEdgeBundle(bundleBase64);
   const base = { bundle, name: bundle.EDGE_NAME, pipeline: parsePipelineUrl(bundle.PIPELINE_URL).pipeline, hubDomain: HubDomain };
   const stored = await readCredentials(dataDir, bundle);
-  if (stored) return { ...base, pipeline: stored.pipeline, hubDomain: stored.hub_domain, credentials: stored, hubCaFile: await caFileFor(dataDir, bundle) };
+  if (stored) return { ...base, ...joinedFields(stored), hubCaFile: await caFileFor(dataDir, bundle) };
   try {
     const hubCaFile = await caFileFor(dataDir, bundle);
-    const credentials = await joinHub(bundle, await caOf(hubCaFile));
-    await saveCredentials(dataDir, bundle, credentials);
-    log.info({ edge: bundle.EDGE_NAME, ops: credentials.ops_url, pipeline: credentials.pipeline, hubCa: hubCaFile }, "joined the Ops hub");
-    return { ...base, pipeline: credentials.pipeline, hubDomain: credentials.hub_domain, credentials, hubCaFile };
+    const joined = await joinHub(bundle, await caOf(hubCaFile));
+    await saveCredentials(dataDir, bundle, joined);
+    log.info({ edge: bundle.EDGE_NAME, ops: joined.credentials.ops_url, pipeline: joined.credentials.pipeline, nkey: joined.credentials.nkey, hubCa: hubCaFile }, "joined the Ops hub");
+    return { ...base, ...joinedFields(joined), hubCaFile };
   } catch (err) {
     if (!(err instanceof FerryError) || err.code !== "unavailable") throw err;
     log.warn({ edge: bundle.EDGE_NAME, err: err.message, retryMs: JOIN_RETRY_MS }, "cannot join the Ops hub yet; serving locally without a link and retrying");
     return { ...base, credentials: undefined };
   }
+}
+
+/** What a join (or the stored one) sets on an {@link EdgeSetup}. */
+function joinedFields(j: JoinedEdge): Pick<EdgeSetup, "pipeline" | "hubDomain" | "credentials" | "seed"> {
+  return { pipeline: j.credentials.pipeline, hubDomain: j.credentials.hub_domain, credentials: j.credentials, seed: j.seed };
 }
 
 /** The hub's CA file for this bundle (fetched with the pin checked when not stored yet); undefined when the bundle pins none. */
@@ -86,17 +100,34 @@ async function caOf(file: string | undefined): Promise<string | undefined> {
   return file ? readFile(file, "utf8") : undefined;
 }
 
-/** The site server's leaf link to the hub, over TLS checked against the hub's CA: only heartbeats and JetStream cross it. */
-export function leafRemoteOf(credentials: EdgeCredentials, hubCaFile: string | undefined): LeafRemote {
+/**
+ * The site server's leaf link to the hub, over TLS checked against the hub's CA, signed in with the
+ * edge's nkey seed: only heartbeats and JetStream cross it.
+ */
+export function leafRemoteOf(credentials: EdgeCredentials, seed: string, hubCaFile: string | undefined): LeafRemote {
   return {
-    url: credentials.leaf_url, user: credentials.user, password: credentials.password, tls: { caFile: hubCaFile },
+    url: credentials.leaf_url, nkeySeed: seed, tls: { caFile: hubCaFile },
     denyImports: [...LeafDenied], denyExports: [...LeafDenied],
   };
 }
 
 /** nats-server options of an edge site: its own JetStream domain, and the leaf link once joined. */
 export function edgeServerOptions(edge: EdgeSetup): { jetstreamDomain: string; leafRemotes?: LeafRemote[] } {
-  return { jetstreamDomain: edge.name, ...(edge.credentials ? { leafRemotes: [leafRemoteOf(edge.credentials, edge.hubCaFile)] } : {}) };
+  return { jetstreamDomain: edge.name, ...(edge.credentials && edge.seed ? { leafRemotes: [leafRemoteOf(edge.credentials, edge.seed, edge.hubCaFile)] } : {}) };
+}
+
+/** What nats-server (2.10 to 2.15) logs when the hub refuses this server's leaf link. */
+const LEAF_REFUSED = /Leafnode Error 'Authorization Violation'/;
+
+/** Tells the link service when the site's server logs that the hub refused its leaf link. */
+export function watchLeafRefusal(edge: EdgeSetup, line: string): void {
+  if (LEAF_REFUSED.test(line)) edge.onLeafRefused?.();
+}
+
+/** What the Ops hub says of this edge's identity now; undefined before it joined or when the hub cannot tell. */
+export async function edgeStanding(edge: EdgeSetup): Promise<EdgeStanding | undefined> {
+  if (!edge.credentials || !edge.seed) return undefined;
+  return askStanding({ edge: edge.name, opsUrl: edge.credentials.ops_url, seed: edge.seed, ca: await caOf(edge.hubCaFile) });
 }
 
 /**
@@ -109,11 +140,11 @@ export function joinInBackground(edge: EdgeSetup, dataDir: string, log: Logger, 
   const attempt = async (): Promise<void> => {
     try {
       const hubCaFile = await caFileFor(dataDir, edge.bundle);
-      const credentials = await joinHub(edge.bundle, await caOf(hubCaFile));
+      const joined = await joinHub(edge.bundle, await caOf(hubCaFile));
       if (stopped) return;
-      await saveCredentials(dataDir, edge.bundle, credentials);
-      Object.assign(edge, { credentials, pipeline: credentials.pipeline, hubDomain: credentials.hub_domain, hubCaFile });
-      log.info({ edge: edge.name, ops: credentials.ops_url }, "joined the Ops hub; linking the site's nats-server to it");
+      await saveCredentials(dataDir, edge.bundle, joined);
+      Object.assign(edge, { ...joinedFields(joined), hubCaFile });
+      log.info({ edge: edge.name, ops: joined.credentials.ops_url, nkey: joined.credentials.nkey }, "joined the Ops hub; linking the site's nats-server to it");
       await onJoined().catch((err: unknown) => {
         // The credentials are stored: the next start links.
         log.error({ edge: edge.name, err: (err as Error).message }, "joined, but linking the site's nats-server failed; restart Ferry to link");

@@ -10,6 +10,7 @@ export { parseSize, parseDuration } from "./units.js";
 export { demoManifests } from "./demo-manifests.js";
 export { prepareEdge, joinHub, joinInBackground, edgeServerOptions, leafRemoteOf, type EdgeSetup } from "./edge.js";
 export { credentialsPath, readCredentials, saveCredentials } from "./edge-credentials.js";
+export { askStanding, newIdentity, seedPath } from "./edge-identity.js";
 export { isLoopback, natsSecret, secretPasswords, sitePasswords, siteUsers, roleUrl, type SitePasswords } from "./site-users.js";
 export { deployCommand } from "./deploy-command.js";
 export { fetchPinnedCa, hubCa, hubCaPath } from "./hub-trust.js";

@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { startNatsServer, type NatsServer, type TlsFiles } from "@ferry/natsd";
 import type { Logger } from "pino";
 import type { OptionsOf } from "./options.js";
-import { edgeServerOptions, type EdgeSetup } from "./edge.js";
+import { edgeServerOptions, watchLeafRefusal, type EdgeSetup } from "./edge.js";
 import { routeAuth, secretPasswords, sitePasswords, siteUsers, usersFile, type SitePasswords } from "./site-users.js";
 
 /** What spawning the site's nats-server reads: `ferry start` and `ferry start nats` both take these. */
@@ -45,7 +45,10 @@ export function natsSpawner(o: SpawnOptions, edge: EdgeSetup | undefined, passwo
       serverName: o.natsName,
       syncInterval: o.natsSync,
       maxPayload: maxPayloadFor(o.bodyLimit),
-      log: (line) => log.debug({ nats: line }),
+      log: (line) => {
+        log.debug({ nats: line });
+        if (edge) watchLeafRefusal(edge, line);
+      },
       ...(passwords ? { users: siteUsers(passwords) } : {}),
       ...cluster,
       ...(edge ? edgeServerOptions(edge) : {}),

@@ -10,7 +10,7 @@ import { natsConnectOptions, natsServers, provision, siteAssets, storageSettings
 import type { Logger } from "pino";
 import type { SiteOptions } from "./options.js";
 import { StartRefused, untilReady } from "./start-wait.js";
-import type { EdgeSetup } from "./edge.js";
+import { edgeStanding, type EdgeSetup } from "./edge.js";
 import { gatewayHttps } from "./site-tls.js";
 
 async function deployAtStart(natsUrl: string, o: SiteOptions, log: Logger): Promise<void> {
@@ -66,8 +66,14 @@ async function provisionSite(natsUrl: string, o: SiteOptions, log: Logger): Prom
   }
 }
 
-function startEdgeLink(natsUrl: string, edge: EdgeSetup, log: Logger): Promise<Service> {
-  return startLink({ natsUrl, edge: edge.name, pipeline: edge.pipeline, hubDomain: edge.hubDomain, logger: log.child({ service: "link" }) });
+/**
+ * The edge's link service. When heartbeats fail it asks the Ops API (signed with the edge's seed) whether
+ * the hub revoked or lapsed this edge, and asks at once when the site's server logs a refused leaf link.
+ */
+async function startEdgeLink(natsUrl: string, edge: EdgeSetup, log: Logger): Promise<Service> {
+  const link = await startLink({ natsUrl, edge: edge.name, pipeline: edge.pipeline, hubDomain: edge.hubDomain, logger: log.child({ service: "link" }), standing: () => edgeStanding(edge) });
+  edge.onLeafRefused = () => link.recheck();
+  return link;
 }
 
 /**

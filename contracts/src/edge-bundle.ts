@@ -72,14 +72,21 @@ export function parsePipelineUrl(url: string): { pipeline: string; version: stri
 export interface JoinRequest {
   edge_name: string;
   join_token: string;
+  /**
+   * The public key (`U...`) of the user nkey the edge made for this join: its leaf link signs in with
+   * the matching seed, which never leaves the edge. The hub keeps only this public key.
+   */
+  nkey: string;
 }
 
-/** What `POST /join` answers: the edge's own credentials (kept in its data folder, mode 0600). */
+/**
+ * What `POST /join` answers: where and how the edge links (kept in its data folder, mode 0600). No
+ * secret: the edge's identity is the nkey it sent, whose seed it keeps.
+ */
 export interface EdgeCredentials {
   edge_name: string;
-  /** NATS user and password of the edge's leaf node link. */
-  user: string;
-  password: string;
+  /** The public key the hub now accepts on the leaf link (the one the join sent). */
+  nkey: string;
   /** Where the edge's nats-server links to the hub: `nats-leaf://host:port`, over TLS checked against the hub's CA. */
   leaf_url: string;
   /** The hub's JetStream domain (`hub`). */
@@ -106,13 +113,47 @@ export interface HeartbeatReply {
   detail?: string;
 }
 
+/**
+ * What the hub says of an edge identity (an nkey) when the edge asks (`POST /edges/{name}/status`):
+ * `joined`: accepted; `lapsed`: it made no contact within the contact period; `revoked`: the hub does not
+ * accept this identity (the edge was removed, or re-added with a new one). Lapsed and revoked edges
+ * need a new EDGE_BUNDLE.
+ */
+export type EdgeStanding = "joined" | "lapsed" | "revoked";
+
+/**
+ * Body of `POST /edges/{name}/status`: a question only the holder of the edge's seed can ask. `signature`
+ * is base64url of the nkey's ed25519 signature of {@link edgeStatusMessage}(name, nonce).
+ */
+export interface EdgeStatusRequest {
+  nkey: string;
+  /** 16 to 128 characters of the edge's choosing (fresh each time). */
+  nonce: string;
+  signature: string;
+}
+
+/** Answer of `POST /edges/{name}/status`. */
+export interface EdgeStatusReply {
+  edge: string;
+  state: EdgeStanding;
+}
+
+/** The text an edge signs to ask its standing (the name and route bound in, so a signature serves no other question). */
+export function edgeStatusMessage(edge: string, nonce: string): string {
+  return `ferry-edge-status\n${edge}\n${nonce}`;
+}
+
 /** What `ferry.link.status` answers on an edge: the state of its link to the Ops hub. */
 export interface LinkStatus {
   /** False for a site that was never joined to a hub. */
   joined: boolean;
   edge?: string;
-  /** `up`: the last heartbeat was answered; `down`: the hub is unreachable or refuses the edge. */
-  link: "up" | "down" | "standalone";
+  /**
+   * `up`: the last heartbeat was answered; `down`: the hub is unreachable or refuses the link for a
+   * reason not known (yet); `revoked` / `lapsed`: the hub said it no longer accepts this edge's identity
+   * (removed by Ops / no contact within the contact period): it needs a new EDGE_BUNDLE.
+   */
+  link: "up" | "down" | "standalone" | "revoked" | "lapsed";
   /** ms since epoch of the last answered heartbeat. */
   last_contact?: number;
   detail?: string;

@@ -118,7 +118,7 @@ export const LogIterationStatusSchema = Type.Union([Type.Literal("Continue"), Ty
 export const LinkStatusSchema = Type.Object({
   joined: Type.Boolean({ description: "false for a site never joined to a hub" }),
   edge: Type.Optional(Type.String()),
-  link: Type.Union([Type.Literal("up"), Type.Literal("down"), Type.Literal("standalone")]),
+  link: Type.Union([Type.Literal("up"), Type.Literal("down"), Type.Literal("standalone"), Type.Literal("revoked"), Type.Literal("lapsed")]),
   last_contact: Type.Optional(Type.Integer({ description: "ms since the epoch of the last answered heartbeat" })),
   detail: Type.Optional(Type.String()),
 });

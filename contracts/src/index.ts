@@ -24,8 +24,8 @@ export { LogPagingHeaders, MAX_LOG_PAGE, DEFAULT_LOG_PAGE, parseLogQuery } from 
 export type { LogRecord, LogQuery } from "./log-record.js";
 export { ExpressionError, compileExpression } from "./expressions.js";
 export type { CompiledExpression, ExpressionScope } from "./expressions.js";
-export { encodeEdgeBundle, decodeEdgeBundle, parsePipelineUrl } from "./edge-bundle.js";
-export type { EdgeBundle, JoinRequest, EdgeCredentials, Heartbeat, HeartbeatReply, LinkStatus } from "./edge-bundle.js";
+export { encodeEdgeBundle, decodeEdgeBundle, parsePipelineUrl, edgeStatusMessage } from "./edge-bundle.js";
+export type { EdgeBundle, JoinRequest, EdgeCredentials, Heartbeat, HeartbeatReply, LinkStatus, EdgeStanding, EdgeStatusRequest, EdgeStatusReply } from "./edge-bundle.js";
 export { OutputTensorSchema, OutputEntrySchema, InferenceRecordSchema, InferenceReplySchema, PandasRecordsRequestSchema, LogRecordSchema, LogReplySchema, LogQueryBodySchema, errorBodyOf, LogIterationStatusSchema, LinkStatusSchema, HealthReplySchema, ReadyReplySchema, TrafficSecondSchema, DashboardStatsSchema } from "./http-schemas.js";
 export type { HealthReply, TrafficSnapshot, DashboardStats, HttpSchemaChecks } from "./http-schemas.js";
 export { RequestHeaders, requestHeaders, requestPart, requestParts, replyHeaders, readReply, replyPart, batchHeaders, batchSize, batchReplies, recordHeaders } from "./inference-framing.js";

@@ -1,6 +1,6 @@
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import { FerryError, HubDomain, Subjects, isSubjectToken, type LinkStatus } from "@ferry/contracts";
+import { FerryError, HubDomain, Subjects, isSubjectToken, type EdgeStanding, type LinkStatus } from "@ferry/contracts";
 import { connectService, serviceOf, watchConnection, type Service } from "@ferry/runtime";
 import { pino, type Logger } from "pino";
 import { HeartbeatLoop } from "./heartbeat.js";
@@ -26,6 +26,13 @@ export interface LinkOptions {
   heartbeatTimeoutMs?: number;
   /** Longest wait between tries to follow the hub's pipeline, ms. Default 30 000. */
   maxBackoffMs?: number;
+  /**
+   * Asks the Ops hub what it says of this edge's identity (a signed `POST /edges/{name}/status`; see
+   * `ferry start`); undefined when it cannot tell. Without it a refused link only ever says `down`.
+   */
+  standing?: () => Promise<EdgeStanding | undefined>;
+  /** Between standing questions while heartbeats fail, ms. Default 30 000. */
+  standingEveryMs?: number;
   /** Called each time a version from the hub has been deployed on the site. */
   onDeployed?: (v: FollowedVersion) => void;
   logger?: Logger;
@@ -35,6 +42,8 @@ export interface LinkOptions {
 export interface LinkService extends Service {
   /** The link's state now (what `ferry.link.status` answers). */
   linkStatus(): LinkStatus;
+  /** The hub refused the leaf link: ask the hub at once whether this edge was revoked or lapsed. */
+  recheck(): void;
 }
 
 /**
@@ -53,6 +62,7 @@ export async function start(options: LinkOptions): Promise<LinkService> {
   });
   const heartbeat = new HeartbeatLoop(nc, {
     edge: options.edge, intervalMs: options.heartbeatMs ?? 10_000, downIntervalMs: options.downHeartbeatMs ?? 2000, timeoutMs: options.heartbeatTimeoutMs ?? 5000, log,
+    standing: options.standing, standingEveryMs: options.standingEveryMs ?? 30_000,
     // The watch across the link may have missed versions published while it was down.
     onUp: () => follower.resync(),
   });
@@ -71,7 +81,7 @@ export async function start(options: LinkOptions): Promise<LinkService> {
     await follower.stop();
     await sub.drain().catch(() => undefined);
     await nc.drain();
-  }, { linkStatus: () => heartbeat.status() });
+  }, { linkStatus: () => heartbeat.status(), recheck: () => heartbeat.recheck() });
 }
 
 function answerLinkStatus(nc: NatsConnection, status: () => LinkStatus): Subscription {

@@ -1,4 +1,4 @@
-export { startNatsServer, type ClusterOptions, type LeafCompression, type LeafRemote, type NatsServer, type NatsServerOptions, type NatsTls, type NatsUser } from "./nats-server.js";
+export { startNatsServer, type ClusterOptions, type LeafCompression, type LeafRemote, type NatsServer, type NatsServerOptions, type NatsTls, type NatsUser, type NkeyUser, type PasswordUser } from "./nats-server.js";
 export {
   MIN_NATS_SERVER, NEWER_SERVER_HINT, PROJECT_NATS_SERVER, findNatsServer, isCurrentEnough, natsServerVersion, parseServerVersion, requireNatsServer,
   type ServerBinary,

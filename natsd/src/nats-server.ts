@@ -53,11 +53,20 @@ export interface NatsTls extends TlsFiles {
   handshakeFirst?: boolean;
 }
 
-/** A user of the server. */
-export interface NatsUser {
+/** A user of the server: a name and password, or an nkey (both kinds mix in one list). */
+export type NatsUser = PasswordUser | NkeyUser;
+
+/** A user that logs in with a name and password (which the config may hold as a bcrypt hash). */
+export interface PasswordUser {
   user: string;
   password: string;
   /** Subjects it may publish to and subscribe to; none: everything. */
+  permissions?: NatsUserPermissions;
+}
+
+/** A user that proves it holds the seed of this public nkey (`U...`) by signing the server's nonce: the config holds no secret. */
+export interface NkeyUser {
+  nkey: string;
   permissions?: NatsUserPermissions;
 }
 
@@ -93,6 +102,11 @@ export interface LeafRemote {
   url: string;
   user?: string;
   password?: string;
+  /**
+   * Sign in as an nkey user with this seed (`SU...`): nats-server 2.10+ takes it as the remote's `nkey`
+   * and signs the hub's nonce with it; the seed itself is never sent. It stays in this server's config (0600).
+   */
+  nkeySeed?: string;
   /** Link over TLS (1.2+), checking the other server's certificate against `caFile` (PEM), or the system's CAs without one. */
   tls?: { caFile?: string | undefined };
   /** Subjects never taken from the other side. */
@@ -170,7 +184,8 @@ function permissionsText(p: NatsUserPermissions | undefined): string {
 }
 
 function userText(u: NatsUser): string {
-  return `    { user: ${JSON.stringify(u.user)}, password: ${JSON.stringify(u.password)}${permissionsText(u.permissions)} }`;
+  const who = "nkey" in u ? `nkey: ${JSON.stringify(u.nkey)}` : `user: ${JSON.stringify(u.user)}, password: ${JSON.stringify(u.password)}`;
+  return `    { ${who}${permissionsText(u.permissions)} }`;
 }
 
 function usersText(users: readonly NatsUser[] | undefined): string[] {
@@ -207,14 +222,15 @@ function leafText(host: string, port: number | undefined, remotes: readonly Leaf
     const url = new URL(r.url);
     if (r.user) url.username = encodeURIComponent(r.user);
     if (r.password) url.password = encodeURIComponent(r.password);
-    const deny = [
+    const extra = [
+      ...(r.nkeySeed ? [`nkey: ${JSON.stringify(r.nkeySeed)}`] : []),
       ...(r.denyImports?.length ? [`deny_imports: ${JSON.stringify(r.denyImports)}`] : []),
       ...(r.denyExports?.length ? [`deny_exports: ${JSON.stringify(r.denyExports)}`] : []),
     ];
     // s2_auto: compress more as the link's round trip grows (a cellular uplink), not at all on loopback.
     // The edge checks the hub's certificate against the CA it was given at join.
     const tlsRemote = r.tls ? [`tls: { ${r.tls.caFile ? `ca_file: ${JSON.stringify(r.tls.caFile)}, ` : ""}min_version: "1.2" }`] : [];
-    return `    { url: ${JSON.stringify(url.toString())}, compression: ${r.compression ?? "s2_auto"}${[...deny, ...tlsRemote].map((d) => `, ${d}`).join("")} }`;
+    return `    { url: ${JSON.stringify(url.toString())}, compression: ${r.compression ?? "s2_auto"}${[...extra, ...tlsRemote].map((d) => `, ${d}`).join("")} }`;
   };
   return [
     "leafnodes {",

@@ -1,14 +1,15 @@
 import type { JetStreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { NatsUser } from "@ferry/natsd";
-import { FerryError, HubDomain, encodeEdgeBundle, isSubjectToken, type DeployedManifest, type EdgeCredentials, type JoinRequest } from "@ferry/contracts";
+import { FerryError, HubDomain, encodeEdgeBundle, isSubjectToken, type DeployedManifest, type EdgeCredentials, type EdgeStatusReply, type EdgeStatusRequest, type JoinRequest } from "@ferry/contracts";
 import { edgeLeafPermissions } from "@ferry/runtime";
 import type { Logger } from "pino";
 import type { EdgeRecord, EdgeRegistry } from "./edge-registry.js";
 import type { HubServer } from "./hub-server.js";
 import type { StorageSettings } from "@ferry/runtime";
 import { syncLogSources } from "./log-sources.js";
-import { newJoinToken, newPassword, passwordHash, tokenHash, tokenMatches } from "./secrets.js";
+import { newJoinToken, tokenHash, tokenMatches } from "./secrets.js";
+import { joinNkey, signedBy, standingOf } from "./edge-identity.js";
 
 /** Settings of the edge lifecycle. */
 export interface LifecycleSettings {
@@ -74,30 +75,46 @@ export class EdgeLifecycle {
     });
   }
 
-  /** Trades a valid, unused, unexpired join token for the edge's credentials (401 otherwise). */
+  /**
+   * Trades a valid, unused, unexpired join token and the edge's public nkey for where to link (401 for a
+   * bad token, 409 for a key another edge has). From then on the hub's nats-server accepts that key.
+   */
   async join(body: Partial<JoinRequest> | undefined): Promise<EdgeCredentials> {
     const name = body?.edge_name;
     const token = body?.join_token;
-    if (typeof name !== "string" || typeof token !== "string") throw new FerryError("bad_request", "body must be {\"edge_name\": ..., \"join_token\": ...}");
-    const password = newPassword();
-    const hash = await passwordHash(password);
+    if (typeof name !== "string" || typeof token !== "string") throw new FerryError("bad_request", "body must be {\"edge_name\": ..., \"join_token\": ..., \"nkey\": \"U...\"}");
+    const nkey = joinNkey(body?.nkey);
     const joined = await this.#serially(async () => {
       const known = await this.#registry.get(name);
       if (!known || !tokenMatches(token, known.token_sha256)) throw new FerryError("unauthorized", "unknown edge or join token");
+      // One key, one edge: a key listed twice would give its holder the other edge's permissions too.
+      if ((await this.#registry.list()).some((r) => r.nkey === nkey && r.name !== name)) throw new FerryError("conflict", "this nkey is another edge's: make a new key pair for each join");
       const record = await this.#registry.update(name, (r) => {
         if (r.state !== "pending") throw new FerryError("unauthorized", `this join token was used already (edge ${name} is ${r.state}): create a new bundle`);
         if (Date.now() > r.token_expires_at) throw new FerryError("unauthorized", `this join token expired at ${new Date(r.token_expires_at).toISOString()}: create a new bundle`);
-        return { ...r, state: "joined", joined_at: Date.now(), password_bcrypt: hash };
+        return { ...r, state: "joined", joined_at: Date.now(), nkey };
       });
       await this.#hub.allow(await this.#users());
       await this.#syncSources();
       return record;
     });
-    this.#log.info({ edge: name }, "edge joined");
+    this.#log.info({ edge: name, nkey }, "edge joined");
     return {
-      edge_name: name, user: name, password, leaf_url: this.#s.leafUrl, hub_domain: HubDomain,
+      edge_name: name, nkey, leaf_url: this.#s.leafUrl, hub_domain: HubDomain,
       pipeline: joined.pipeline, ops_url: `https://${this.#s.publicHost}`, joined_at: joined.joined_at!,
     };
+  }
+
+  /**
+   * Answers an edge's signed question about its own identity (`POST /edges/{name}/status`): how an edge
+   * whose leaf link is refused learns that it was revoked or lapsed, rather than guessing "unreachable".
+   */
+  async standing(name: string, body: Partial<EdgeStatusRequest> | undefined): Promise<EdgeStatusReply> {
+    if (!isSubjectToken(name)) throw new FerryError("bad_request", `no edge can be named ${JSON.stringify(name)}`);
+    const nkey = signedBy(name, body);
+    const state = standingOf(await this.#registry.get(name), nkey);
+    if (state !== "joined") this.#log.info({ edge: name, nkey, state }, "an edge asked its standing: it needs a new bundle");
+    return { edge: name, state };
   }
 
   /** Removes an edge and revokes its credentials at once (its leaf link is dropped). */
@@ -106,7 +123,7 @@ export class EdgeLifecycle {
       const had = await this.#registry.get(name);
       if (!had) throw new FerryError("not_found", `no edge named ${name}`);
       await this.#registry.remove(name);
-      if (had.password_bcrypt) await this.#revoke();
+      if (had.state === "joined") await this.#revoke();
     });
     this.#log.info({ edge: name }, "edge removed; its credentials are revoked");
   }
@@ -118,10 +135,7 @@ export class EdgeLifecycle {
       const lapsed: string[] = [];
       for (const r of await this.#registry.list()) {
         if (r.state !== "joined" || now - (r.last_seen ?? r.joined_at ?? now) <= this.#s.contactTtlMs) continue;
-        await this.#registry.update(r.name, (x) => {
-          const { password_bcrypt: _gone, ...rest } = x;
-          return { ...rest, state: "lapsed", detail: `no contact since ${new Date(x.last_seen ?? x.joined_at!).toISOString()}` };
-        });
+        await this.#registry.update(r.name, (x) => ({ ...x, state: "lapsed", detail: `no contact since ${new Date(x.last_seen ?? x.joined_at!).toISOString()}` }));
         lapsed.push(r.name);
       }
       if (lapsed.length > 0) {
@@ -152,8 +166,12 @@ export class EdgeLifecycle {
     await this.#syncSources();
   }
 
+  /**
+   * One nkey user per joined edge. Records from before nkey identities (a password hash, no nkey) give
+   * none: such an edge is refused until Ops re-adds it and it joins with a new bundle.
+   */
   async #users(): Promise<NatsUser[]> {
-    return (await this.#registry.list()).flatMap((r: EdgeRecord) => (r.state === "joined" && r.password_bcrypt ? [{ user: r.name, password: r.password_bcrypt, permissions: edgeLeafPermissions(r.name) }] : []));
+    return (await this.#registry.list()).flatMap((r: EdgeRecord) => (r.state === "joined" && r.nkey ? [{ nkey: r.nkey, permissions: edgeLeafPermissions(r.name) }] : []));
   }
 
   async #syncSources(): Promise<void> {

@@ -10,7 +10,10 @@ export const EdgeBucket = Buckets.edges;
 /** Where an edge is in its lifecycle. */
 export type EdgeState = "pending" | "joined" | "lapsed";
 
-/** What the hub knows of an edge (the join token and password only as hashes). */
+/**
+ * What the hub knows of an edge: the join token only as a hash, and the edge's identity only as its
+ * public nkey (the seed never leaves the edge). No secret of the edge's is here.
+ */
 export interface EdgeRecord {
   name: string;
   pipeline: string;
@@ -20,8 +23,8 @@ export interface EdgeRecord {
   token_sha256: string;
   token_expires_at: number;
   joined_at?: number;
-  /** bcrypt of the leaf link password (what the hub's nats-server config holds). */
-  password_bcrypt?: string;
+  /** Public key (`U...`) of the edge's user nkey, sent at join: the hub's nats-server accepts it on the leaf port. Kept when the edge lapses, to say so when it asks. */
+  nkey?: string;
   last_seen?: number;
   /** What the edge reported in its last heartbeat. */
   pipelines?: { name: string; version?: string; status: string }[];

@@ -23,6 +23,8 @@ export const RouteRoles = {
   "GET /health": "public",
   // The edge's one-time join token is its credential (edge-lifecycle.ts).
   "POST /join": "public",
+  // Signed by the edge's own nkey (edge-identity.ts); a stranger's key only ever hears "revoked".
+  "POST /edges/:name/status": "public",
   "GET /edges": "viewer",
   "GET /pipelines": "viewer",
   // A query: it reads logs, it changes nothing.

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/transport-node";
 import type { ObjectStore } from "@nats-io/obj";
-import { FerryError, Headers, LogPagingHeaders, MediaTypes, Subjects, isSubjectToken, readReply, type JoinRequest } from "@ferry/contracts";
+import { FerryError, Headers, LogPagingHeaders, MediaTypes, Subjects, isSubjectToken, readReply, type EdgeStatusRequest, type JoinRequest } from "@ferry/contracts";
 import { isNoResponders, natsHeaders } from "@ferry/runtime";
 import type { EdgeLifecycle } from "./edge-lifecycle.js";
 import type { EdgeRecord, EdgeRegistry } from "./edge-registry.js";
@@ -50,6 +50,7 @@ function edgeRoutes(app: FastifyInstance, d: RouteDeps): void {
     return { removed: req.params.name };
   });
   app.post("/join", async (req) => d.lifecycle.join(jsonOf(req.body) as Partial<JoinRequest>));
+  app.post<{ Params: { name: string } }>("/edges/:name/status", async (req) => d.lifecycle.standing(req.params.name, jsonOf(req.body) as Partial<EdgeStatusRequest>));
 }
 
 /** One edge as `GET /edges` lists it: its state and the version it serves against the one published. */

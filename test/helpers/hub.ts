@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createUser } from "@nats-io/nkeys";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { LeafDenied, type EdgeCredentials } from "@ferry/contracts";
 import { start as startDeployer } from "@ferry/deployer";
@@ -87,17 +88,33 @@ export async function opsPost(hub: TestHub, path: string, body: unknown): Promis
   return { status: res.status, json: await res.json() as Record<string, unknown> };
 }
 
+/** What an edge holds after `POST /join`: the hub's answer and the seed of the nkey it made (the hub never sees it). */
+export type JoinedEdge = EdgeCredentials & { seed: string };
+
+/** A new user nkey: its public key and seed. */
+export function newNkey(): { nkey: string; seed: string } {
+  const kp = createUser();
+  return { nkey: kp.getPublicKey(), seed: new TextDecoder().decode(kp.getSeed()) };
+}
+
+/** `POST /join` as an edge does it, with a new nkey (or `key`); `creds` is set when the hub said 200. */
+export async function joinEdge(hub: TestHub, name: string, token: string, key = newNkey()): Promise<{ status: number; json: Record<string, unknown>; creds?: JoinedEdge; seed: string }> {
+  const res = await hub.fetch(`${hub.ops.url}/join`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ edge_name: name, join_token: token, nkey: key.nkey }) });
+  const json = await res.json() as Record<string, unknown>;
+  return { status: res.status, json, seed: key.seed, ...(res.status === 200 ? { creds: { ...(json as unknown as EdgeCredentials), seed: key.seed } } : {}) };
+}
+
 /**
- * An edge's nats-server: JetStream domain = its name, a leaf link to the hub with its credentials, over
- * TLS checked against the hub's CA (`ca`, PEM; kept in the edge's folder as an edge keeps it).
+ * An edge's nats-server: JetStream domain = its name, a leaf link to the hub signed in with its nkey seed,
+ * over TLS checked against the hub's CA (`ca`, PEM; kept in the edge's folder as an edge keeps it).
  */
-export async function startEdgeServer(creds: EdgeCredentials, dataDir: string, ca: string, port = 0): Promise<NatsServer> {
+export async function startEdgeServer(creds: JoinedEdge, dataDir: string, ca: string, port = 0, log?: (line: string) => void): Promise<NatsServer> {
   await mkdir(dataDir, { recursive: true });
   const caFile = join(dataDir, "hub-ca.pem");
   await writeFile(caFile, ca, { mode: 0o600 });
   const server = await startNatsServer({
-    dataDir, port, serverName: creds.edge_name, jetstreamDomain: creds.edge_name, syncInterval: "always",
-    leafRemotes: [{ url: creds.leaf_url, user: creds.user, password: creds.password, tls: { caFile }, denyImports: [...LeafDenied], denyExports: [...LeafDenied] }],
+    dataDir, port, serverName: creds.edge_name, jetstreamDomain: creds.edge_name, syncInterval: "always", ...(log ? { log } : {}),
+    leafRemotes: [{ url: creds.leaf_url, nkeySeed: creds.seed, tls: { caFile }, denyImports: [...LeafDenied], denyExports: [...LeafDenied] }],
   });
   await provisionSite(server.url);
   return server;
