@@ -14,6 +14,10 @@ export const syncSettings = {
   inFlight: whole("SYNC_PUBLISHES_IN_FLIGHT", 256),
   /** Rounds of each leaf compression mode (alternated; every other cycle in reverse order). */
   rounds: whole("SYNC_ROUNDS", 3),
+  /** Rounds of each leaf link (TLS, plain) in the TLS vs plain comparison. */
+  pairRounds: whole("SYNC_PAIR_ROUNDS", 3),
+  /** Edges started from a bundle to time the join with TLS. */
+  joins: Math.max(0, Math.round(envNumber("SYNC_JOINS", 3))),
   /** A catch-up that makes no progress for this long fails the bench, s. */
   stallSeconds: envNumber("SYNC_STALL_SECONDS", 60),
   /** How often the hub's stream state is read during catch-up, ms. */

@@ -20,16 +20,35 @@ export interface BenchEdge {
   stop(): Promise<void>;
 }
 
+/** The edge's leaf remote: the hub's leaf URL and login, over TLS checked against `hubCaFile` when given. */
+export interface EdgeLink {
+  url: string;
+  /** The edge's nkey seed (a joined edge), or a user and password (the bare plain-text pair). */
+  seed?: string;
+  user?: string;
+  password?: string;
+  hubCaFile?: string;
+}
+
+/** The leaf link `ferry start --bundle` makes from joined credentials: TLS, the hub's CA pinned, the edge's nkey. */
+export function linkOf(creds: EdgeCredentials & { seed: string }, hubCaFile: string): EdgeLink {
+  return { url: creds.leaf_url, seed: creds.seed, hubCaFile };
+}
+
 /**
  * Starts the edge's nats-server and provisions its assets (FERRY_LOGS among them) with the default bounds
  * (10 GiB of logs); `compression` is its leaf remote's (started again on the same folder, it keeps its data).
  */
-export async function startEdge(creds: EdgeCredentials & { seed: string }, dataDir: string, log: (line: string) => void, compression: LeafCompression): Promise<BenchEdge> {
+export async function startEdge(name: string, link: EdgeLink, dataDir: string, log: (line: string) => void, compression: LeafCompression): Promise<BenchEdge> {
   const monitorPort = await freePort();
   const server = await startNatsServer({
-    dataDir, port: 0, serverName: creds.edge_name, jetstreamDomain: creds.edge_name, syncInterval: "always", log,
+    dataDir, port: 0, serverName: name, jetstreamDomain: name, syncInterval: "always", log,
     extraConfig: `http: "127.0.0.1:${monitorPort}"`,
-    leafRemotes: [{ url: creds.leaf_url, nkeySeed: creds.seed, denyImports: [...LeafDenied], denyExports: [...LeafDenied], compression }],
+    leafRemotes: [{
+      url: link.url, ...(link.seed ? { nkeySeed: link.seed } : { user: link.user, password: link.password }),
+      denyImports: [...LeafDenied], denyExports: [...LeafDenied], compression,
+      ...(link.hubCaFile ? { tls: { caFile: link.hubCaFile } } : {}),
+    }],
   });
   let nc: NatsConnection | undefined;
   try {

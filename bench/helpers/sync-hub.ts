@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { createUser } from "@nats-io/nkeys";
 import { connect, type ConnectionOptions } from "@nats-io/transport-node";
 import { HubLogStream, decodeEdgeBundle, type EdgeCredentials } from "@ferry/contracts";
-import { type Service } from "@ferry/runtime";
+import { fetchTrusting, type Service } from "@ferry/runtime";
 import { start as startDeployer } from "@ferry/deployer";
 import { start as startLogger } from "@ferry/logger";
 import { start as startOps, type Ops, type OpsOptions } from "@ferry/ops";
@@ -47,6 +47,11 @@ export class Hub {
     return this.#options.natsPort!;
   }
 
+  /** The hub's CA (PEM file, made at its first start): edges check its leaf port against it. */
+  get caFile(): string {
+    return join(this.#options.dataDir, "tls", "ca.pem");
+  }
+
   /** The hub's leaf node port (fixed across restarts). */
   get leafPort(): number {
     return this.#options.leafPort!;
@@ -60,7 +65,7 @@ export class Hub {
     const running: RunningHub = { ops, services, nats: { label: "hub nats-server", pid: -1, node: false } };
     this.#running = running;
     running.nats = await hubNatsProc(this.#options.dataDir);
-    const login: ConnectionOptions = { servers: ops.natsUrl, user: ops.login.user, pass: ops.login.pass, maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true };
+    const login: ConnectionOptions = { servers: ops.natsUrl, user: ops.login.user, pass: ops.login.pass, tls: ops.natsTls, maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true };
     const logger = this.#options.logger;
     services.push(await startDeployer({ nc: await connect({ ...login, name: "ferry-deployer" }), logger }));
     services.push(await startLogger({ nc: await connect({ ...login, name: "ferry-logger" }), stream: HubLogStream, logger }));
@@ -86,14 +91,20 @@ async function hubNatsProc(dataDir: string): Promise<Proc> {
   throw new Error(`no nats-server child runs ${config}`);
 }
 
-/** Where the Ops API is, and the bearer token it takes. */
+/** Where the Ops API is (HTTPS), the bearer token it takes, and a fetch that trusts the hub's CA. */
 export interface OpsApi {
   url: string;
   token: string;
+  fetch: typeof fetch;
 }
 
-async function opsPost(api: OpsApi, path: string, body: string | Buffer, contentType: string): Promise<Record<string, unknown>> {
-  const res = await fetch(`${api.url}${path}`, { method: "POST", body, headers: { "Content-Type": contentType, Authorization: `Bearer ${api.token}` } });
+/** The Ops API of a started hub, called with its admin token over HTTPS checked against its CA. */
+export function opsApi(ops: Ops, token: string): OpsApi {
+  return { url: ops.url, token, fetch: fetchTrusting(ops.ca) };
+}
+
+export async function opsPost(api: OpsApi, path: string, body: string | Buffer, contentType: string): Promise<Record<string, unknown>> {
+  const res = await api.fetch(`${api.url}${path}`, { method: "POST", body, headers: { "Content-Type": contentType, Authorization: `Bearer ${api.token}` } });
   const json = await res.json() as Record<string, unknown>;
   if (res.status >= 300) throw new Error(`POST ${path} answered ${res.status}: ${JSON.stringify(json)}`);
   return json;

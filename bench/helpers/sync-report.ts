@@ -8,6 +8,8 @@ import type { WarningKind } from "./sync-warnings.js";
 import { median } from "./stats.js";
 import { writeReportFile } from "./report-file.js";
 import { renderLink, type CompressionFigures } from "./sync-report-link.js";
+import { renderTlsFigures, type LinkComparison } from "./sync-compare.js";
+import type { JoinRun } from "./sync-join.js";
 
 /** Medians over the rounds. */
 export interface SyncMedians {
@@ -31,6 +33,12 @@ export interface SyncSummary {
   median: SyncMedians;
   /** Per leaf compression mode of the edge. */
   compression: CompressionFigures[];
+  /** Catch-up over a TLS leaf link vs a plain one (bare nats-server pairs). */
+  links: LinkComparison;
+  /** `ferry start --bundle` to link up and first answered /infer, with TLS. */
+  joins: JoinRun[];
+  /** Warnings of the comparison and the joins. */
+  tlsWarnings: WarningKind[];
   ok: boolean;
 }
 
@@ -111,11 +119,14 @@ export function renderSync(s: SyncSummary): string {
     "",
     ...renderLink(s.rounds, s.compression),
     "",
+    ...renderTlsFigures(s.links, s.joins),
+    "",
     checkTable(s),
     "",
     cpuTable(s),
     "",
     ...warningLines(s),
+    ...(s.tlsWarnings.length ? ["TLS comparison and joins:", ...s.tlsWarnings.map((k) => `  ${k.who} ×${k.count}: ${k.example}`)] : []),
     "",
     s.ok ? "Every record reached the hub once, in order." : "SYNC CHECK FAILED: see the check table.",
   ].join("\n");

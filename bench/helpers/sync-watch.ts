@@ -32,7 +32,7 @@ export class HubWatch {
   /** Connects as Ops' own user; requests time out after a second while the hub is away. */
   static async open(ops: Ops): Promise<HubWatch> {
     const nc = await connect({
-      servers: ops.natsUrl, user: ops.login.user, pass: ops.login.pass, name: "ferry-bench-sync-watch",
+      servers: ops.natsUrl, user: ops.login.user, pass: ops.login.pass, tls: ops.natsTls, name: "ferry-bench-sync-watch",
       maxReconnectAttempts: -1, reconnectTimeWait: 50, reconnectJitter: 0, noAsyncTraces: true,
     });
     return new HubWatch({ nc, js: jetstream(nc, { timeout: 1000 }), jsm: await jetstreamManager(nc, { timeout: 1000 }) });

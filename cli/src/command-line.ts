@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import { Commands, type Command } from "./option-spec.js";
 import { flagConfig, readOptions, type FlagValues } from "./option-values.js";
 import { optionTable } from "./option-table.js";
-import type { DeployOptions, HubOptions, LogsOptions, NatsPasswordOptions, NatsServerOptions, OpsTokenOptions, SiteOptions, SiteService } from "./options.js";
+import type { DeployOptions, HubOptions, LogsOptions, NatsPasswordOptions, NatsServerOptions, OpsTokenOptions, SiteOptions, SiteService, TlsInitOptions } from "./options.js";
 
 /** What the command line asks for. */
 export type Parsed =
@@ -15,7 +15,8 @@ export type Parsed =
   | { command: "deploy" | "undeploy" | "current"; options: DeployOptions }
   | { command: "nats-password"; options: NatsPasswordOptions }
   | { command: "logs"; options: LogsOptions }
-  | { command: OpsTokenCommand; options: OpsTokenOptions };
+  | { command: OpsTokenCommand; options: OpsTokenOptions }
+  | { command: "tls init"; options: TlsInitOptions };
 
 type OpsTokenCommand = "ops token create" | "ops token list" | "ops token revoke";
 
@@ -36,6 +37,10 @@ function commandOf(words: string[]): Command | undefined {
     return rest.length === 1 && rest[0] === "nats" ? "start nats" : "start";
   }
   if (first === "ops") return opsCommandOf(rest);
+  if (first === "tls") {
+    if (rest[0] !== "init") throw new Error("the tls command is `ferry tls init --out DIR --hosts NAMES`");
+    return "tls init";
+  }
   if ((Commands as readonly string[]).includes(first) && !first.includes(" ")) return first as Command;
   throw new Error(`unknown command ${JSON.stringify(first)}`);
 }
@@ -100,6 +105,9 @@ function withOptions(command: Command, o: Record<string, unknown>, args: string[
       return { command, options: o as LogsOptions };
     case "ops token create": case "ops token list": case "ops token revoke":
       return { command, options: opsTokenOptions(command, o as Omit<OpsTokenOptions, "args">, args) };
+    case "tls init":
+      if (args.length > 0) throw new Error(`\`ferry tls init\` takes no arguments (hosts go in --hosts), got ${JSON.stringify(args.join(" "))}`);
+      return { command, options: o as TlsInitOptions };
   }
 }
 

@@ -10,6 +10,7 @@ import { logsCommand } from "./logs-command.js";
 import { deployCommand } from "./deploy-command.js";
 import { natsPasswordCommand } from "./nats-password-command.js";
 import { opsTokenCommand } from "./ops-token-command.js";
+import { tlsInitCommand } from "./tls-init-command.js";
 import { DefaultTokenTtlMs } from "@ferry/ops";
 import { formatDuration } from "./units.js";
 
@@ -114,6 +115,7 @@ function run(parsed: Parsed): Promise<number> | number {
     case "nats-password": return natsPasswordCommand(parsed.options);
     case "logs": return logsCommand(parsed.options);
     case "ops token create": case "ops token list": case "ops token revoke": return opsTokenCommand(parsed.command, parsed.options);
+    case "tls init": return tlsInitCommand(parsed.options);
     default: return start(parsed.options);
   }
 }

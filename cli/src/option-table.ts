@@ -255,5 +255,24 @@ const logsTable = {
   }),
 };
 
+/** `ferry tls init`: certificates for a cluster's servers (compose.yaml's `certs` service). */
+const tlsInitTable = {
+  tlsOut: option({
+    flag: "out", arg: "DIR", env: "FERRY_TLS_DIR", parser: path, default: () => path.parse("./tls"), shown: "./tls",
+    help: "where ca.pem, server.pem and server-key.pem go (0600): each nats-server takes all three (FERRY_TLS_CA, FERRY_TLS_CERT, FERRY_TLS_KEY), clients ca.pem (FERRY_NATS_CA)",
+    commands: ["tls init"],
+  }),
+  tlsHosts: option({
+    flag: "hosts", arg: "NAMES", env: "FERRY_TLS_HOSTS", parser: list(text), default: ["localhost", "127.0.0.1", "::1"],
+    help: "host names and IP addresses the server certificate names: every name clients and routes use to reach any server (`nats-1,nats-2,nats-3,localhost`)",
+    commands: ["tls init"],
+  }),
+  tlsCaDir: option({
+    flag: "ca-dir", arg: "DIR", env: "FERRY_TLS_CA_DIR", parser: path, shown: "the --out folder",
+    help: "where the CA and its key are kept (0600; a second run keeps the CA and makes the server certificate again when the hosts change): keep it apart from --out so servers and clients never see the CA's key",
+    commands: ["tls init"],
+  }),
+};
+
 /** The table, in the order help and docs list it. */
-export const optionTable = { ...siteTable, ...serviceTable, ...hubTable, ...hubAuthTable, ...opsTokenTable, ...logsTable };
+export const optionTable = { ...siteTable, ...serviceTable, ...hubTable, ...hubAuthTable, ...opsTokenTable, ...tlsInitTable, ...logsTable };

@@ -59,6 +59,9 @@ export interface OpsTokenOptions extends OptionsOf<"ops token list"> {
   args: string[];
 }
 
+/** `ferry tls init`. */
+export type TlsInitOptions = OptionsOf<"tls init">;
+
 /** `ferry logs`. */
 export type LogsOptions = OptionsOf<"logs">;
 

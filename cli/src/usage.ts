@@ -28,6 +28,10 @@ const commandHelp: Record<Command, { synopsis: string; about: string }> = {
   },
   "ops token list": { synopsis: "ferry ops token list", about: "list the Ops API tokens: id, role, name, created, expires (never a token or its hash)" },
   "ops token revoke": { synopsis: "ferry ops token revoke ID", about: "revoke an Ops API token at once" },
+  "tls init": {
+    synopsis: "ferry tls init --out DIR --hosts NAMES [--ca-dir DIR]",
+    about: "make a CA and a server certificate for NATS servers and their cluster routes (compose.yaml's certs service); keeps an existing CA; prints the CA's SHA-256",
+  },
 };
 
 const width = 100;

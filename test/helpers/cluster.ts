@@ -71,7 +71,7 @@ export async function startTestCluster(n = 3): Promise<TestCluster> {
  * elected, but until every server has joined the meta group an R3 stream gets "no suitable peers
  * for placement" (nats-server 2.9.10, for about a second after start): a throwaway stream proves it.
  */
-export async function untilJetStream(urls: readonly string[], replicas: number, timeoutMs = 30_000, auth?: { user: string; pass: string }): Promise<void> {
+export async function untilJetStream(urls: readonly string[], replicas: number, timeoutMs = 30_000, auth?: Pick<ConnectionOptions, "user" | "pass" | "tls">): Promise<void> {
   const nc: NatsConnection = await connect({ servers: [...urls], maxReconnectAttempts: -1, ...auth });
   try {
     const jsm = await jetstreamManager(nc, { timeout: 2000, checkAPI: false });
