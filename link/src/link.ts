@@ -20,7 +20,7 @@ export interface LinkOptions {
   hubDomain?: string;
   /** Between heartbeats, ms. Default 10 000. */
   heartbeatMs?: number;
-  /** Between heartbeats while the link is down, ms. Default 2000 (or `heartbeatMs` if shorter). */
+  /** Between heartbeats while the link is down, ms. Default 500 (or `heartbeatMs` if shorter): a heartbeat answered again is what restarts the hub's log sync. */
   downHeartbeatMs?: number;
   /** How long a heartbeat waits for the hub's answer, ms. Default 5000. */
   heartbeatTimeoutMs?: number;
@@ -61,7 +61,7 @@ export async function start(options: LinkOptions): Promise<LinkService> {
     pipeline: options.pipeline, maxBackoffMs: options.maxBackoffMs ?? 30_000, log, onDeployed: options.onDeployed,
   });
   const heartbeat = new HeartbeatLoop(nc, {
-    edge: options.edge, intervalMs: options.heartbeatMs ?? 10_000, downIntervalMs: options.downHeartbeatMs ?? 2000, timeoutMs: options.heartbeatTimeoutMs ?? 5000, log,
+    edge: options.edge, intervalMs: options.heartbeatMs ?? 10_000, downIntervalMs: options.downHeartbeatMs ?? 500, timeoutMs: options.heartbeatTimeoutMs ?? 5000, log,
     standing: options.standing, standingEveryMs: options.standingEveryMs ?? 30_000,
     // The watch across the link may have missed versions published while it was down.
     onUp: () => follower.resync(),

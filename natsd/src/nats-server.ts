@@ -237,7 +237,9 @@ function leafText(host: string, port: number | undefined, remotes: readonly Leaf
     // Edges dial the URL they were given; advertising this server's other addresses only slows reconnects.
     ...(port !== undefined ? [`  host: ${JSON.stringify(host)}`, `  port: ${port === 0 ? -1 : port}`, "  no_advertise: true", "  compression: s2_auto"] : []),
     ...(port !== undefined && tls ? tlsBlock("  ", tls) : []),
-    ...(remotes?.length ? ["  reconnect: 1", "  remotes: [", ...remotes.map(remote), "  ]"] : []),
+    // Half a second between tries (nats-server: 1 s): a hub back from a restart is relinked, and its log
+    // sync resumed, well within a second; a refused try costs one connection attempt.
+    ...(remotes?.length ? ['  reconnect: "500ms"', "  remotes: [", ...remotes.map(remote), "  ]"] : []),
     "}",
   ];
 }
