@@ -3,6 +3,7 @@
 // different sha256), then the time from a publish to the first reply carrying the new model version.
 // One Ferry (one process, its own nats-server) runs as a child; autocannon and the publisher run here.
 // Run: node bench/dist/swap.js   (BENCH_SECONDS / BENCH_WARMUP_SECONDS change the phase lengths)
+import { natsConnectOptions } from "@ferry/runtime";
 import { readFile } from "node:fs/promises";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -104,7 +105,7 @@ async function run(cleanup: Cleanup): Promise<SwapSummary> {
   progress(`starting Ferry with ${files.a.path}`);
   const ferry = await startSwapFerry(files.a.path, pipeline);
   cleanup.defer(() => ferry.stop());
-  const nc: NatsConnection = await connect({ servers: ferry.natsUrl, name: "ferry-bench-swap", noAsyncTraces: true });
+  const nc: NatsConnection = await connect({ ...natsConnectOptions(ferry.natsUrl), name: "ferry-bench-swap", noAsyncTraces: true });
   cleanup.defer(() => nc.close());
   // `ferry start` provisioned the site already; provisioning again is a no-op that makes this bench self-contained.
   await provision(nc, siteAssets(storageSettings()));

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -63,7 +63,9 @@ export async function startFerryChild(label: string, manifest: string, pipeline:
     spawned.natsPid = (await childPids(child.pid)).find((pid) => commandLine(pid).includes("nats-server"));
     const procs: Proc[] = [child];
     if (spawned.natsPid !== undefined) procs.push({ label: "nats-server", pid: spawned.natsPid, node: false });
-    return { url, natsUrl: `nats://127.0.0.1:${natsPort}`, procs, child, stop: () => cleanup.run() };
+    // The site's server requires a user: the bench reads and counts as its admin.
+    const { admin } = JSON.parse(await readFile(join(data, "nats", "users.json"), "utf8")) as { admin: string };
+    return { url, natsUrl: `nats://admin:${encodeURIComponent(admin)}@127.0.0.1:${natsPort}`, procs, child, stop: () => cleanup.run() };
   } catch (err) {
     await cleanup.run();
     throw err;

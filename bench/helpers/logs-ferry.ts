@@ -1,5 +1,6 @@
 // Helpers of bench/logs.ts: a one-process Ferry started with extra flags (servers.ts has no such
 // variant), and two independent counts of the log records it stored (HTTP paging and NATS headers).
+import { natsConnectOptions } from "@ferry/runtime";
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -31,7 +32,7 @@ export interface Jet {
 }
 
 export async function connectJet(natsUrl: string): Promise<Jet> {
-  const nc = await connect({ servers: natsUrl, name: "ferry-bench-logs", noAsyncTraces: true });
+  const nc = await connect({ ...natsConnectOptions(natsUrl), name: "ferry-bench-logs", noAsyncTraces: true });
   return { nc, js: jetstream(nc), jsm: await jetstreamManager(nc) };
 }
 
