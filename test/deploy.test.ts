@@ -4,14 +4,15 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Objm } from "@nats-io/obj";
-import { Buckets, type InferenceRecord } from "@ferry/contracts";
+import { Buckets, type FerryError, type InferenceRecord } from "@ferry/contracts";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   deployManifest, publishManifestFile, setCurrentPipeline, start as startDeployer, undeploy, uploadModel, type DeploymentStores,
 } from "@ferry/deployer";
 import type { Gateway } from "@ferry/gateway";
 import { start as startInferer, type Inferer } from "@ferry/inferer";
-import { houseRef, models } from "./helpers/paths.js";
+import { houseRef, models, root } from "./helpers/paths.js";
 import { PANDAS, houseRecords, post, quiet, startDeploySite, until, type DeploySite } from "./helpers/site.js";
 
 interface Pipelines { pipelines: { id: string; status: string; version?: string; detail?: string }[] }
@@ -134,6 +135,15 @@ describe("publishing pipeline versions to a serving site", () => {
     });
   });
 
+  it("`ferry current` refuses a pipeline that is not deployed, naming the deployed ones; /infer keeps serving", async () => {
+    await assert.rejects(setCurrentPipeline(stores, "nope"), (err: FerryError) => err.code === "unknown_pipeline" && /deployed: swap/.test(err.message));
+    const cli = spawnSync(process.execPath, [join(root, "cli", "dist", "main.js"), "current", "nope"], { env: { ...process.env, NATS_URL: site.nats.url }, encoding: "utf8" });
+    assert.equal(cli.status, 1, cli.stderr);
+    assert.match(cli.stderr, /pipeline "nope" is not deployed, so it cannot be current; deployed: swap/);
+    const r = await post(`${gateway.url}/infer`, houseRecords([houseRef.rows[0]!]), { "Content-Type": PANDAS });
+    assert.equal(r.status, 200, "the current pipeline is unchanged");
+  });
+
   it("a restarted inferer serves from its cache when the model store is gone", async () => {
     await site.inferer.stop();
     await (await new Objm(site.nc).open(Buckets.models)).destroy();
@@ -166,6 +176,10 @@ describe("deployment over NATS request/reply (for the Ops hub)", () => {
       assert.match(String(deployed.json.pipeline_version), /^[0-9a-f-]{36}$/);
       await until("remote to serve", async () => (await post(`${site.gateway.url}/pipelines/remote`, houseRecords([houseRef.rows[0]!]), { "Content-Type": PANDAS })).status === 200);
       assert.equal((await ask("ferry.current", { pipeline: "remote" })).status, 200);
+      const typo = await ask("ferry.current", { pipeline: "nope" });
+      assert.equal(typo.status, 404, "a pipeline that is not deployed cannot be made current");
+      assert.equal(typo.json.code, "unknown_pipeline");
+      assert.match(String(typo.json.error), /"nope" is not deployed.*deployed: remote$/);
       await until("/infer to serve remote", async () => (await post(`${site.gateway.url}/infer`, houseRecords([houseRef.rows[0]!]), { "Content-Type": PANDAS })).status === 200);
       const missing = await ask("ferry.deploy", { pipeline: "nope", steps: [{ model: "x", sha256: "0".repeat(64) }] });
       assert.equal(missing.status, 400);

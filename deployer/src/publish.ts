@@ -146,8 +146,26 @@ export async function undeploy(stores: DeploymentStores, pipeline: string): Prom
   await stores.deployments.delete(pipeline);
 }
 
-/** Sets the site's current pipeline (the one behind `POST /infer`). */
+/** The pipelines deployed on the site, by name. */
+export async function deployedPipelines(stores: DeploymentStores): Promise<string[]> {
+  const names: string[] = [];
+  for await (const key of await stores.deployments.keys()) {
+    // A key whose last entry is a delete marker may still be listed: only a readable manifest counts.
+    if (await deployedManifest(stores, key).catch(() => undefined)) names.push(key);
+  }
+  return names.sort();
+}
+
+/**
+ * Sets the site's current pipeline (the one behind `POST /infer`). A pipeline that is not deployed is
+ * refused (404 `unknown_pipeline`, naming the deployed ones): a typo would otherwise take `/infer` down.
+ */
 export async function setCurrentPipeline(stores: DeploymentStores, pipeline: string): Promise<void> {
+  if (!(await deployedManifest(stores, pipeline).catch(() => undefined))) {
+    const deployed = await deployedPipelines(stores);
+    throw new FerryError("unknown_pipeline", `pipeline ${JSON.stringify(pipeline)} is not deployed, so it cannot be current; ` +
+      `deployed: ${deployed.length > 0 ? deployed.join(", ") : "none (deploy one first: ferry deploy MANIFEST)"}`);
+  }
   await stores.site.put(SiteKeys.current, pipeline);
 }
 
