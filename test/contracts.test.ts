@@ -79,6 +79,15 @@ describe("pandas-records input", () => {
     const u = decodePandasRecords(enc.encode(JSON.stringify([{ a: ["x"] }])));
     assert.equal(code(() => u.column("a")), "bad_input_type");
   });
+  it("refuses null and numbers beyond float64 (1e400 parses as Infinity) with 422 bad_input_type; marks true/false", () => {
+    for (const cell of ["null", "[1, null]", "1e400", "[-1e400]", "\"1\"", "{}"]) {
+      const t = decodePandasRecords(enc.encode(`[{"a": [2]}, {"a": ${cell}}]`));
+      assert.throws(() => t.column("a"), (err: FerryError) => err.code === "bad_input_type" && /column "a" row 1/.test(err.message), cell);
+    }
+    assert.throws(() => decodePandasRecords(enc.encode("[{\"a\": 1e400}]")).column("a"), /beyond float64's range \(it reads as Infinity\)/);
+    assert.equal(decodePandasRecords(enc.encode("[{\"a\": [true, false]}]")).column("a").booleans, true);
+    assert.equal(decodePandasRecords(enc.encode("[{\"a\": [1, 0]}]")).column("a").booleans, undefined);
+  });
 });
 
 describe("Arrow input", () => {

@@ -44,6 +44,12 @@ describe("bad input gets a JSON error and the site keeps serving", () => {
     expectError(infer(JSON.stringify([{ a: houseRef.rows[0], b: 1 }]), { "Content-Type": PANDAS }), 422, "missing_input", /"tensor".*float32 \[batch,18\]/));
   it("a wrong tensor width → 422 naming the column and the expected shape", () =>
     expectError(infer(houseRecords([houseRef.rows[0]!.slice(0, 17)]), { "Content-Type": PANDAS }), 422, "bad_shape", /"tensor" row 0 has 17 values, expected 18.*\[batch,18\]/));
+  it("null, true or a number beyond float64 (1e400) in a float column → 422 bad_input_type naming the column and row", async () => {
+    const good = houseRef.rows[0]!.slice(1).join(",");
+    for (const bad of ["null", "true", "1e400"]) {
+      await expectError(infer(`[{"tensor": [1,${good}]}, {"tensor": [${bad},${good}]}]`, { "Content-Type": PANDAS }), 422, "bad_input_type", /column "tensor"( row 1)?/);
+    }
+  });
   it("an unsupported or missing Content-Type → 415", async () => {
     await expectError(infer("a,b\n1,2", { "Content-Type": "text/csv" }), 415, "unsupported_media_type");
     await expectError(infer(houseRecords(houseRef.rows.slice(0, 1)), {}), 415, "unsupported_media_type");

@@ -34,6 +34,7 @@ export async function bindRequest(runtime: PipelineRuntime, part: EnvelopePart, 
   const widths: number[] = [];
   for (const spec of runtime.inputs) {
     const column = table.column(columnName(runtime, spec, table));
+    if (column.booleans && spec.type !== "bool") throw new FerryError("bad_input_type", `column "${column.name}" holds true/false, not numbers; ${describe(runtime, spec)}`);
     widths.push(checkWidth(runtime, spec, column));
     columns.push(column);
   }
