@@ -16,6 +16,7 @@ async function expectError(r: Promise<{ status: number; json: unknown; type: str
   assert.equal(res.status, status, JSON.stringify(res.json));
   assert.match(res.type, /application\/json/);
   const body = res.json as ErrorReply;
+  assert.deepEqual(Object.keys(body).sort(), ["code", "error"], "an error body is {error, code}, nothing else");
   assert.equal(body.code, code);
   assert.equal(typeof body.error, "string");
   if (mentions) assert.match(body.error, mentions);

@@ -30,7 +30,7 @@ const methods = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 /** The status of each shared response under components (the ones not tied to one operation). */
 const componentStatus: Record<string, string> = { NotFound: "404" };
 /** Responses of status ≥ 400 whose body is not the `{error, code}` body. */
-const notErrorBodies = new Set(["get /ready 503"]);
+const notErrorBodies = new Set(["get /ready 503", "get /health 503"]);
 
 /**
  * Every (method, path) the app registers, read from Fastify's route tree (`printRoutes`): each line is

@@ -35,12 +35,28 @@ export const frameworkErrors: NonNullable<FastifyServerOptions["frameworkErrors"
   void sendError(reply as FastifyReply, e);
 };
 
-/** The one error handler: every failure, Ferry's or Fastify's, answers `{error, code}`; an unknown route 404 `not_found`. */
+/**
+ * The one error handler: every failure, Ferry's or Fastify's, answers `{error, code}`; an unknown route
+ * 404 `not_found`, a known path with another method 405 `method_not_allowed` with `Allow`.
+ */
 export function errorReplies(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, _req, reply) => {
     const e = asFerry(err);
     if (e.status >= 500 && e.code === "internal") app.log.error({ err }, "request failed");
     return sendError(reply, e);
   });
-  app.setNotFoundHandler((req, reply) => sendError(reply, new FerryError("not_found", `no route ${req.method} ${req.url.split("?")[0]}`)));
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split("?")[0]!;
+    const allowed = allowedMethods(app, path);
+    if (allowed.length === 0) return sendError(reply, new FerryError("not_found", `no route ${req.method} ${path}`));
+    void reply.header("Allow", allowed.join(", "));
+    return sendError(reply, new FerryError("method_not_allowed", `${req.method} is not allowed on ${path}; use ${allowed.join(" or ")}`));
+  });
+}
+
+const METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"] as const;
+
+/** The methods that have a route for `path` (a wrong method on a known path is 405, not 404). */
+function allowedMethods(app: FastifyInstance, path: string): string[] {
+  return METHODS.filter((method) => app.findRoute({ method, url: path }) !== null);
 }
