@@ -7,7 +7,7 @@ import { Table, tableToIPC, vectorFromArray } from "apache-arrow";
 import { Headers, InfererQueue, encodeEnvelope, inferSubject, type InferenceRecord } from "@ferry/contracts";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { houseRef, manifests, models } from "./helpers/paths.js";
-import { ARROW_FILE, PANDAS, houseRecords, post, startTestSite, type TestSite } from "./helpers/site.js";
+import { ARROW_FILE, ARROW_STREAM, PANDAS, houseRecords, post, startTestSite, type TestSite } from "./helpers/site.js";
 
 interface ErrorReply { error: string; code: string }
 
@@ -40,6 +40,20 @@ describe("bad input gets a JSON error and the site keeps serving", () => {
     const flipped = new Uint8Array(good);
     flipped.fill(0xff, 8, 64);
     await expectError(infer(flipped, { "Content-Type": ARROW_FILE }), 400, "bad_arrow");
+  });
+  it("an empty body → 400 empty_body; a body that is not Arrow → 400 bad_arrow (bad magic), at the gateway and at the inferer", async () => {
+    for (const type of [ARROW_FILE, ARROW_STREAM, PANDAS]) await expectError(infer(new Uint8Array(0), { "Content-Type": type }), 400, "empty_body", /^empty body/);
+    for (const type of [ARROW_FILE, ARROW_STREAM]) {
+      await expectError(infer(houseRecords(houseRef.rows.slice(0, 1)), { "Content-Type": type }), 400, "bad_arrow", /^not an Arrow IPC file \(bad magic\)/);
+    }
+    // Straight to the inferer over NATS, as a durable request or a client on the site's NATS would send it.
+    for (const [body, code] of [[new Uint8Array(0), "empty_body"], [new TextEncoder().encode("not arrow"), "bad_arrow"]] as const) {
+      const h = natsHeaders();
+      h.set(Headers.contentType, ARROW_FILE);
+      const reply = await site.client.request(inferSubject("edge-houseprice"), body, { headers: h, timeout: 10_000 });
+      assert.equal(reply.headers?.get(Headers.status), "400", new TextDecoder().decode(reply.data));
+      assert.equal((JSON.parse(new TextDecoder().decode(reply.data)) as ErrorReply).code, code);
+    }
   });
   it("a missing input column → 422 naming the column and the expected shape", () =>
     expectError(infer(JSON.stringify([{ a: houseRef.rows[0], b: 1 }]), { "Content-Type": PANDAS }), 422, "missing_input", /"tensor".*float32 \[batch,18\]/));

@@ -4,6 +4,7 @@ export const ErrorCodes = {
   bad_records: 400,
   bad_arrow: 400,
   bad_request: 400,
+  empty_body: 400,
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,
