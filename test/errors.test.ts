@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { createConnection } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Table, tableToIPC, vectorFromArray } from "apache-arrow";
@@ -20,6 +21,17 @@ async function expectError(r: Promise<{ status: number; json: unknown; type: str
   assert.equal(body.code, code);
   assert.equal(typeof body.error, "string");
   if (mentions) assert.match(body.error, mentions);
+}
+
+/** Sends `request` as raw bytes and resolves to everything the server sends before it closes the connection. */
+function rawExchange(host: string, port: number, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = createConnection({ host, port }, () => socket.write(request));
+    socket.on("data", (c: Buffer) => chunks.push(c));
+    socket.on("error", reject);
+    socket.on("close", () => resolve(Buffer.concat(chunks).toString("latin1")));
+  });
 }
 
 describe("bad input gets a JSON error and the site keeps serving", () => {
@@ -54,6 +66,27 @@ describe("bad input gets a JSON error and the site keeps serving", () => {
       assert.equal(reply.headers?.get(Headers.status), "400", new TextDecoder().decode(reply.data));
       assert.equal((JSON.parse(new TextDecoder().decode(reply.data)) as ErrorReply).code, code);
     }
+  });
+  it("requests Node's HTTP parser refuses (bad header, bad chunked encoding) → 400 {error, code} JSON, then the connection closes", async () => {
+    const { hostname, port } = new URL(site.url);
+    const broken = [
+      "GET /health HTTP/1.1\r\nHost: x\r\nNo colon in this header\r\n\r\n",
+      "POST /infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\nnot hex\r\n0\r\n\r\n",
+      "GET /health HTTP/9.9 extra\r\n\r\n",
+    ];
+    for (const request of broken) {
+      const raw = await rawExchange(hostname, Number(port), request);
+      const [head, body] = raw.split("\r\n\r\n", 2) as [string, string];
+      assert.match(head, /^HTTP\/1\.1 400 Bad Request\r\n/, JSON.stringify(request));
+      assert.match(head, /content-type: application\/json/i);
+      const json = JSON.parse(body) as ErrorReply;
+      assert.deepEqual(Object.keys(json).sort(), ["code", "error"]);
+      assert.equal(json.code, "bad_request");
+      assert.match(json.error, /^malformed HTTP request: /);
+    }
+    const huge = await rawExchange(hostname, Number(port), `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`);
+    assert.match(huge, /^HTTP\/1\.1 431 /);
+    assert.equal((JSON.parse(huge.split("\r\n\r\n")[1]!) as ErrorReply).code, "headers_too_large");
   });
   it("a missing input column → 422 naming the column and the expected shape", () =>
     expectError(infer(JSON.stringify([{ a: houseRef.rows[0], b: 1 }]), { "Content-Type": PANDAS }), 422, "missing_input", /"tensor".*float32 \[batch,18\]/));

@@ -1,3 +1,5 @@
+import { STATUS_CODES } from "node:http";
+import type { Socket } from "node:net";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyServerOptions } from "fastify";
 import { FerryError, MediaTypes, type ErrorCode } from "@ferry/contracts";
 
@@ -25,6 +27,29 @@ function asFerry(err: FastifyError): FerryError {
   if (err instanceof FerryError) return err;
   const code = fastifyCodes[err.code] ?? (err.statusCode && err.statusCode < 500 ? "bad_request" : "internal");
   return new FerryError(code, err.message);
+}
+
+/** Node's HTTP parser's errors by the Ferry code they answer with (any other is `bad_request`). */
+const parserCodes: Record<string, ErrorCode> = {
+  HPE_HEADER_OVERFLOW: "headers_too_large",
+  ERR_HTTP_REQUEST_TIMEOUT: "request_timeout",
+};
+
+/**
+ * Requests Node's HTTP parser refuses (a bad header, bad chunked encoding, a broken request line) never
+ * reach Fastify's error handler: this answers them with Ferry's `{error, code}`, not Fastify's own body.
+ */
+export function clientErrorReply(err: Error & { code?: string }, socket: Socket): void {
+  // A reset connection is gone: nothing to answer.
+  if (err.code === "ECONNRESET" || socket.destroyed) return;
+  const code = parserCodes[err.code ?? ""] ?? "bad_request";
+  const e = new FerryError(code, code === "bad_request" ? `malformed HTTP request: ${err.message}` : err.message);
+  const body = JSON.stringify(e.toBody());
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${e.status} ${STATUS_CODES[e.status]}\r\nContent-Type: ${MediaTypes.json}\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(err);
 }
 
 /** Errors Fastify meets before routing (a malformed URL, a too long parameter): it answers them itself unless told otherwise. */
