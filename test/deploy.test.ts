@@ -12,7 +12,7 @@ import {
 } from "@ferry/deployer";
 import type { Gateway } from "@ferry/gateway";
 import { start as startInferer, type Inferer } from "@ferry/inferer";
-import { houseRef, models, root } from "./helpers/paths.js";
+import { houseRef, manifests, models, root } from "./helpers/paths.js";
 import { PANDAS, houseRecords, post, quiet, startDeploySite, until, type DeploySite } from "./helpers/site.js";
 
 interface Pipelines { pipelines: { id: string; status: string; version?: string; detail?: string }[] }
@@ -192,5 +192,58 @@ describe("deployment over NATS request/reply (for the Ops hub)", () => {
       await deployer.stop();
       await site.stop();
     }
+  });
+});
+
+describe("manifest versions: honoured when given, one per model file across the site", () => {
+  let site: DeploySite;
+  before(async () => { site = await startDeploySite({ logRecords: false }); });
+  after(async () => { await site.stop(); });
+  const get = async <T>(path: string): Promise<T> => (await (await fetch(`${site.gateway.url}${path}`)).json()) as T;
+  const running = (ids: string[]) => async (): Promise<boolean> => {
+    const listed = (await get<Pipelines>("/pipelines")).pipelines;
+    return ids.every((id) => listed.some((p) => p.id === id && p.status === "Running"));
+  };
+  const manifest = async (name: string, body: object): Promise<string> => {
+    const path = join(site.dir, `${name}.json`);
+    await writeFile(path, JSON.stringify(body));
+    return path;
+  };
+
+  it("the demo manifests' pipeline_version and step versions are the published ones; their shared model is one /models row", async () => {
+    const hp = JSON.parse(await readFile(manifests.houseprice, "utf8")) as { pipeline_version: string; steps: { version: string }[] };
+    const a = await publishManifestFile(site.stores, manifests.houseprice);
+    const b = await publishManifestFile(site.stores, manifests.bucketed);
+    assert.equal(a.manifest.pipeline_version, hp.pipeline_version);
+    assert.equal(a.manifest.steps[0]!.version, hp.steps[0]!.version);
+    assert.equal(b.manifest.steps[0]!.version, hp.steps[0]!.version, "the same model file in both manifests");
+    await until("both pipelines to run", running(["edge-houseprice", "edge-houseprice-bucketed"]));
+    const rows = (await get<Models>("/models")).models.filter((m) => m.name === "house-price-estimator");
+    assert.deepEqual(rows.map((m) => m.version), [hp.steps[0]!.version], "one row per model version");
+    const [rec] = (await post(`${site.gateway.url}/pipelines/edge-houseprice`, houseRecords([houseRef.rows[0]!]), { "Content-Type": PANDAS })).json as InferenceRecord[];
+    assert.equal(rec!.model_version, hp.steps[0]!.version);
+    const again = await publishManifestFile(site.stores, manifests.houseprice);
+    assert.equal(again.manifest.pipeline_version, hp.pipeline_version, "the same version with the same content publishes again");
+  });
+
+  it("without versions, two pipelines sharing a model file give it one version", async () => {
+    await copyFile(house, join(site.dir, "shared.onnx"));
+    const one = await publishManifestFile(site.stores, await manifest("share-a", { pipeline: "share-a", steps: [{ model: "shared", file: "shared.onnx" }] }));
+    const two = await publishManifestFile(site.stores, await manifest("share-b", { pipeline: "share-b", steps: [{ model: "shared", file: "shared.onnx" }] }));
+    assert.equal(two.manifest.steps[0]!.version, one.manifest.steps[0]!.version);
+    await until("both pipelines to run", running(["share-a", "share-b"]));
+    assert.equal((await get<Models>("/models")).models.filter((m) => m.name === "shared").length, 1);
+  });
+
+  it("a given version that history has with other content is refused with 409 conflict and a reason", async () => {
+    await writeFile(join(site.dir, "retrained.onnx"), Buffer.concat([await readFile(house), retrained]));
+    const hp = JSON.parse(await readFile(manifests.houseprice, "utf8")) as { pipeline_version: string; steps: { model: string; version: string }[] };
+    const clash = (body: object) => assert.rejects(async () => publishManifestFile(site.stores, await manifest("clash", body)),
+      (err: FerryError) => err.code === "conflict" && /was published before with other steps|is already the file with sha256/.test(err.message));
+    await clash({ pipeline: "edge-houseprice", pipeline_version: hp.pipeline_version, steps: [{ model: "house-price-estimator", file: "retrained.onnx" }] });
+    await clash({ pipeline: "other", steps: [{ model: "house-price-estimator", version: hp.steps[0]!.version, file: "retrained.onnx" }] });
+    const fresh = await publishManifestFile(site.stores, await manifest("ok", { pipeline: "edge-houseprice", steps: [{ model: "house-price-estimator", file: "retrained.onnx" }] }));
+    assert.notEqual(fresh.manifest.pipeline_version, hp.pipeline_version);
+    assert.notEqual(fresh.manifest.steps[0]!.version, hp.steps[0]!.version, "a changed file gets a new model version");
   });
 });
