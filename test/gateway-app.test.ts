@@ -60,6 +60,7 @@ describe("gateway app (buildApp, app.inject)", () => {
       assert.match(body.error, new RegExp(`${method} is not allowed on ${url}`));
     }
     assert.equal((await app.inject({ method: "GET", url: "/nowhere/else" })).statusCode, 404);
+    assert.equal((await app.inject({ method: "GET", url: "/docs/static/nope.js" })).statusCode, 404, "a route of this method that finds nothing");
   });
 
   it("reads buckets created after it started: deployed pipelines and the current one", async () => {

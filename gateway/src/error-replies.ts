@@ -72,8 +72,9 @@ export function errorReplies(app: FastifyInstance): void {
   });
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split("?")[0]!;
+    // A route of this very method that found nothing (a missing static file) is a 404, not a 405.
     const allowed = allowedMethods(app, path);
-    if (allowed.length === 0) return sendError(reply, new FerryError("not_found", `no route ${req.method} ${path}`));
+    if (allowed.length === 0 || allowed.includes(req.method)) return sendError(reply, new FerryError("not_found", `no route ${req.method} ${path}`));
     void reply.header("Allow", allowed.join(", "));
     return sendError(reply, new FerryError("method_not_allowed", `${req.method} is not allowed on ${path}; use ${allowed.join(" or ")}`));
   });
