@@ -2,7 +2,7 @@
 # Installs what Ferry needs when it is missing, then builds. Cheap to run again: it skips what is done.
 #   - npm dependencies (npm ci; onnxruntime-node's CUDA download is skipped: its CPU runtime ships in the package)
 #   - a current nats-server (>= 2.10) from Debian's newer suites into .ferry/ (scripts/nats-server.sh)
-#   - Debian's chromium, for the dashboard's browser test, under `npm test` only (apt-get when root)
+#   - never chromium: `npm run setup:browser` installs it for the dashboard's browser test
 #   - the TypeScript build (tsc -b, incremental), and the dashboard (vite build) when ui/dist is older than ui/
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,15 +17,10 @@ fi
 # A current nats-server (>= 2.10) in .ferry/, fetched from Debian's newer suites (see the script).
 bash scripts/nats-server.sh
 
-# Only `npm test` needs a browser (test/ui.test.ts); `npm start` should not pull in 300 MB for it.
+# The dashboard's browser test needs chromium, which this script never installs (it is 300 MB, and
+# `npm test` must not apt-get as a side effect): `npm run setup:browser` does, and .ci/run runs it.
 if [ "${npm_lifecycle_event:-}" = test ] && [ ! -x /usr/bin/chromium ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "ferry setup: installing Debian's chromium for the dashboard test (apt-get)" >&2
-    apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
-  else
-    echo "ferry setup: chromium is missing, so the dashboard test will be skipped; install it with: sudo apt-get install -y chromium" >&2
-  fi
+  echo "ferry setup: /usr/bin/chromium is missing: the dashboard's browser test will be SKIPPED. Install it with: npm run setup:browser" >&2
 fi
 
 node_modules/.bin/tsc -b

@@ -5,7 +5,7 @@ import { describe, it } from "node:test";
 import {
   Field, FixedSizeList, Float32, Float64, Int64, LargeList, List, Table, tableFromIPC, tableToIPC, vectorFromArray,
 } from "apache-arrow";
-import { FerryError, decodeArrow, decodeEnvelope, decodePandasRecords, encodeEnvelope, encodeRecordsArrow, encodeRecordsJson, inputFormatOf, outputFormatOf, parseManifest, type EnvelopePart, type RecordsView } from "@ferry/contracts";
+import { FerryError, checkRequestBody, decodeArrow, hasArrowMagic, decodeEnvelope, decodePandasRecords, encodeEnvelope, encodeRecordsArrow, encodeRecordsJson, inputFormatOf, outputFormatOf, parseManifest, type EnvelopePart, type RecordsView } from "@ferry/contracts";
 import { houseRef, models } from "./helpers/paths.js";
 
 const enc = new TextEncoder();
@@ -78,6 +78,30 @@ describe("pandas-records input", () => {
     assert.equal(code(() => t.column("a")), "missing_input");
     const u = decodePandasRecords(enc.encode(JSON.stringify([{ a: ["x"] }])));
     assert.equal(code(() => u.column("a")), "bad_input_type");
+  });
+  it("refuses null and numbers beyond float64 (1e400 parses as Infinity) with 422 bad_input_type; marks true/false", () => {
+    for (const cell of ["null", "[1, null]", "1e400", "[-1e400]", "\"1\"", "{}"]) {
+      const t = decodePandasRecords(enc.encode(`[{"a": [2]}, {"a": ${cell}}]`));
+      assert.throws(() => t.column("a"), (err: FerryError) => err.code === "bad_input_type" && /column "a" row 1/.test(err.message), cell);
+    }
+    assert.throws(() => decodePandasRecords(enc.encode("[{\"a\": 1e400}]")).column("a"), /beyond float64's range \(it reads as Infinity\)/);
+    assert.equal(decodePandasRecords(enc.encode("[{\"a\": [true, false]}]")).column("a").booleans, true);
+    assert.equal(decodePandasRecords(enc.encode("[{\"a\": [1, 0]}]")).column("a").booleans, undefined);
+  });
+});
+
+describe("request body checks before decoding", () => {
+  it("an empty body is empty_body; Arrow must start with ARROW1 (file) or 0xFFFFFFFF (stream)", () => {
+    const table = new Table({ a: vectorFromArray([1, 2]) });
+    assert.equal(hasArrowMagic(tableToIPC(table, "file")), true);
+    assert.equal(hasArrowMagic(tableToIPC(table, "stream")), true);
+    assert.equal(hasArrowMagic(enc.encode("[{\"a\": 1}]")), false);
+    assert.equal(hasArrowMagic(enc.encode("ARROW")), false);
+    assert.equal(code(() => checkRequestBody("arrow", new Uint8Array(0))), "empty_body");
+    assert.equal(code(() => checkRequestBody("pandas-records", new Uint8Array(0))), "empty_body");
+    assert.equal(code(() => checkRequestBody("arrow", enc.encode("hello"))), "bad_arrow");
+    assert.throws(() => checkRequestBody("arrow", enc.encode("hello")), /not an Arrow IPC file \(bad magic\)/);
+    checkRequestBody("pandas-records", enc.encode("hello"));
   });
 });
 

@@ -4,14 +4,15 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Objm } from "@nats-io/obj";
-import { Buckets, type InferenceRecord } from "@ferry/contracts";
+import { Buckets, type FerryError, type InferenceRecord } from "@ferry/contracts";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   deployManifest, publishManifestFile, setCurrentPipeline, start as startDeployer, undeploy, uploadModel, type DeploymentStores,
 } from "@ferry/deployer";
 import type { Gateway } from "@ferry/gateway";
 import { start as startInferer, type Inferer } from "@ferry/inferer";
-import { houseRef, models } from "./helpers/paths.js";
+import { houseRef, manifests, models, root } from "./helpers/paths.js";
 import { PANDAS, houseRecords, post, quiet, startDeploySite, until, type DeploySite } from "./helpers/site.js";
 
 interface Pipelines { pipelines: { id: string; status: string; version?: string; detail?: string }[] }
@@ -134,6 +135,15 @@ describe("publishing pipeline versions to a serving site", () => {
     });
   });
 
+  it("`ferry current` refuses a pipeline that is not deployed, naming the deployed ones; /infer keeps serving", async () => {
+    await assert.rejects(setCurrentPipeline(stores, "nope"), (err: FerryError) => err.code === "unknown_pipeline" && /deployed: swap/.test(err.message));
+    const cli = spawnSync(process.execPath, [join(root, "cli", "dist", "main.js"), "current", "nope"], { env: { ...process.env, NATS_URL: site.nats.url }, encoding: "utf8" });
+    assert.equal(cli.status, 1, cli.stderr);
+    assert.match(cli.stderr, /pipeline "nope" is not deployed, so it cannot be current; deployed: swap/);
+    const r = await post(`${gateway.url}/infer`, houseRecords([houseRef.rows[0]!]), { "Content-Type": PANDAS });
+    assert.equal(r.status, 200, "the current pipeline is unchanged");
+  });
+
   it("a restarted inferer serves from its cache when the model store is gone", async () => {
     await site.inferer.stop();
     await (await new Objm(site.nc).open(Buckets.models)).destroy();
@@ -166,6 +176,10 @@ describe("deployment over NATS request/reply (for the Ops hub)", () => {
       assert.match(String(deployed.json.pipeline_version), /^[0-9a-f-]{36}$/);
       await until("remote to serve", async () => (await post(`${site.gateway.url}/pipelines/remote`, houseRecords([houseRef.rows[0]!]), { "Content-Type": PANDAS })).status === 200);
       assert.equal((await ask("ferry.current", { pipeline: "remote" })).status, 200);
+      const typo = await ask("ferry.current", { pipeline: "nope" });
+      assert.equal(typo.status, 404, "a pipeline that is not deployed cannot be made current");
+      assert.equal(typo.json.code, "unknown_pipeline");
+      assert.match(String(typo.json.error), /"nope" is not deployed.*deployed: remote$/);
       await until("/infer to serve remote", async () => (await post(`${site.gateway.url}/infer`, houseRecords([houseRef.rows[0]!]), { "Content-Type": PANDAS })).status === 200);
       const missing = await ask("ferry.deploy", { pipeline: "nope", steps: [{ model: "x", sha256: "0".repeat(64) }] });
       assert.equal(missing.status, 400);
@@ -178,5 +192,58 @@ describe("deployment over NATS request/reply (for the Ops hub)", () => {
       await deployer.stop();
       await site.stop();
     }
+  });
+});
+
+describe("manifest versions: honoured when given, one per model file across the site", () => {
+  let site: DeploySite;
+  before(async () => { site = await startDeploySite({ logRecords: false }); });
+  after(async () => { await site.stop(); });
+  const get = async <T>(path: string): Promise<T> => (await (await fetch(`${site.gateway.url}${path}`)).json()) as T;
+  const running = (ids: string[]) => async (): Promise<boolean> => {
+    const listed = (await get<Pipelines>("/pipelines")).pipelines;
+    return ids.every((id) => listed.some((p) => p.id === id && p.status === "Running"));
+  };
+  const manifest = async (name: string, body: object): Promise<string> => {
+    const path = join(site.dir, `${name}.json`);
+    await writeFile(path, JSON.stringify(body));
+    return path;
+  };
+
+  it("the demo manifests' pipeline_version and step versions are the published ones; their shared model is one /models row", async () => {
+    const hp = JSON.parse(await readFile(manifests.houseprice, "utf8")) as { pipeline_version: string; steps: { version: string }[] };
+    const a = await publishManifestFile(site.stores, manifests.houseprice);
+    const b = await publishManifestFile(site.stores, manifests.bucketed);
+    assert.equal(a.manifest.pipeline_version, hp.pipeline_version);
+    assert.equal(a.manifest.steps[0]!.version, hp.steps[0]!.version);
+    assert.equal(b.manifest.steps[0]!.version, hp.steps[0]!.version, "the same model file in both manifests");
+    await until("both pipelines to run", running(["edge-houseprice", "edge-houseprice-bucketed"]));
+    const rows = (await get<Models>("/models")).models.filter((m) => m.name === "house-price-estimator");
+    assert.deepEqual(rows.map((m) => m.version), [hp.steps[0]!.version], "one row per model version");
+    const [rec] = (await post(`${site.gateway.url}/pipelines/edge-houseprice`, houseRecords([houseRef.rows[0]!]), { "Content-Type": PANDAS })).json as InferenceRecord[];
+    assert.equal(rec!.model_version, hp.steps[0]!.version);
+    const again = await publishManifestFile(site.stores, manifests.houseprice);
+    assert.equal(again.manifest.pipeline_version, hp.pipeline_version, "the same version with the same content publishes again");
+  });
+
+  it("without versions, two pipelines sharing a model file give it one version", async () => {
+    await copyFile(house, join(site.dir, "shared.onnx"));
+    const one = await publishManifestFile(site.stores, await manifest("share-a", { pipeline: "share-a", steps: [{ model: "shared", file: "shared.onnx" }] }));
+    const two = await publishManifestFile(site.stores, await manifest("share-b", { pipeline: "share-b", steps: [{ model: "shared", file: "shared.onnx" }] }));
+    assert.equal(two.manifest.steps[0]!.version, one.manifest.steps[0]!.version);
+    await until("both pipelines to run", running(["share-a", "share-b"]));
+    assert.equal((await get<Models>("/models")).models.filter((m) => m.name === "shared").length, 1);
+  });
+
+  it("a given version that history has with other content is refused with 409 conflict and a reason", async () => {
+    await writeFile(join(site.dir, "retrained.onnx"), Buffer.concat([await readFile(house), retrained]));
+    const hp = JSON.parse(await readFile(manifests.houseprice, "utf8")) as { pipeline_version: string; steps: { model: string; version: string }[] };
+    const clash = (body: object) => assert.rejects(async () => publishManifestFile(site.stores, await manifest("clash", body)),
+      (err: FerryError) => err.code === "conflict" && /was published before with other steps|is already the file with sha256/.test(err.message));
+    await clash({ pipeline: "edge-houseprice", pipeline_version: hp.pipeline_version, steps: [{ model: "house-price-estimator", file: "retrained.onnx" }] });
+    await clash({ pipeline: "other", steps: [{ model: "house-price-estimator", version: hp.steps[0]!.version, file: "retrained.onnx" }] });
+    const fresh = await publishManifestFile(site.stores, await manifest("ok", { pipeline: "edge-houseprice", steps: [{ model: "house-price-estimator", file: "retrained.onnx" }] }));
+    assert.notEqual(fresh.manifest.pipeline_version, hp.pipeline_version);
+    assert.notEqual(fresh.manifest.steps[0]!.version, hp.steps[0]!.version, "a changed file gets a new model version");
   });
 });

@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { createConnection } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Table, tableToIPC, vectorFromArray } from "apache-arrow";
 import { Headers, InfererQueue, encodeEnvelope, inferSubject, type InferenceRecord } from "@ferry/contracts";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { houseRef, manifests, models } from "./helpers/paths.js";
-import { ARROW_FILE, PANDAS, houseRecords, post, startTestSite, type TestSite } from "./helpers/site.js";
+import { ARROW_FILE, ARROW_STREAM, PANDAS, houseRecords, post, startTestSite, type TestSite } from "./helpers/site.js";
 
 interface ErrorReply { error: string; code: string }
 
@@ -16,9 +17,21 @@ async function expectError(r: Promise<{ status: number; json: unknown; type: str
   assert.equal(res.status, status, JSON.stringify(res.json));
   assert.match(res.type, /application\/json/);
   const body = res.json as ErrorReply;
+  assert.deepEqual(Object.keys(body).sort(), ["code", "error"], "an error body is {error, code}, nothing else");
   assert.equal(body.code, code);
   assert.equal(typeof body.error, "string");
   if (mentions) assert.match(body.error, mentions);
+}
+
+/** Sends `request` as raw bytes and resolves to everything the server sends before it closes the connection. */
+function rawExchange(host: string, port: number, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = createConnection({ host, port }, () => socket.write(request));
+    socket.on("data", (c: Buffer) => chunks.push(c));
+    socket.on("error", reject);
+    socket.on("close", () => resolve(Buffer.concat(chunks).toString("latin1")));
+  });
 }
 
 describe("bad input gets a JSON error and the site keeps serving", () => {
@@ -40,10 +53,51 @@ describe("bad input gets a JSON error and the site keeps serving", () => {
     flipped.fill(0xff, 8, 64);
     await expectError(infer(flipped, { "Content-Type": ARROW_FILE }), 400, "bad_arrow");
   });
+  it("an empty body → 400 empty_body; a body that is not Arrow → 400 bad_arrow (bad magic), at the gateway and at the inferer", async () => {
+    for (const type of [ARROW_FILE, ARROW_STREAM, PANDAS]) await expectError(infer(new Uint8Array(0), { "Content-Type": type }), 400, "empty_body", /^empty body/);
+    for (const type of [ARROW_FILE, ARROW_STREAM]) {
+      await expectError(infer(houseRecords(houseRef.rows.slice(0, 1)), { "Content-Type": type }), 400, "bad_arrow", /^not an Arrow IPC file \(bad magic\)/);
+    }
+    // Straight to the inferer over NATS, as a durable request or a client on the site's NATS would send it.
+    for (const [body, code] of [[new Uint8Array(0), "empty_body"], [new TextEncoder().encode("not arrow"), "bad_arrow"]] as const) {
+      const h = natsHeaders();
+      h.set(Headers.contentType, ARROW_FILE);
+      const reply = await site.client.request(inferSubject("edge-houseprice"), body, { headers: h, timeout: 10_000 });
+      assert.equal(reply.headers?.get(Headers.status), "400", new TextDecoder().decode(reply.data));
+      assert.equal((JSON.parse(new TextDecoder().decode(reply.data)) as ErrorReply).code, code);
+    }
+  });
+  it("requests Node's HTTP parser refuses (bad header, bad chunked encoding) → 400 {error, code} JSON, then the connection closes", async () => {
+    const { hostname, port } = new URL(site.url);
+    const broken = [
+      "GET /health HTTP/1.1\r\nHost: x\r\nNo colon in this header\r\n\r\n",
+      "POST /infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\nnot hex\r\n0\r\n\r\n",
+      "GET /health HTTP/9.9 extra\r\n\r\n",
+    ];
+    for (const request of broken) {
+      const raw = await rawExchange(hostname, Number(port), request);
+      const [head, body] = raw.split("\r\n\r\n", 2) as [string, string];
+      assert.match(head, /^HTTP\/1\.1 400 Bad Request\r\n/, JSON.stringify(request));
+      assert.match(head, /content-type: application\/json/i);
+      const json = JSON.parse(body) as ErrorReply;
+      assert.deepEqual(Object.keys(json).sort(), ["code", "error"]);
+      assert.equal(json.code, "bad_request");
+      assert.match(json.error, /^malformed HTTP request: /);
+    }
+    const huge = await rawExchange(hostname, Number(port), `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`);
+    assert.match(huge, /^HTTP\/1\.1 431 /);
+    assert.equal((JSON.parse(huge.split("\r\n\r\n")[1]!) as ErrorReply).code, "headers_too_large");
+  });
   it("a missing input column → 422 naming the column and the expected shape", () =>
     expectError(infer(JSON.stringify([{ a: houseRef.rows[0], b: 1 }]), { "Content-Type": PANDAS }), 422, "missing_input", /"tensor".*float32 \[batch,18\]/));
   it("a wrong tensor width → 422 naming the column and the expected shape", () =>
     expectError(infer(houseRecords([houseRef.rows[0]!.slice(0, 17)]), { "Content-Type": PANDAS }), 422, "bad_shape", /"tensor" row 0 has 17 values, expected 18.*\[batch,18\]/));
+  it("null, true or a number beyond float64 (1e400) in a float column → 422 bad_input_type naming the column and row", async () => {
+    const good = houseRef.rows[0]!.slice(1).join(",");
+    for (const bad of ["null", "true", "1e400"]) {
+      await expectError(infer(`[{"tensor": [1,${good}]}, {"tensor": [${bad},${good}]}]`, { "Content-Type": PANDAS }), 422, "bad_input_type", /column "tensor"( row 1)?/);
+    }
+  });
   it("an unsupported or missing Content-Type → 415", async () => {
     await expectError(infer("a,b\n1,2", { "Content-Type": "text/csv" }), 415, "unsupported_media_type");
     await expectError(infer(houseRecords(houseRef.rows.slice(0, 1)), {}), 415, "unsupported_media_type");

@@ -41,6 +41,28 @@ describe("gateway app (buildApp, app.inject)", () => {
     }
   });
 
+  it("a wrong method on a known path → 405 method_not_allowed with Allow; an unknown path stays 404", async () => {
+    const cases: [string, string, string][] = [
+      ["GET", "/infer", "POST"],
+      ["DELETE", "/pipelines/some-pipeline", "POST"],
+      ["POST", "/pipelines", "GET, HEAD"],
+      ["PUT", "/models", "GET, HEAD"],
+      ["GET", "/logs", "POST"],
+    ];
+    for (const [method, url, allow] of cases) {
+      const res = await app.inject({ method: method as "GET", url });
+      assert.equal(res.statusCode, 405, `${method} ${url}: ${res.body}`);
+      assert.equal(res.headers.allow, allow, `${method} ${url}`);
+      assert.match(String(res.headers["content-type"]), /application\/json/);
+      const body = res.json<{ error: string; code: string }>();
+      assert.deepEqual(Object.keys(body).sort(), ["code", "error"]);
+      assert.equal(body.code, "method_not_allowed");
+      assert.match(body.error, new RegExp(`${method} is not allowed on ${url}`));
+    }
+    assert.equal((await app.inject({ method: "GET", url: "/nowhere/else" })).statusCode, 404);
+    assert.equal((await app.inject({ method: "GET", url: "/docs/static/nope.js" })).statusCode, 404, "a route of this method that finds nothing");
+  });
+
   it("reads buckets created after it started: deployed pipelines and the current one", async () => {
     const before = (await app.inject({ method: "GET", url: "/pipelines" })).json<{ pipelines: { id: string }[] }>();
     assert.deepEqual(before.pipelines.map((p) => p.id), ["expected"]);

@@ -8,11 +8,12 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Buckets, Headers, SiteKeys, Subjects } from "@ferry/contracts";
 import { Kvm } from "@nats-io/kv";
 import { hubAssets, provision, siteAssets, storageSettings, streamNameOf } from "@ferry/runtime";
-import { start as startDeployer } from "@ferry/deployer";
+import { openStores, publishManifestFile, start as startDeployer } from "@ferry/deployer";
 import { start as startInferer } from "@ferry/inferer";
 import { start as startLogger } from "@ferry/logger";
 import type { Service } from "@ferry/runtime";
 import { quiet, until } from "./helpers/site.js";
+import { manifests } from "./helpers/paths.js";
 import { startTestCluster, type TestCluster } from "./helpers/cluster.js";
 
 async function streamNames(jsm: JetStreamManager): Promise<string[]> {
@@ -56,7 +57,9 @@ describe("topology: one definition of every stream and bucket, provisioned once"
 
     const done = await provision(admin, siteAssets(storageSettings({ replicas: 3 })));
     assert.ok(done.every((r) => r.action === "created"), JSON.stringify(done));
-    await until("the deployer to answer", async () => (await setCurrent(admin, "edge-houseprice")) === 200, 20_000);
+    await until("the deployer to answer", async () => (await setCurrent(admin, "edge-houseprice")) === 404, 20_000);
+    await publishManifestFile(await openStores(admin), manifests.houseprice);
+    assert.equal(await setCurrent(admin, "edge-houseprice"), 200, "a deployed pipeline can be made current");
     assert.equal((await (await new Kvm(admin).open(Buckets.site)).get(SiteKeys.current))?.string(), "edge-houseprice");
     await until("the inferer to follow its stores", async () => inferer.status().detail === undefined, 20_000);
   });

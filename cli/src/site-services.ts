@@ -28,7 +28,9 @@ async function deployAtStart(natsUrl: string, o: SiteOptions, log: Logger): Prom
       }
     }
     const current = o.current ?? ((await currentPipeline(stores)) ? undefined : first);
-    if (current) await setCurrentPipeline(stores, current);
+    // A --current that names no deployed pipeline is refused (with the deployed ones named): the site
+    // still starts, keeping the current pipeline it had.
+    if (current) await setCurrentPipeline(stores, current).catch((err: unknown) => log.error({ current, err: (err as Error).message }, "cannot make this pipeline current"));
   } finally {
     await nc.drain();
   }

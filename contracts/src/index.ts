@@ -12,6 +12,7 @@ export type { TensorElementType, NumericArray, NumericInputType } from "./tensor
 export { hasRowWidth, firstBadRow } from "./input-table.js";
 export type { InputColumn, InputTable } from "./input-table.js";
 export { decodePandasRecords } from "./pandas-records.js";
+export { checkRequestBody, hasArrowMagic } from "./body-checks.js";
 export { decodeArrowColumns, decodeArrow, arrowTable } from "./arrow-input.js";
 export type { TextColumn, DecodedArrow } from "./arrow-input.js";
 export { encodeRecordsJson, encodeRecordsArrow, keptInputs, encodeLogRecords } from "./records.js";

@@ -8,6 +8,8 @@ export interface InputColumn {
   readonly offsets: Int32Array;
   /** One plain value per row (an Arrow column of numbers, not of lists): shown as a number, not a list. */
   readonly scalar?: boolean;
+  /** Some value was JSON `true`/`false` (read as 1/0): only a bool input takes those. */
+  readonly booleans?: boolean;
 }
 
 /** A decoded request: rows of named columns, read lazily so that unused columns cost nothing. */

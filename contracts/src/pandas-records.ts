@@ -88,32 +88,43 @@ class RecordsTable implements InputTable {
 function flattenColumn(rows: Record<string, unknown>[], name: string): InputColumn {
   const values: number[] = [];
   const offsets = new Int32Array(rows.length + 1);
+  const seen = { booleans: false };
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!;
     if (!Object.hasOwn(row, name)) {
       throw new FerryError("missing_input", `row ${i} has no column "${name}"`);
     }
     const value = row[name];
-    if (typeof value === "number") values.push(value);
-    else pushFlat(value, values, name, i, 0);
+    // The hot path (one finite number per row) costs a type and a finiteness check; the rest recurses.
+    if (typeof value === "number" && Number.isFinite(value)) values.push(value);
+    else pushFlat(value, values, { name, row: i, seen }, 0);
     offsets[i + 1] = values.length;
   }
-  return { name, values, offsets };
+  return seen.booleans ? { name, values, offsets, booleans: true } : { name, values, offsets };
 }
 
-function pushFlat(value: unknown, out: number[], name: string, row: number, depth: number): void {
-  if (typeof value === "number") {
+/** Where a value is, for errors, and whether the column held true/false (only a bool input takes them). */
+interface Cell { readonly name: string; readonly row: number; readonly seen: { booleans: boolean } }
+
+function pushFlat(value: unknown, out: number[], at: Cell, depth: number): void {
+  if (typeof value === "number" && Number.isFinite(value)) {
     out.push(value);
   } else if (Array.isArray(value)) {
-    if (depth >= MAX_DEPTH) throw new FerryError("bad_input_type", `column "${name}" row ${row}: lists nested deeper than ${MAX_DEPTH}`);
-    for (const item of value) pushFlat(item, out, name, row, depth + 1);
-  } else if (value === null) {
-    out.push(Number.NaN);
+    if (depth >= MAX_DEPTH) throw new FerryError("bad_input_type", `column "${at.name}" row ${at.row}: lists nested deeper than ${MAX_DEPTH}`);
+    for (const item of value) pushFlat(item, out, at, depth + 1);
   } else if (typeof value === "boolean") {
+    at.seen.booleans = true;
     out.push(value ? 1 : 0);
   } else {
-    throw new FerryError("bad_input_type", `column "${name}" row ${row}: expected numbers or lists of numbers, got ${typeof value}`);
+    throw new FerryError("bad_input_type", `column "${at.name}" row ${at.row}: expected numbers or lists of numbers, got ${describeValue(value)}`);
   }
+}
+
+/** What a non-number is, in words. JSON has no NaN or Infinity: a number beyond float64 (1e400) parses as ±Infinity. */
+function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value === "number") return `a number beyond float64's range (it reads as ${value})`;
+  return typeof value;
 }
 
 function countScalars(value: unknown, depth: number): number {

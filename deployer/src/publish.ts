@@ -1,9 +1,10 @@
-import { createHash, randomUUID } from "node:crypto";
+import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { Readable } from "node:stream";
-import { FerryError, SiteKeys, modelsOfStep, parseDeployedManifest, parseManifest, type DeployedManifest, type DeployedStep, type DeploymentManifest, type PipelineStep } from "@ferry/contracts";
+import { FerryError, SiteKeys, modelsOfStep, parseDeployedManifest, parseManifest, type DeployedManifest, type DeploymentManifest } from "@ferry/contracts";
+import { contentOf, knownVersions, pipelineVersion, versionedSteps } from "./versions.js";
 import type { DeploymentStores } from "@ferry/runtime";
 
 /** Called as a model file uploads: bytes sent so far of `total`. */
@@ -33,35 +34,6 @@ export async function uploadModel(stores: DeploymentStores, model: string, path:
   return true;
 }
 
-/** Reuses a model's version while its file is unchanged; a new file gets a new version. */
-function versioned(known: ReadonlyMap<string, string>, steps: readonly PipelineStep[]): DeployedStep[] {
-  const one = <T extends { model: string; sha256?: string; file?: string }>({ file: _file, ...m }: T): Omit<T, "file"> & { version: string; sha256: string } =>
-    ({ ...m, sha256: m.sha256!, version: known.get(`${m.model}\u0000${m.sha256}`) ?? randomUUID() });
-  return steps.map(({ shadows, split, ...s }) => ({
-    ...(split ? s : one(s)),
-    ...(shadows ? { shadows: shadows.map(one) } : {}),
-    ...(split ? { split: { ...split, arms: split.arms.map((a) => ({ ...one(a), weight: a.weight })) } } : {}),
-  }));
-}
-
-/** Versions given to (model, sha256) pairs in the pipeline's kept history, newest last. */
-async function knownVersions(stores: DeploymentStores, pipeline: string): Promise<Map<string, string>> {
-  const known = new Map<string, string>();
-  try {
-    for await (const e of await stores.deployments.history({ key: pipeline })) {
-      if (e.operation !== "PUT" || e.length === 0) continue;
-      try {
-        for (const s of parseDeployedManifest(e.json<unknown>()).steps.flatMap((x) => modelsOfStep(x))) known.set(`${s.model}\u0000${s.sha256}`, s.version!);
-      } catch {
-        // an unreadable old entry names no versions
-      }
-    }
-  } catch {
-    // no history yet
-  }
-  return known;
-}
-
 /** The manifest currently deployed under `pipeline`, if any. */
 export async function deployedManifest(stores: DeploymentStores, pipeline: string): Promise<DeployedManifest | undefined> {
   const entry = await stores.deployments.get(pipeline);
@@ -86,7 +58,7 @@ export interface PublishOptions {
 
 /**
  * Publishes a manifest file: uploads its models to the object store (by sha256, skipped when there) and
- * writes the manifest to the deployments bucket with a fresh `pipeline_version`.
+ * writes the manifest to the deployments bucket with its `pipeline_version` (a fresh one when it gives none).
  */
 export async function publishManifestFile(stores: DeploymentStores, path: string, options: PublishOptions = {}): Promise<PublishResult> {
   const manifest = parseManifest(JSON.parse(await readFile(path, "utf8")) as unknown, path);
@@ -122,19 +94,14 @@ export async function deployManifest(stores: DeploymentStores, manifest: Deploym
     if (!info || info.deleted) throw new FerryError("bad_request", `model ${step.model}: object ${step.sha256} is not in the model store`);
   }
   const previous = await deployedManifest(stores, manifest.pipeline).catch(() => undefined);
-  const shape = (m: DeploymentManifest): string => JSON.stringify({
-    steps: m.steps.map((s) => ({
-      model: s.model, sha256: s.sha256, inputs: s.inputs ?? {}, shadows: (s.shadows ?? []).map((x) => [x.model, x.sha256]),
-      split: s.split ? { ...s.split, arms: s.split.arms.map((a) => [a.model, a.sha256, a.weight]) } : null,
-    })),
-    validations: m.validations ?? {},
-  });
-  const same = previous !== undefined && shape(previous) === shape(manifest);
+  const same = previous !== undefined && contentOf(previous) === contentOf(manifest) &&
+    (manifest.pipeline_version === undefined || manifest.pipeline_version === previous.pipeline_version);
   if (onlyIfChanged && same) return { manifest: previous, changed: false };
+  const known = await knownVersions(stores, manifest.pipeline);
   const deployed: DeployedManifest = {
     ...manifest,
-    pipeline_version: randomUUID(),
-    steps: versioned(await knownVersions(stores, manifest.pipeline), manifest.steps),
+    pipeline_version: pipelineVersion(known, manifest),
+    steps: versionedSteps(known, manifest.pipeline, manifest.steps),
   };
   await stores.deployments.put(manifest.pipeline, JSON.stringify(deployed));
   return { manifest: deployed, changed: true };
@@ -146,8 +113,26 @@ export async function undeploy(stores: DeploymentStores, pipeline: string): Prom
   await stores.deployments.delete(pipeline);
 }
 
-/** Sets the site's current pipeline (the one behind `POST /infer`). */
+/** The pipelines deployed on the site, by name. */
+export async function deployedPipelines(stores: DeploymentStores): Promise<string[]> {
+  const names: string[] = [];
+  for await (const key of await stores.deployments.keys()) {
+    // A key whose last entry is a delete marker may still be listed: only a readable manifest counts.
+    if (await deployedManifest(stores, key).catch(() => undefined)) names.push(key);
+  }
+  return names.sort();
+}
+
+/**
+ * Sets the site's current pipeline (the one behind `POST /infer`). A pipeline that is not deployed is
+ * refused (404 `unknown_pipeline`, naming the deployed ones): a typo would otherwise take `/infer` down.
+ */
 export async function setCurrentPipeline(stores: DeploymentStores, pipeline: string): Promise<void> {
+  if (!(await deployedManifest(stores, pipeline).catch(() => undefined))) {
+    const deployed = await deployedPipelines(stores);
+    throw new FerryError("unknown_pipeline", `pipeline ${JSON.stringify(pipeline)} is not deployed, so it cannot be current; ` +
+      `deployed: ${deployed.length > 0 ? deployed.join(", ") : "none (deploy one first: ferry deploy MANIFEST)"}`);
+  }
   await stores.site.put(SiteKeys.current, pipeline);
 }
 

@@ -2,7 +2,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { NatsConnection } from "@nats-io/transport-node";
 import { admitInference, type AdmissionLimits } from "./admission.js";
 import { DEFAULT_CLIENT_TIMEOUTS, closeSlowClientsOnStop, timeoutSettings, type ClientTimeouts } from "./client-timeouts.js";
-import { errorReplies, frameworkErrors } from "./error-replies.js";
+import { clientErrorReply, errorReplies, frameworkErrors } from "./error-replies.js";
 import { acceptRawBodies } from "./raw-bodies.js";
 import { natsPlugin } from "./nats-plugin.js";
 import { registerOpenApi } from "./openapi.js";
@@ -48,6 +48,7 @@ function createFastify(options: AppOptions): FastifyInstance {
     // Pipeline names are subject tokens of up to 128 characters; longer ones get Ferry's own 404.
     routerOptions: { maxParamLength: 512 },
     frameworkErrors,
+    clientErrorHandler: clientErrorReply,
     logController: new LogController({ disableRequestLogging: true }),
     ...(options.logger ? { loggerInstance: options.logger } : {}),
   }) as unknown as FastifyInstance;

@@ -1,6 +1,4 @@
-import type { Socket } from "node:net";
 import type { FastifyInstance, FastifyServerOptions } from "fastify";
-import { FerryError, type ErrorCode } from "@ferry/contracts";
 
 /** How long the HTTP server waits for a client. */
 export interface ClientTimeouts {
@@ -25,14 +23,13 @@ export const DEFAULT_CLIENT_TIMEOUTS: ClientTimeouts = { bodyTimeoutMs: 60_000, 
  * expired requests every `connectionsCheckingInterval` (30 s by default, which would let a request live
  * up to 30 s past its limit): here every quarter of the shorter limit, at most 1 s.
  */
-export function timeoutSettings(t: ClientTimeouts): Pick<FastifyServerOptions, "requestTimeout" | "keepAliveTimeout" | "clientErrorHandler"> & { http: object } {
+export function timeoutSettings(t: ClientTimeouts): Pick<FastifyServerOptions, "requestTimeout" | "keepAliveTimeout"> & { http: object } {
   const headersTimeout = Math.min(t.headersTimeoutMs, t.bodyTimeoutMs);
   const connectionsCheckingInterval = Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4)));
   return {
     requestTimeout: t.bodyTimeoutMs,
     keepAliveTimeout: t.keepAliveTimeoutMs,
     http: { headersTimeout, requestTimeout: t.bodyTimeoutMs, connectionsCheckingInterval },
-    clientErrorHandler,
   };
 }
 
@@ -45,24 +42,4 @@ export function closeSlowClientsOnStop(app: FastifyInstance, bodyTimeoutMs: numb
     setTimeout(() => app.server.closeAllConnections(), bodyTimeoutMs).unref();
     done();
   });
-}
-
-/** HTTP status lines of the errors written straight to a socket. */
-const STATUS_TEXT: Record<number, string> = { 400: "Bad Request", 408: "Request Timeout", 431: "Request Header Fields Too Large" };
-
-/**
- * Errors Node meets before Fastify has a request (a timeout, a malformed request line or headers): the
- * client gets `{error, code}` like every other error, written to the socket, which is then closed.
- */
-function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
-  if (err.code === "ECONNRESET" || socket.destroyed) return;
-  const code: ErrorCode = err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "request_timeout" : err.code === "HPE_HEADER_OVERFLOW" ? "headers_too_large" : "bad_request";
-  const message = code === "request_timeout" ? "the request did not arrive in time (headers and body are bounded by --body-timeout)"
-    : code === "headers_too_large" ? "the request headers are too large" : "malformed HTTP request";
-  const e = new FerryError(code, message);
-  const body = JSON.stringify(e.toBody());
-  if (socket.writable) {
-    socket.write(`HTTP/1.1 ${e.status} ${STATUS_TEXT[e.status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-  }
-  socket.destroy();
 }

@@ -26,8 +26,9 @@ export const plainSchema = (schema: unknown): JsonSchema => JSON.parse(JSON.stri
 const codeNotes: Partial<Record<ErrorCode, string>> = {
   bad_json: "malformed JSON",
   bad_records: "pandas-records that is not an array of objects",
-  bad_arrow: "corrupt, truncated or hostile Arrow",
+  bad_arrow: "corrupt, truncated or hostile Arrow, or not Arrow at all (bad magic)",
   bad_request: "a bad parameter or header",
+  empty_body: "an empty body",
   not_found: "no such route",
   unknown_pipeline: "no such pipeline",
   not_acceptable: "`Accept` names nothing Ferry can produce",

@@ -1,4 +1,4 @@
-import { FerryError, decodePandasRecords, firstBadRow, hasRowWidth, inputFormatOf, outputFormatOf, Headers, type EnvelopePart, type InputColumn, type InputTable, type OutputFormat } from "@ferry/contracts";
+import { FerryError, checkRequestBody, decodePandasRecords, firstBadRow, hasRowWidth, inputFormatOf, outputFormatOf, Headers, type EnvelopePart, type InputColumn, type InputTable, type OutputFormat } from "@ferry/contracts";
 import type { ArrowDecoder } from "./arrow-decoder.js";
 
 import type { InputSpec, PipelineRuntime } from "./pipeline-runtime.js";
@@ -29,11 +29,13 @@ export async function bindRequest(runtime: PipelineRuntime, part: EnvelopePart, 
   if (!output) {
     throw new FerryError("not_acceptable", `Accept ${JSON.stringify(part.headers[Headers.accept])} is not supported; accept application/json; format=pandas-records or application/vnd.apache.arrow.file`);
   }
+  checkRequestBody(input, part.body);
   const table = input === "arrow" ? await arrow.decode(part.body) : decodePandasRecords(part.body);
   const columns: InputColumn[] = [];
   const widths: number[] = [];
   for (const spec of runtime.inputs) {
     const column = table.column(columnName(runtime, spec, table));
+    if (column.booleans && spec.type !== "bool") throw new FerryError("bad_input_type", `column "${column.name}" holds true/false, not numbers; ${describe(runtime, spec)}`);
     widths.push(checkWidth(runtime, spec, column));
     columns.push(column);
   }

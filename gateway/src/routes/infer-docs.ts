@@ -5,7 +5,7 @@ import type { ForwardingDoc } from "../openapi.js";
 
 /** What an inference request can answer besides 200, from the code paths behind it (gateway, inferer). */
 const inferenceErrors: ErrorCode[] = [
-  "bad_json", "bad_records", "bad_arrow", "bad_request", "not_acceptable", "payload_too_large", "unsupported_media_type",
+  "bad_json", "bad_records", "bad_arrow", "bad_request", "empty_body", "not_acceptable", "payload_too_large", "unsupported_media_type",
   "missing_input", "bad_shape", "bad_input_type", "inference_failed", "internal", "bad_gateway", "no_inferer",
   "pipeline_not_ready", "overloaded", "inferer_timeout",
 ];

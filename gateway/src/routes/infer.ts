@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
-import { FerryError, Subjects, inferSubject, isSubjectToken } from "@ferry/contracts";
+import { FerryError, Subjects, checkRequestBody, inferSubject, inputFormatOf, isSubjectToken } from "@ferry/contracts";
 import { collectStatus } from "../status-client.js";
 import { bodyOf, forwardedHeaders, sendForwarded } from "../forwarding.js";
 import type { GatewayNats } from "../nats-plugin.js";
@@ -16,8 +16,13 @@ const unknownPipeline = (name: string): FerryError => new FerryError("unknown_pi
 /** `POST /infer` (the current pipeline) and `POST /pipelines/{name}`: the body goes to the inferers as it came. */
 export const inferRoutes: FastifyPluginAsync<InferRoutesOptions> = async (app, options) => {
   const nats = app.nats;
-  const forward = async (subject: string, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> =>
-    sendForwarded(reply, await nats.coalescer.send(subject, { body: bodyOf(req), headers: forwardedHeaders(req) }));
+  const forward = async (subject: string, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    const body = bodyOf(req);
+    // The inferer checks this too (durable requests reach it directly); here it saves a round trip.
+    const format = inputFormatOf(req.headers["content-type"]);
+    if (format) checkRequestBody(format, body);
+    return sendForwarded(reply, await nats.coalescer.send(subject, { body, headers: forwardedHeaders(req) }));
+  };
 
   app.post("/infer", inferenceRoute("infer", "Infer with the site's current pipeline", "Always points at the currently deployed pipeline."),
     async (req, reply) => forward(Subjects.infer, req, reply));
