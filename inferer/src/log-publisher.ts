@@ -123,11 +123,26 @@ export class LogPublisher {
       for (const r of records) waits.add(this.#add(subject, r)!);
       let left = waits.size;
       for (const w of waits) w.push(() => { if (--left === 0) { clearTimeout(timer); resolve(); } });
-      this.#soon ??= setImmediate(() => { this.#soon = undefined; this.#flushAll(); });
+      this.#flushSoon();
     });
   }
 
   #soon: NodeJS.Immediate | undefined;
+
+  /**
+   * Seals the waiting records this tick, unless a publish is being acknowledged already: then they wait
+   * for it and go together (a group commit). Each acknowledged publish costs a disk sync; under load many
+   * replies then share one, while a lone request still goes at once.
+   */
+  #flushSoon(): void {
+    if (this.#inFlight > 0) {
+      this.#flushAfterAck = true;
+      return;
+    }
+    this.#soon ??= setImmediate(() => { this.#soon = undefined; this.#flushAll(); });
+  }
+
+  #flushAfterAck = false;
 
   /** Adds one record to its subject's batch (sealed when full); its batch's ack callbacks, none when the buffer is full. */
   #add(subject: string, data: string): (() => void)[] | undefined {
@@ -202,6 +217,10 @@ export class LogPublisher {
         (err: unknown) => this.#retry(item, err),
       ).finally(() => {
         this.#inFlight--;
+        if (this.#flushAfterAck && this.#inFlight === 0) {
+          this.#flushAfterAck = false;
+          this.#flushAll();
+        }
         this.#inFlightRecords -= item.records;
         this.#pump();
         if (this.#pending() === 0) for (const f of this.#idle.splice(0)) f();
