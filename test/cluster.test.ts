@@ -80,8 +80,9 @@ async function loadThroughKill(url: string, cluster: TestCluster, victim: number
   const ok = (since = 0): number => load.outcomes.filter((o) => o.status === 200 && !o.broken && o.at > since).length;
   try {
     await until("load before the kill", async () => ok() >= 150, 30_000);
-    await cluster.kill(victim);
+    // Taken before the kill: a gateway whose server died fails its requests at once, maybe before kill() returns.
     const killedAt = Date.now();
+    await cluster.kill(victim);
     const moved = afterKill();
     await until("load after the kill", async () => ok(killedAt) >= 300 && moved(), 30_000);
     return { outcomes: load.outcomes, killedAt };
