@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { connect, headers as natsHeaders, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -72,8 +72,13 @@ describe("NATS users per role: a site that requires credentials", () => {
         .pipelines.find((p) => p.id === "edge-houseprice" && p.status === "Running")?.version;
     const before = await versionOf();
     assert.ok(before);
-    // `ferry deploy` on the same machine finds the admin password in the data folder.
-    const deployArgs = ["deploy", manifests.houseprice, "--nats-port", String(new URL(site.natsUrl).port), "--data", dir];
+    // `ferry deploy` on the same machine finds the admin password in the data folder. The manifest names
+    // no version (the demo's names one, already deployed), so the deploy makes a new one.
+    const unversioned = join(dir, "houseprice-unversioned.json");
+    const demo = JSON.parse(await readFile(manifests.houseprice, "utf8")) as { pipeline_version?: string; steps: { version?: string; file: string }[] };
+    delete demo.pipeline_version;
+    await writeFile(unversioned, JSON.stringify({ ...demo, steps: demo.steps.map(({ version: _v, ...s }) => ({ ...s, file: join(dirname(manifests.houseprice), s.file) })) }));
+    const deployArgs = ["deploy", unversioned, "--nats-port", String(new URL(site.natsUrl).port), "--data", dir];
     assert.equal(await deployCommand("deploy", parseAs("deploy", deployArgs, {})), 0);
     await until("the inferer swaps in the new version", async () => { const v = await versionOf(); return v !== undefined && v !== before; });
   });
