@@ -1,29 +1,19 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { root } from "./helpers/paths.js";
+import { isAlive, natsServerPid } from "./helpers/processes.js";
 import { until } from "./helpers/site.js";
-
-/** Whether `pid` runs (a zombie does not). */
-function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
-}
 
 /** Ferry's pid (its data folder's lock) and its nats-server's (the server's ports file). */
 async function sitePids(data: string): Promise<{ ferry: number; nats: number }> {
   const lock = JSON.parse(await readFile(join(data, "ferry.lock"), "utf8")) as { pid: number };
-  const ports = (await readdir(join(data, "nats", "run"))).find((n) => /^nats-server_\d+\.ports$/.test(n));
-  assert.ok(ports, "a ports file");
-  return { ferry: lock.pid, nats: Number(/\d+/.exec(ports)![0]) };
+  const nats = await natsServerPid(data);
+  assert.ok(nats, "a ports file");
+  return { ferry: lock.pid, nats };
 }
 
 describe("npm start: signals reach Ferry", () => {

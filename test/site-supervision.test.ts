@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -9,6 +9,7 @@ import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { LogStream } from "@ferry/contracts";
 import { houseRef, root } from "./helpers/paths.js";
+import { isAlive, natsServerPid } from "./helpers/processes.js";
 import { PANDAS, houseRecords, until } from "./helpers/site.js";
 
 const cli = join(root, "cli", "dist", "main.js");
@@ -40,21 +41,11 @@ async function startCli(data: string, extra: string[] = []): Promise<CliSite> {
   return { child, url, natsUrl, output: () => out, exited };
 }
 
-/** The pid of the site's spawned nats-server, from its ports file. */
+/** The pid of the site's spawned nats-server. */
 async function natsPid(data: string): Promise<number> {
-  const f = (await readdir(join(data, "nats", "run"))).find((n) => /^nats-server_\d+\.ports$/.test(n));
-  assert.ok(f, "a ports file");
-  return Number(/\d+/.exec(f)![0]);
-}
-
-/** Whether `pid` runs (a zombie does not: an orphan's reaper may be slow to reap, or never). */
-function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
+  const pid = await natsServerPid(data);
+  assert.ok(pid, "a ports file");
+  return pid;
 }
 
 /** One single-row house request, its first feature made unique (`tag`) so that its log record can be found. */
