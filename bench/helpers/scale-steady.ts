@@ -9,7 +9,8 @@ import { startFerryChild, waitForPipeline, type FerryChild } from "./ferry-ready
 import { measureHttp, type HttpRun } from "./load.js";
 import { progress } from "./machine.js";
 import { checkReply } from "./probe.js";
-import { memoryKiB } from "./procs.js";
+import { childPids, commandLine, memoryKiB } from "./procs.js";
+import { soakWithKill, type SoakKill } from "./soak-kill.js";
 import { scaleLabels, scaleSettings } from "./scale-config.js";
 import { meanMB, peakMB, sampleRss, slopeMBPerMin, sumSeries, type RssSeries } from "./scale-memory.js";
 
@@ -116,4 +117,26 @@ export async function measureSteady(label: string, seconds: number): Promise<Ste
   } finally {
     await site.stop();
   }
+}
+
+/** The soak with a fault: the embedded site under house-price load, its nats-server killed at half time; the Ferry process's RSS throughout. */
+export async function measureSoakWithKill(seconds: number): Promise<{ kill: SoakKill; memory: RssFigures[] }> {
+  progress(`soak with a fault: starting ferry start (own nats-server, demo pipelines), ${seconds} s of load, kill -9 of its nats-server at half time`);
+  const [first, ...rest] = demoManifests;
+  const site = await startFerryChild(scaleLabels.site, first!, pipelines.house, rest.flatMap((m) => ["--pipeline", m]));
+  try {
+    await checkReply(`${site.url}/pipelines/${pipelines.house}`, houseBody, houseHeaders);
+    // The Ferry process only: the nats-server's pid changes at the kill.
+    const ferry = site.procs.filter((p) => p.label !== "nats-server");
+    const sampler = sampleRss(ferry, scaleSettings.steadySampleMs);
+    const kill = await soakWithKill(site, seconds, scaleSettings.steadyConnections, () => natsServerPid(site));
+    const memory = sampler.stop().map((s) => figuresOf(s, undefined));
+    return { kill, memory };
+  } finally {
+    await site.stop();
+  }
+}
+
+async function natsServerPid(site: FerryChild): Promise<number | undefined> {
+  return (await childPids(site.child.pid)).find((pid) => commandLine(pid).includes("nats-server"));
 }
