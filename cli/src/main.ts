@@ -9,6 +9,7 @@ import { runGatewayPrimary } from "./gateway-cluster.js";
 import { logsCommand } from "./logs-command.js";
 import { deployCommand } from "./deploy-command.js";
 import { natsPasswordCommand } from "./nats-password-command.js";
+import { deviceCommand } from "./device-command.js";
 import { opsTokenCommand } from "./ops-token-command.js";
 import { tlsInitCommand } from "./tls-init-command.js";
 import { DefaultTokenTtlMs } from "@ferry/ops";
@@ -113,6 +114,7 @@ function run(parsed: Parsed): Promise<number> | number {
       return 0;
     case "deploy": case "undeploy": case "current": return deployCommand(parsed.command, parsed.options);
     case "nats-password": return natsPasswordCommand(parsed.options);
+    case "device add": case "device remove": case "device list": return deviceCommand(parsed.command, parsed.options);
     case "logs": return logsCommand(parsed.options);
     case "ops token create": case "ops token list": case "ops token revoke": return opsTokenCommand(parsed.command, parsed.options);
     case "tls init": return tlsInitCommand(parsed.options);

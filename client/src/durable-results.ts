@@ -40,9 +40,9 @@ export interface ResultsOptions {
   ids?: Iterable<string>;
 }
 
-/** Subject filter of every result of a pipeline. */
-export function resultsFilter(pipeline: string): string {
-  return `${Subjects.resultPrefix}${pipeline}.>`;
+/** Subject filter of every result of a pipeline for one device. */
+export function resultsFilter(pipeline: string, device: string): string {
+  return `${Subjects.resultPrefix}${pipeline}.${device}.*`;
 }
 
 /** Reads a stored result; a body that cannot be read becomes a `bad_reply` error rather than a throw. */
@@ -78,14 +78,15 @@ export async function waitForResult<V>(js: JetStreamClient, pipeline: string, su
  * A pipeline's results in stream order, never ending on its own: from the start of the stream on an
  * ordered consumer, or where the durable consumer `o.durable` stopped.
  */
-export function iterateResults<V>(js: JetStreamClient, jsm: JetStreamManager, pipeline: string, o: ResultsOptions): AsyncGenerator<DurableResult<V>> {
+export function iterateResults<V>(js: JetStreamClient, jsm: JetStreamManager, pipeline: string, device: string, o: ResultsOptions): AsyncGenerator<DurableResult<V>> {
   const wanted = o.ids === undefined ? undefined : new Set(o.ids);
   const keep = (r: DurableResult<V>): boolean => !wanted || wanted.has(r.id);
-  return o.durable === undefined ? orderedResults(js, pipeline, keep) : durableResults(js, jsm, pipeline, o.durable, keep);
+  return o.durable === undefined ? orderedResults(js, pipeline, resultsFilter(pipeline, device), keep)
+    : durableResults(js, jsm, pipeline, resultsFilter(pipeline, device), o.durable, keep);
 }
 
-async function* orderedResults<V>(js: JetStreamClient, pipeline: string, keep: (r: DurableResult<V>) => boolean): AsyncGenerator<DurableResult<V>> {
-  const consumer = await js.consumers.get(ResultStream, { filter_subjects: resultsFilter(pipeline) });
+async function* orderedResults<V>(js: JetStreamClient, pipeline: string, filter: string, keep: (r: DurableResult<V>) => boolean): AsyncGenerator<DurableResult<V>> {
+  const consumer = await js.consumers.get(ResultStream, { filter_subjects: filter });
   const messages = await consumer.consume();
   try {
     for await (const m of messages) {
@@ -103,9 +104,9 @@ async function* orderedResults<V>(js: JetStreamClient, pipeline: string, keep: (
  * out on is handed back at once (nak), so the next run starts with it.
  */
 async function* durableResults<V>(
-  js: JetStreamClient, jsm: JetStreamManager, pipeline: string, name: string, keep: (r: DurableResult<V>) => boolean,
+  js: JetStreamClient, jsm: JetStreamManager, pipeline: string, filter: string, name: string, keep: (r: DurableResult<V>) => boolean,
 ): AsyncGenerator<DurableResult<V>> {
-  const consumer = await durableConsumer(js, jsm, pipeline, name);
+  const consumer = await durableConsumer(js, jsm, filter, name);
   let current: JsMsg | undefined;
   try {
     for (;;) {
@@ -121,8 +122,7 @@ async function* durableResults<V>(
   }
 }
 
-async function durableConsumer(js: JetStreamClient, jsm: JetStreamManager, pipeline: string, name: string): Promise<Consumer> {
-  const filter = resultsFilter(pipeline);
+async function durableConsumer(js: JetStreamClient, jsm: JetStreamManager, filter: string, name: string): Promise<Consumer> {
   try {
     const info = await jsm.consumers.info(ResultStream, name);
     if (info.config.filter_subject !== filter) {
