@@ -84,8 +84,10 @@ export function deviceUsers(devices: Devices): NatsUser[] {
  * (renames and edits alike are seen), so `ferry device add` needs no connection to the running site.
  */
 export function watchDevices(file: string, server: NatsServer, roleUsers: readonly NatsUser[], onError: (err: unknown) => void): void {
+  // One reload at a time, each reading the file at its turn: an older read never overwrites a newer one.
+  let last = Promise.resolve();
   const reload = (): void => {
-    readDevices(file).then((d) => server.reloadUsers([...roleUsers, ...deviceUsers(d)])).catch(onError);
+    last = last.then(async () => server.reloadUsers([...roleUsers, ...deviceUsers(await readDevices(file))])).catch(onError);
   };
   watchFile(file, { interval: DEVICE_POLL_MS, persistent: false }, reload);
   server.process.once("exit", () => unwatchFile(file, reload));

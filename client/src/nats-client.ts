@@ -196,9 +196,10 @@ class NatsClient implements NatsFerryClient {
     const deadline = Date.now() + (o.timeoutMs ?? 60_000);
     try {
       await this.#link.waitUp(deadline, subject);
-      const stored = await (await this.#manager()).direct.getMessage(ResultStream, { last_by_subj: subject });
+      const jsm = await this.#manager();
+      const stored = await jsm.direct.getMessage(ResultStream, { last_by_subj: subject });
       if (stored) return durableResult<V>(pipeline, { subject: stored.subject, seq: stored.seq, data: stored.data, headers: stored.header });
-      return await waitForResult<V>(this.#js, pipeline, subject, deadline);
+      return await waitForResult<V>(this.#js, jsm, pipeline, subject, deadline);
     } catch (err) {
       throw natsFailure(err, subject, "read", this.#link);
     }
