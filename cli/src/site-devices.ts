@@ -2,7 +2,7 @@
 // bcrypt hash, never its password; `ferry start` watches the file and reloads the server's users.
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
-import { unwatchFile, watchFile } from "node:fs";
+import { unwatchFile, watchFile, type Stats } from "node:fs";
 import { dirname, join } from "node:path";
 import type { NatsServer, NatsUser } from "@ferry/natsd";
 import { isSubjectToken } from "@ferry/contracts";
@@ -86,7 +86,10 @@ export function deviceUsers(devices: Devices): NatsUser[] {
 export function watchDevices(file: string, server: NatsServer, roleUsers: readonly NatsUser[], onError: (err: unknown) => void): void {
   // One reload at a time, each reading the file at its turn: an older read never overwrites a newer one.
   let last = Promise.resolve();
-  const reload = (): void => {
+  const reload = (curr: Stats, prev: Stats): void => {
+    // Node calls once at once for a missing file (both zeroed): nothing changed, and a reload is not free
+    // (a client logging in during one may be refused, as seen with TLS).
+    if (curr.mtimeMs === prev.mtimeMs && curr.ino === prev.ino && curr.size === prev.size) return;
     last = last.then(async () => server.reloadUsers([...roleUsers, ...deviceUsers(await readDevices(file))])).catch(onError);
   };
   watchFile(file, { interval: DEVICE_POLL_MS, persistent: false }, reload);
