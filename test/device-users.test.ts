@@ -85,7 +85,7 @@ describe("device users: each device reads only its own durable results", () => {
     const added = await ferry("device", "add", "cam-2", "--data", dir);
     assert.equal(added.code, 0, added.stderr);
     pass["cam-2"] = added.stdout.trim();
-    await until("the site takes cam-2's user", async () => connect({ servers: site.natsUrl, user: "cam-2", pass: pass["cam-2"]! })
+    await until("the site takes cam-2's user", async () => connect({ servers: site.natsUrl, user: "cam-2", pass: pass["cam-2"]!, timeout: 2000 })
       .then(async (nc) => { await nc.close(); return true; }, () => false), 15_000);
     const list = await ferry("device", "list", "--data", dir);
     assert.deepEqual(list.stdout.trim().split("\n").map((l) => l.split("\t")[0]), ["cam-1", "cam-2"]);
@@ -159,7 +159,8 @@ describe("device users: each device reads only its own durable results", () => {
     const nc = await as("cam-2");
     const removed = await ferry("device", "remove", "cam-2", "--data", dir);
     assert.equal(removed.code, 0, removed.stderr);
-    await until("the site drops cam-2's user", async () => connect({ servers: site.natsUrl, user: "cam-2", pass: pass["cam-2"]! })
+    // A login while the server reloads its config may stall; each try has a short timeout for that.
+    await until("the site drops cam-2's user", async () => connect({ servers: site.natsUrl, user: "cam-2", pass: pass["cam-2"]!, timeout: 2000 })
       .then(async (c) => { await c.close(); return false; }, (err: Error) => /Authorization Violation/.test(err.message)), 15_000);
     await until("its open connection is closed", () => Promise.resolve(nc.isClosed()), 15_000);
     const list = await ferry("device", "list", "--data", dir);

@@ -28,7 +28,7 @@ function upMessage(o: StartOptions, site: Site): string {
   return [
     "",
     `Ferry is up.${base ? ` HTTP: ${base}` : ""}  NATS: ${site.natsUrl}`,
-    ...(site.passwords ? [`Devices log in to NATS as user "device"; its password: ferry nats-password device --data ${o.data}`] : []),
+    ...(site.passwords ? [`Devices log in to NATS as their own user (ferry device add NAME --data ${o.data} prints its password), or as the shared user "device" (ferry nats-password device --data ${o.data})`] : []),
     ...(site.ca ? [`NATS TLS CA: ${site.ca.file} (SHA-256 ${site.ca.sha256}); devices: FERRY_NATS_CA=${site.ca.file}`] : []),
     ...(base ? [
       "Try:",

@@ -168,7 +168,8 @@ export class DurableRequests {
     try {
       await jsm.consumers.add(RequestStream, { ...config, durable_name: name });
     } catch {
-      await jsm.consumers.update(RequestStream, name, config);
+      // `filter_subject` undefined: nats.js merges the update over the old config, and the server refuses both filter forms at once.
+      await jsm.consumers.update(RequestStream, name, { ...config, filter_subject: undefined });
     }
     if (follow.stopped) return;
     const consumer = await this.#js.consumers.get(RequestStream, name);
