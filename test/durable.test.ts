@@ -43,7 +43,7 @@ function price(body: unknown): number {
   return Object.values(output)[0]!.data[0] as number;
 }
 
-describe("durable inference: ferry.submit.<pipeline> → FERRY_REQUESTS → ferry.result.<pipeline>.<id>", () => {
+describe("durable inference: ferry.submit.<pipeline>[.<device>] → FERRY_REQUESTS → ferry.result.<pipeline>.<device>.<id>", () => {
   let nats: Awaited<ReturnType<typeof startTestNats>>;
   let nc: NatsConnection;
   let jsm: JetStreamManager;
@@ -185,6 +185,25 @@ describe("durable inference: ferry.submit.<pipeline> → FERRY_REQUESTS → ferr
     await until("the work queue to empty", async () => (await jsm.streams.info(RequestStream)).state.messages === 0);
     const direct = await jsm.direct.getMessage(ResultStream, { last_by_subj: resultSubject(PIPELINE, "poison-9") });
     assert.ok(direct);
+    await stopAll();
+    await purge();
+  });
+
+  it("a device's request on ferry.submit.<pipeline>.<device> is answered on its own result subject, also by a consumer made before devices had subjects", async () => {
+    const name = submitConsumer(PIPELINE);
+    await jsm.consumers.delete(RequestStream, name).catch(() => undefined);
+    // The consumer as an older inferer made it: only the device-less subject.
+    await jsm.consumers.add(RequestStream, { durable_name: name, ack_policy: AckPolicy.Explicit, filter_subject: submitSubject(PIPELINE) });
+    const h = headers();
+    h.set(Headers.contentType, PANDAS);
+    h.set(Headers.requestId, "cam-9-1");
+    await jetstream(nc).publish(submitSubject(PIPELINE, "cam-9"), houseRecords([row(1)]), { headers: h, msgID: "cam-9.cam-9-1" });
+    await startOne();
+    const config = (await jsm.consumers.info(RequestStream, name)).config;
+    assert.deepEqual([...(config.filter_subjects ?? [])].sort(), [submitSubject(PIPELINE), submitSubject(PIPELINE, "*")].sort());
+    await until("the device's result", async () => (await jsm.direct.getMessage(ResultStream, { last_by_subj: resultSubject(PIPELINE, "cam-9-1", "cam-9") })) !== null);
+    const stored = await jsm.direct.getMessage(ResultStream, { last_by_subj: resultSubject(PIPELINE, "cam-9-1", "cam-9") });
+    assert.equal(stored!.header.get(Headers.requestId), "cam-9-1");
     await stopAll();
     await purge();
   });

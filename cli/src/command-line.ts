@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import { Commands, type Command } from "./option-spec.js";
 import { flagConfig, readOptions, type FlagValues } from "./option-values.js";
 import { optionTable } from "./option-table.js";
-import type { DeployOptions, HubOptions, LogsOptions, NatsPasswordOptions, NatsServerOptions, OpsTokenOptions, SiteOptions, SiteService, TlsInitOptions } from "./options.js";
+import type { DeployOptions, DeviceOptions, HubOptions, LogsOptions, NatsPasswordOptions, NatsServerOptions, OpsTokenOptions, SiteOptions, SiteService, TlsInitOptions } from "./options.js";
 
 /** What the command line asks for. */
 export type Parsed =
@@ -14,6 +14,7 @@ export type Parsed =
   | { command: "start ops"; options: HubOptions }
   | { command: "deploy" | "undeploy" | "current"; options: DeployOptions }
   | { command: "nats-password"; options: NatsPasswordOptions }
+  | { command: "device add" | "device remove" | "device list"; options: DeviceOptions }
   | { command: "logs"; options: LogsOptions }
   | { command: OpsTokenCommand; options: OpsTokenOptions }
   | { command: "tls init"; options: TlsInitOptions };
@@ -37,6 +38,11 @@ function commandOf(words: string[]): Command | undefined {
     return rest.length === 1 && rest[0] === "nats" ? "start nats" : "start";
   }
   if (first === "ops") return opsCommandOf(rest);
+  if (first === "device") {
+    const command = `device ${rest[0] ?? ""}`;
+    if (!(Commands as readonly string[]).includes(command)) throw new Error("the device commands are `ferry device add|remove|list`");
+    return command as Command;
+  }
   if (first === "tls") {
     if (rest[0] !== "init") throw new Error("the tls command is `ferry tls init --out DIR --hosts NAMES`");
     return "tls init";
@@ -100,6 +106,7 @@ function withOptions(command: Command, o: Record<string, unknown>, args: string[
     case "deploy": case "undeploy": case "current":
       return { command, options: { ...(o as Omit<DeployOptions, "command" | "args">), command, args } };
     case "nats-password": return { command, options: { ...(o as Omit<NatsPasswordOptions, "args">), args } };
+    case "device add": case "device remove": case "device list": return { command, options: { ...(o as Omit<DeviceOptions, "args">), args } };
     case "logs":
       if (args.length > 0) throw new Error(`\`ferry logs\` takes no arguments, got ${JSON.stringify(args.join(" "))}`);
       return { command, options: o as LogsOptions };

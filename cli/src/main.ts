@@ -9,6 +9,7 @@ import { runGatewayPrimary } from "./gateway-cluster.js";
 import { logsCommand } from "./logs-command.js";
 import { deployCommand } from "./deploy-command.js";
 import { natsPasswordCommand } from "./nats-password-command.js";
+import { deviceCommand } from "./device-command.js";
 import { opsTokenCommand } from "./ops-token-command.js";
 import { tlsInitCommand } from "./tls-init-command.js";
 import { DefaultTokenTtlMs } from "@ferry/ops";
@@ -27,7 +28,7 @@ function upMessage(o: StartOptions, site: Site): string {
   return [
     "",
     `Ferry is up.${base ? ` HTTP: ${base}` : ""}  NATS: ${site.natsUrl}`,
-    ...(site.passwords ? [`Devices log in to NATS as user "device"; its password: ferry nats-password device --data ${o.data}`] : []),
+    ...(site.passwords ? [`Devices log in to NATS as their own user (ferry device add NAME --data ${o.data} prints its password), or as the shared user "device" (ferry nats-password device --data ${o.data})`] : []),
     ...(site.ca ? [`NATS TLS CA: ${site.ca.file} (SHA-256 ${site.ca.sha256}); devices: FERRY_NATS_CA=${site.ca.file}`] : []),
     ...(base ? [
       "Try:",
@@ -113,6 +114,7 @@ function run(parsed: Parsed): Promise<number> | number {
       return 0;
     case "deploy": case "undeploy": case "current": return deployCommand(parsed.command, parsed.options);
     case "nats-password": return natsPasswordCommand(parsed.options);
+    case "device add": case "device remove": case "device list": return deviceCommand(parsed.command, parsed.options);
     case "logs": return logsCommand(parsed.options);
     case "ops token create": case "ops token list": case "ops token revoke": return opsTokenCommand(parsed.command, parsed.options);
     case "tls init": return tlsInitCommand(parsed.options);

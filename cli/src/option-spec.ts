@@ -2,7 +2,7 @@
 import type { Parser } from "./option-parsers.js";
 
 /** Every command that takes options; `ferry start ops` and `ferry start nats` take their own. */
-export const Commands = ["start", "start nats", "start ops", "deploy", "undeploy", "current", "nats-password", "logs", "ops token create", "ops token list", "ops token revoke", "tls init"] as const;
+export const Commands = ["start", "start nats", "start ops", "deploy", "undeploy", "current", "nats-password", "device add", "device remove", "device list", "logs", "ops token create", "ops token list", "ops token revoke", "tls init"] as const;
 export type Command = (typeof Commands)[number];
 
 /** Options given so far (flags and environment), by key: a default may depend on them. */

@@ -23,7 +23,7 @@ const siteTable = {
   host: option({ flag: "host", arg: "ADDR", env: "FERRY_HOST", parser: text, default: "0.0.0.0", help: "HTTP listen address", commands: ["start", "start ops"] }),
   data: option({
     flag: "data", short: "d", arg: "DIR", env: "FERRY_DATA", parser: path, default: () => path.parse("./data"), shown: "./data",
-    help: "the site's data folder (NATS store, caches, NATS users); for `ops token`, the hub's, where its own CA is found", commands: [...spawning, "start ops", ...admin, "nats-password", "ops token create", "ops token list", "ops token revoke"],
+    help: "the site's data folder (NATS store, caches, NATS users); for `ops token`, the hub's, where its own CA is found", commands: [...spawning, "start ops", ...admin, "nats-password", "device add", "device remove", "device list", "ops token create", "ops token list", "ops token revoke"],
   }),
   natsPort: option({
     flag: "nats-port", arg: "N", env: "FERRY_NATS_PORT", parser: port, default: 4222,

@@ -50,6 +50,11 @@ export interface NatsPasswordOptions extends OptionsOf<"nats-password"> {
   args: string[];
 }
 
+/** `ferry device add|remove|list [NAME]`. */
+export interface DeviceOptions extends OptionsOf<"device list"> {
+  args: string[];
+}
+
 /** `ferry ops token create|list|revoke` (create's options are there only for create). */
 export interface OpsTokenOptions extends OptionsOf<"ops token list"> {
   role?: "admin" | "publisher" | "viewer";

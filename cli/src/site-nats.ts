@@ -3,6 +3,7 @@ import { startNatsServer, type NatsServer, type TlsFiles } from "@ferry/natsd";
 import type { Logger } from "pino";
 import type { OptionsOf } from "./options.js";
 import { edgeServerOptions, watchLeafRefusal, type EdgeSetup } from "./edge.js";
+import { deviceUsers, devicesFile, readDevices, watchDevices } from "./site-devices.js";
 import { routeAuth, secretPasswords, sitePasswords, siteUsers, usersFile, type SitePasswords } from "./site-users.js";
 
 /** What spawning the site's nats-server reads: `ferry start` and `ferry start nats` both take these. */
@@ -37,7 +38,11 @@ export function natsSpawner(o: SpawnOptions, edge: EdgeSetup | undefined, passwo
     : {};
   const credentials = !passwords ? { credentials: "none" }
     : { credentials: o.natsSecret ? "derived from FERRY_NATS_SECRET (ferry nats-password ROLE)" : usersFile(o.data), deviceUser: "device" };
+  const roleUsers = passwords ? siteUsers(passwords) : undefined;
+  const devices = devicesFile(o.data);
   return async (port) => {
+    // Named devices (`ferry device add`) log in too; changes to their file are picked up while running.
+    const users = roleUsers ? [...roleUsers, ...deviceUsers(await readDevices(devices))] : undefined;
     const server = await startNatsServer({
       dataDir: join(o.data, "nats"),
       port,
@@ -49,11 +54,12 @@ export function natsSpawner(o: SpawnOptions, edge: EdgeSetup | undefined, passwo
         log.debug({ nats: line });
         if (edge) watchLeafRefusal(edge, line);
       },
-      ...(passwords ? { users: siteUsers(passwords) } : {}),
+      ...(users ? { users } : {}),
       ...cluster,
       ...(edge ? edgeServerOptions(edge) : {}),
       ...(tls ? { tls } : {}),
     });
+    if (roleUsers) watchDevices(devices, server, roleUsers, (err) => log.error({ err, file: devices }, "cannot reload the device users"));
     log.info({
       ...(tls ? { tlsCa: tls.caFile } : {}),
       url: server.url, version: server.version, ...credentials, ...(o.clusterPort ? { cluster: "ferry", routes: o.routes } : {}),

@@ -21,6 +21,9 @@ const commandHelp: Record<Command, { synopsis: string; about: string }> = {
     synopsis: "ferry nats-password ROLE",
     about: "a NATS role's password (admin, gateway, inferer, logger, deployer, link, device): from FERRY_NATS_SECRET, else from <data>/nats/users.json",
   },
+  "device add": { synopsis: "ferry device add NAME", about: "add a device user to this site's NATS server and print its password, once (only its bcrypt hash is kept); a running site picks it up" },
+  "device remove": { synopsis: "ferry device remove NAME", about: "remove a device user: the running site refuses it from then on" },
+  "device list": { synopsis: "ferry device list", about: "list the site's device users (name, when added; never a password or hash)" },
   logs: { synopsis: "ferry logs [--out FILE] …", about: "print or export a site's inference logs (through its HTTP API)" },
   "ops token create": {
     synopsis: "ferry ops token create --role ROLE [--name NAME] [--ttl D]",

@@ -1,7 +1,8 @@
 import {
   AckPolicy, DeliverPolicy, type Consumer, type JetStreamClient, type JsMsg, type JetStreamManager,
 } from "@nats-io/jetstream";
-import type { MsgHdrs } from "@nats-io/transport-node";
+import { randomUUID } from "node:crypto";
+import { nanos, type MsgHdrs } from "@nats-io/transport-node";
 import { Headers, ResultStream, Subjects, readReply, type ErrorBody } from "@ferry/contracts";
 import { isConsumerNotFound } from "@ferry/runtime";
 import { FerryClientError } from "./errors.js";
@@ -40,9 +41,9 @@ export interface ResultsOptions {
   ids?: Iterable<string>;
 }
 
-/** Subject filter of every result of a pipeline. */
-export function resultsFilter(pipeline: string): string {
-  return `${Subjects.resultPrefix}${pipeline}.>`;
+/** Subject filter of every result of a pipeline for one device. */
+export function resultsFilter(pipeline: string, device: string): string {
+  return `${Subjects.resultPrefix}${pipeline}.${device}.*`;
 }
 
 /** Reads a stored result; a body that cannot be read becomes a `bad_reply` error rather than a throw. */
@@ -60,9 +61,25 @@ export function durableResult<V>(pipeline: string, m: ResultMsg): DurableResult<
   return result;
 }
 
+/**
+ * An ephemeral consumer of `filter` from the start of the stream, with a random name. Not nats.js' ordered
+ * consumer: that one reads the stream's info first, which a device may not (it would show every device's
+ * result subjects). Created through the 2.10+ subject that names the filter, the only form a device may use.
+ */
+async function readerOf(js: JetStreamClient, jsm: JetStreamManager, filter: string): Promise<Consumer> {
+  const name = `r${randomUUID().replaceAll("-", "")}`;
+  await jsm.consumers.add(ResultStream, {
+    name, ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, filter_subject: filter, inactive_threshold: nanos(READER_IDLE_MS), mem_storage: true,
+  });
+  return js.consumers.get(ResultStream, name);
+}
+
+/** A reader consumer left behind (its client gone) is removed by the server after this long, ms. */
+const READER_IDLE_MS = 5 * 60_000;
+
 /** Waits for the first message on `subject` (an ordered consumer, so one stored meanwhile is seen too). */
-export async function waitForResult<V>(js: JetStreamClient, pipeline: string, subject: string, deadline: number): Promise<DurableResult<V>> {
-  const consumer = await js.consumers.get(ResultStream, { filter_subjects: subject });
+export async function waitForResult<V>(js: JetStreamClient, jsm: JetStreamManager, pipeline: string, subject: string, deadline: number): Promise<DurableResult<V>> {
+  const consumer = await readerOf(js, jsm, subject);
   const messages = await consumer.consume({ max_messages: 1 });
   const timer = setTimeout(() => messages.stop(), Math.max(0, deadline - Date.now()));
   try {
@@ -70,6 +87,7 @@ export async function waitForResult<V>(js: JetStreamClient, pipeline: string, su
   } finally {
     clearTimeout(timer);
     messages.stop();
+    void consumer.delete().catch(() => undefined);
   }
   throw new FerryClientError("timeout", `no result on ${subject} in time`);
 }
@@ -78,14 +96,17 @@ export async function waitForResult<V>(js: JetStreamClient, pipeline: string, su
  * A pipeline's results in stream order, never ending on its own: from the start of the stream on an
  * ordered consumer, or where the durable consumer `o.durable` stopped.
  */
-export function iterateResults<V>(js: JetStreamClient, jsm: JetStreamManager, pipeline: string, o: ResultsOptions): AsyncGenerator<DurableResult<V>> {
+export function iterateResults<V>(js: JetStreamClient, jsm: JetStreamManager, pipeline: string, device: string, o: ResultsOptions): AsyncGenerator<DurableResult<V>> {
   const wanted = o.ids === undefined ? undefined : new Set(o.ids);
   const keep = (r: DurableResult<V>): boolean => !wanted || wanted.has(r.id);
-  return o.durable === undefined ? orderedResults(js, pipeline, keep) : durableResults(js, jsm, pipeline, o.durable, keep);
+  return o.durable === undefined ? orderedResults(js, jsm, pipeline, resultsFilter(pipeline, device), keep)
+    : durableResults(js, jsm, pipeline, resultsFilter(pipeline, device), o.durable, keep);
 }
 
-async function* orderedResults<V>(js: JetStreamClient, pipeline: string, keep: (r: DurableResult<V>) => boolean): AsyncGenerator<DurableResult<V>> {
-  const consumer = await js.consumers.get(ResultStream, { filter_subjects: resultsFilter(pipeline) });
+async function* orderedResults<V>(
+  js: JetStreamClient, jsm: JetStreamManager, pipeline: string, filter: string, keep: (r: DurableResult<V>) => boolean,
+): AsyncGenerator<DurableResult<V>> {
+  const consumer = await readerOf(js, jsm, filter);
   const messages = await consumer.consume();
   try {
     for await (const m of messages) {
@@ -94,6 +115,7 @@ async function* orderedResults<V>(js: JetStreamClient, pipeline: string, keep: (
     }
   } finally {
     messages.stop();
+    void consumer.delete().catch(() => undefined);
   }
 }
 
@@ -103,9 +125,9 @@ async function* orderedResults<V>(js: JetStreamClient, pipeline: string, keep: (
  * out on is handed back at once (nak), so the next run starts with it.
  */
 async function* durableResults<V>(
-  js: JetStreamClient, jsm: JetStreamManager, pipeline: string, name: string, keep: (r: DurableResult<V>) => boolean,
+  js: JetStreamClient, jsm: JetStreamManager, pipeline: string, filter: string, name: string, keep: (r: DurableResult<V>) => boolean,
 ): AsyncGenerator<DurableResult<V>> {
-  const consumer = await durableConsumer(js, jsm, pipeline, name);
+  const consumer = await durableConsumer(js, jsm, filter, name);
   let current: JsMsg | undefined;
   try {
     for (;;) {
@@ -121,8 +143,7 @@ async function* durableResults<V>(
   }
 }
 
-async function durableConsumer(js: JetStreamClient, jsm: JetStreamManager, pipeline: string, name: string): Promise<Consumer> {
-  const filter = resultsFilter(pipeline);
+async function durableConsumer(js: JetStreamClient, jsm: JetStreamManager, filter: string, name: string): Promise<Consumer> {
   try {
     const info = await jsm.consumers.info(ResultStream, name);
     if (info.config.filter_subject !== filter) {

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
-import { ResultStream, Subjects, inferSubject, readReply, requestHeaders, resultSubject, submitSubject } from "@ferry/contracts";
-import { natsConnectOptions, natsHeaders } from "@ferry/runtime";
+import { ResultStream, SharedDevice, Subjects, inferSubject, readReply, requestHeaders, resultSubject, submitSubject } from "@ferry/contracts";
+import { natsConnectOptions, natsCredentials, natsHeaders } from "@ferry/runtime";
 import { requireToken } from "./errors.js";
 import { durableResult, iterateResults, waitForResult, type DurableResult, type ResultsOptions } from "./durable-results.js";
 import { encodeInput, type InferInput } from "./input.js";
@@ -30,6 +30,11 @@ export interface NatsClientOptions {
   maxBufferBytes?: number;
   /** Connection name the server shows. */
   name?: string;
+  /**
+   * The device whose durable requests and results these are (`ferry.submit.<pipeline>.<device>`): its NATS
+   * user, which may submit and read only as itself. Default: the user of `user` or of the URL, else `device`.
+   */
+  device?: string;
 }
 
 /** Options of one inference over NATS. */
@@ -76,7 +81,7 @@ export interface NatsFerryClient {
   readonly bufferedBytes: number;
   /** Runs the input through a pipeline (request/reply on `ferry.infer[.<pipeline>]`): one record per row. */
   infer<V = unknown>(input: InferInput, options?: NatsInferOptions): Promise<InferenceRecord<V>[]>;
-  /** Stores a durable request on `ferry.submit.<pipeline>`; resolves once JetStream acknowledges it. */
+  /** Stores a durable request on `ferry.submit.<pipeline>.<device>`; resolves once JetStream acknowledges it. */
   submit(pipeline: string, input: InferInput, options?: SubmitOptions): Promise<Submitted>;
   /** The stored result of a durable request, waiting for it when it is not there yet. */
   result<V = unknown>(pipeline: string, id: string, options?: ResultOptions): Promise<DurableResult<V>>;
@@ -105,6 +110,17 @@ export async function connectNats(options: NatsClientOptions = {}): Promise<Nats
   return new NatsClient(nc, options.nc === undefined, options);
 }
 
+/** The device a client submits as: the NATS user it logs in with (a device user's name is its device's). */
+function deviceOf(o: NatsClientOptions): string {
+  if (o.user !== undefined) return o.user;
+  const servers = Array.isArray(o.servers) ? o.servers : o.servers === undefined ? [] : [o.servers];
+  for (const url of servers) {
+    const user = natsCredentials(url)?.user;
+    if (user) return user;
+  }
+  return SharedDevice;
+}
+
 class NatsClient implements NatsFerryClient {
   readonly nc: NatsConnection;
   readonly #owned: boolean;
@@ -113,6 +129,7 @@ class NatsClient implements NatsFerryClient {
   readonly #js: JetStreamClient;
   readonly #timeoutMs: number;
   readonly #submitTimeoutMs: number;
+  readonly #device: string;
   #jsm: Promise<JetStreamManager> | undefined;
 
   constructor(nc: NatsConnection, owned: boolean, o: NatsClientOptions) {
@@ -123,6 +140,8 @@ class NatsClient implements NatsFerryClient {
     this.#js = jetstream(nc);
     this.#timeoutMs = o.timeoutMs ?? 30_000;
     this.#submitTimeoutMs = o.submitTimeoutMs ?? 120_000;
+    this.#device = o.device ?? deviceOf(o);
+    requireToken("device", this.#device);
   }
 
   get connected(): boolean {
@@ -154,14 +173,14 @@ class NatsClient implements NatsFerryClient {
     const id = o.id ?? randomUUID();
     requireToken("pipeline", pipeline);
     requireToken("request id", id);
-    const subject = submitSubject(pipeline);
+    const subject = submitSubject(pipeline, this.#device);
     const { body, contentType } = encodeInput(input);
     const h = natsHeaders(requestHeaders({ contentType, requestId: id }));
     const release = this.#buffer.reserve(body.length + MESSAGE_OVERHEAD);
     try {
       const deadline = Date.now() + this.#submitTimeoutMs;
       // The same msgID on every attempt: a request that reached the stream before the link dropped is not stored twice.
-      const ack = await untilAnswered(this.#link, deadline, subject, (timeout) => this.#js.publish(subject, body, { msgID: id, timeout, headers: h }));
+      const ack = await untilAnswered(this.#link, deadline, subject, (timeout) => this.#js.publish(subject, body, { msgID: `${this.#device}.${id}`, timeout, headers: h }));
       return { id, seq: ack.seq, duplicate: ack.duplicate };
     } catch (err) {
       throw natsFailure(err, subject, "submit", this.#link);
@@ -173,13 +192,14 @@ class NatsClient implements NatsFerryClient {
   async result<V>(pipeline: string, id: string, o: ResultOptions = {}): Promise<DurableResult<V>> {
     requireToken("pipeline", pipeline);
     requireToken("request id", id);
-    const subject = resultSubject(pipeline, id);
+    const subject = resultSubject(pipeline, id, this.#device);
     const deadline = Date.now() + (o.timeoutMs ?? 60_000);
     try {
       await this.#link.waitUp(deadline, subject);
-      const stored = await (await this.#manager()).direct.getMessage(ResultStream, { last_by_subj: subject });
+      const jsm = await this.#manager();
+      const stored = await jsm.direct.getMessage(ResultStream, { last_by_subj: subject });
       if (stored) return durableResult<V>(pipeline, { subject: stored.subject, seq: stored.seq, data: stored.data, headers: stored.header });
-      return await waitForResult<V>(this.#js, pipeline, subject, deadline);
+      return await waitForResult<V>(this.#js, jsm, pipeline, subject, deadline);
     } catch (err) {
       throw natsFailure(err, subject, "read", this.#link);
     }
@@ -188,7 +208,7 @@ class NatsClient implements NatsFerryClient {
   async *results<V>(pipeline: string, o: ResultsOptions = {}): AsyncGenerator<DurableResult<V>> {
     requireToken("pipeline", pipeline);
     if (o.durable !== undefined) requireToken("consumer name", o.durable);
-    yield* iterateResults<V>(this.#js, await this.#manager(), pipeline, o);
+    yield* iterateResults<V>(this.#js, await this.#manager(), pipeline, this.#device, o);
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 /** The protocol: subjects and queues, headers, message and manifest types with their schemas, codecs, error codes. */
-export { Subjects, HubDomain, HubLogStream, LeafDenied, Buckets, SiteKeys, InfererQueue, LoggerQueue, DeployerQueue, LogStream, RequestStream, ResultStream, submitSubject, resultSubject, submitConsumer, inferSubject, logSubject, logFilter, partitionToken, heartbeatSubject, isSubjectToken } from "./subjects.js";
+export { Subjects, HubDomain, HubLogStream, LeafDenied, Buckets, SiteKeys, InfererQueue, LoggerQueue, DeployerQueue, LogStream, RequestStream, ResultStream, submitSubject, resultSubject, submitDevice, SharedDevice, submitConsumer, inferSubject, logSubject, logFilter, partitionToken, heartbeatSubject, isSubjectToken } from "./subjects.js";
 export { Headers } from "./headers.js";
 export { MediaTypes, mediaTypeOf, inputFormatOf, outputFormatOf, contentTypeOf } from "./content-types.js";
 export type { InputFormat, OutputFormat } from "./content-types.js";

@@ -16,9 +16,9 @@ export const Subjects = {
   undeploy: "ferry.undeploy",
   /** Request/reply: set the site's current pipeline (body: `{"pipeline": name}`). */
   setCurrent: "ferry.current",
-  /** Prefix of durable (asynchronous) inference requests: `ferry.submit.<pipeline>`, kept in FERRY_REQUESTS. */
+  /** Prefix of durable (asynchronous) inference requests: `ferry.submit.<pipeline>.<device>`, kept in FERRY_REQUESTS. */
   submitPrefix: "ferry.submit.",
-  /** Prefix of durable inference results: `ferry.result.<pipeline>.<request id>`, kept in FERRY_RESULTS. */
+  /** Prefix of durable inference results: `ferry.result.<pipeline>.<device>.<request id>`, kept in FERRY_RESULTS. */
   resultPrefix: "ferry.result.",
   /** Prefix of heartbeats an edge sends the Ops hub over its leaf link: `ferry.ops.heartbeat.<edge>` (request/reply). */
   heartbeatPrefix: "ferry.ops.heartbeat.",
@@ -84,14 +84,32 @@ export const RequestStream = "FERRY_REQUESTS";
 /** JetStream stream (limits retention) holding durable inference results for devices to read. */
 export const ResultStream = "FERRY_RESULTS";
 
-/** Subject that durable requests for a pipeline are published to. */
-export function submitSubject(pipeline: string): string {
-  return Subjects.submitPrefix + pipeline;
+/**
+ * The device name of the shared `device` NATS user. Its durable requests may also use the old subject
+ * `ferry.submit.<pipeline>` (no device token); their results are `ferry.result.<pipeline>.device.<id>`.
+ */
+export const SharedDevice = "device";
+
+/**
+ * Subject that a device's durable requests for a pipeline are published to: `ferry.submit.<pipeline>.<device>`
+ * (a device user may publish only with its own name there); without a device, the shared user's old form.
+ */
+export function submitSubject(pipeline: string, device?: string): string {
+  return Subjects.submitPrefix + pipeline + (device === undefined ? "" : `.${device}`);
 }
 
-/** Subject of the result of a durable request (`requestId` must be a subject token: see {@link isSubjectToken}). */
-export function resultSubject(pipeline: string, requestId: string): string {
-  return `${Subjects.resultPrefix}${pipeline}.${requestId}`;
+/**
+ * Subject of the result of a durable request: `ferry.result.<pipeline>.<device>.<id>`, so a device user's
+ * permissions can hold it to its own (`requestId` must be a subject token: see {@link isSubjectToken}).
+ */
+export function resultSubject(pipeline: string, requestId: string, device: string = SharedDevice): string {
+  return `${Subjects.resultPrefix}${pipeline}.${device}.${requestId}`;
+}
+
+/** The device that published a durable request, from its subject (the old form's is the shared device). */
+export function submitDevice(subject: string): string {
+  const tokens = subject.split(".");
+  return tokens.length === 4 ? tokens[3]! : SharedDevice;
 }
 
 /** Name of the durable JetStream consumer through which all inferers share a pipeline's durable requests. */

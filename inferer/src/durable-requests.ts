@@ -3,7 +3,7 @@ import {
 } from "@nats-io/jetstream";
 import { nanos, type NatsConnection } from "@nats-io/transport-node";
 import {
-  FerryError, Headers, RequestStream, ResultStream, batchSize, isSubjectToken, replyHeaders, requestPart, resultSubject, submitConsumer, submitSubject, type EnvelopePart,
+  FerryError, Headers, RequestStream, ResultStream, batchSize, isSubjectToken, replyHeaders, requestPart, resultSubject, submitConsumer, submitDevice, submitSubject, type EnvelopePart,
 } from "@ferry/contracts";
 import { natsHeaders, requireStreams } from "@ferry/runtime";
 import type { Logger } from "pino";
@@ -45,6 +45,12 @@ const RETRY_DELAY_MS = 1000;
 /** How often FERRY_REQUESTS and FERRY_RESULTS are looked for again while missing, ms. */
 const OPEN_RETRY_MS = 2000;
 
+/** The result subject of a `<device>.<id>` token. */
+function resultOf(pipeline: string, token: string): string {
+  const dot = token.indexOf(".");
+  return resultSubject(pipeline, token.slice(dot + 1), token.slice(0, dot));
+}
+
 /** One pipeline's consumer of durable requests, or the promise of it while its streams are missing. */
 interface Follow {
   started: Promise<void>;
@@ -56,8 +62,9 @@ interface Follow {
 }
 
 /**
- * Takes durable requests (`ferry.submit.<pipeline>`, stream FERRY_REQUESTS) through one shared durable
- * consumer per pipeline, and writes each answer to `ferry.result.<pipeline>.<id>` (stream FERRY_RESULTS)
+ * Takes durable requests (`ferry.submit.<pipeline>.<device>`, and the shared device's old `ferry.submit.<pipeline>`;
+ * stream FERRY_REQUESTS) through one shared durable consumer per pipeline, and writes each answer to
+ * `ferry.result.<pipeline>.<device>.<id>` (stream FERRY_RESULTS), where only that device may read it,
  * before acknowledging the request. Failed inferences get an error result at once; a request that keeps
  * coming back unanswered (it crashed or stalled an inferer) gets one after `maxDeliveries`. The streams
  * are provisioned, never created here: until they exist, following a pipeline waits for them.
@@ -155,11 +162,14 @@ export class DurableRequests {
       // One delivery more than the tries: the last one only writes the error result.
       max_deliver: this.#maxDeliveries + 1,
       max_ack_pending: this.#options.maxAckPending ?? 1024,
+      // Both forms; the update below also widens a consumer made before devices had their own subjects.
+      filter_subjects: [submitSubject(pipeline), submitSubject(pipeline, "*")],
     };
     try {
-      await jsm.consumers.add(RequestStream, { ...config, durable_name: name, filter_subject: submitSubject(pipeline) });
+      await jsm.consumers.add(RequestStream, { ...config, durable_name: name });
     } catch {
-      await jsm.consumers.update(RequestStream, name, config);
+      // `filter_subject` undefined: nats.js merges the update over the old config, and the server refuses both filter forms at once.
+      await jsm.consumers.update(RequestStream, name, { ...config, filter_subject: undefined });
     }
     if (follow.stopped) return;
     const consumer = await this.#js.consumers.get(RequestStream, name);
@@ -175,10 +185,12 @@ export class DurableRequests {
 
   async #handle(pipeline: string, m: JsMsg): Promise<void> {
     const id = m.headers?.get(Headers.requestId) || m.headers?.get(Headers.msgId) || String(m.seq);
-    const token = isSubjectToken(id) ? id : String(m.seq);
+    // The device comes from the subject, which the server held to the submitting user's own name.
+    const valid = isSubjectToken(id);
+    const token = `${submitDevice(m.subject)}.${valid ? id : String(m.seq)}`;
     try {
-      if (token !== id) {
-        await this.#finish(pipeline, m, token, errorReply(new FerryError("bad_request", `request id ${JSON.stringify(id.slice(0, 200))} is not a NATS subject token (letters, digits, _ and -); its result is under the stream sequence ${token}`)));
+      if (!valid) {
+        await this.#finish(pipeline, m, token, errorReply(new FerryError("bad_request", `request id ${JSON.stringify(id.slice(0, 200))} is not a NATS subject token (letters, digits, _ and -); its result is under the stream sequence ${m.seq}`)));
       } else if (m.info.deliveryCount > this.#maxDeliveries) {
         await this.#finish(pipeline, m, token, errorReply(new FerryError("delivery_limit", `request ${id} was delivered ${this.#maxDeliveries} times without an answer (it may crash or stall the inferer); giving up`)));
       } else if (batchSize(m.headers) !== undefined) {
@@ -203,7 +215,7 @@ export class DurableRequests {
   }
 
   async #hasResult(pipeline: string, token: string): Promise<boolean> {
-    return (await this.#jsm!.direct.getMessage(ResultStream, { last_by_subj: resultSubject(pipeline, token) })) !== null;
+    return (await this.#jsm!.direct.getMessage(ResultStream, { last_by_subj: resultOf(pipeline, token) })) !== null;
   }
 
   /**
@@ -211,9 +223,10 @@ export class DurableRequests {
    * a crash in between repeats the answer (and may log it twice), never loses it or its record.
    */
   async #finish(pipeline: string, m: JsMsg, token: string, reply: PartReply): Promise<void> {
-    const h = natsHeaders({ ...replyHeaders(reply), [Headers.requestId]: token, [Headers.deliveries]: String(m.info.deliveryCount) });
+    const id = token.slice(token.indexOf(".") + 1);
+    const h = natsHeaders({ ...replyHeaders(reply), [Headers.requestId]: id, [Headers.deliveries]: String(m.info.deliveryCount) });
     await this.#logs.before(pipeline, [reply]);
-    await this.#js.publish(resultSubject(pipeline, token), reply.body, { headers: h, msgID: `${pipeline}.${token}` });
+    await this.#js.publish(resultOf(pipeline, token), reply.body, { headers: h, msgID: `${pipeline}.${token}` });
     m.ack();
     this.#stats.results++;
     if (reply.status >= 400) this.#stats.errors++;

@@ -8,7 +8,7 @@ export { ServiceResponseTypes, ServiceApiPrefix, FerryServiceVersion, EndpointCo
 export type { ServiceIdentity, ServicePing, ServiceEndpointInfo, ServiceInfo, ServiceEndpointStats, ServiceStats, DiscoverableService, DiscoveryResponder } from "./service-discovery.js";
 export { serviceRegistry, registerNatsMetrics, setCounter, answerMetrics } from "./metrics.js";
 export type { MetricsIdentity } from "./metrics.js";
-export { NatsRoles, rolePermissions, edgeLeafPermissions } from "./nats-permissions.js";
+export { NatsRoles, rolePermissions, devicePermissions, edgeLeafPermissions } from "./nats-permissions.js";
 export type { NatsRole, NatsPermissions } from "./nats-permissions.js";
 export { isNoResponders, isTimeout, isConnectionGone, isPermissionDenied, isTransient, isStreamNotFound, isConsumerNotFound, isStreamNameInUse, isJetStreamUnavailable } from "./nats-errors.js";
 export { natsHeaders } from "./nats-headers.js";

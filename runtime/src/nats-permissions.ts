@@ -1,4 +1,4 @@
-import { Buckets, HubDomain, LogStream, RequestStream, ResultStream, Subjects } from "@ferry/contracts";
+import { Buckets, HubDomain, LogStream, RequestStream, ResultStream, SharedDevice, Subjects } from "@ferry/contracts";
 
 /** The NATS users a site's server knows when it requires credentials: one per Ferry role. */
 export const NatsRoles = ["admin", "gateway", "inferer", "logger", "deployer", "link", "device"] as const;
@@ -34,23 +34,41 @@ const serviceDeny = [
   "$JS.API.ACCOUNT.>", "$JS.API.SERVER.>", "$JS.API.META.>",
 ];
 const discovery = ["$SRV.>"];
-/** Reading durable results: direct gets by subject and consumers of FERRY_RESULTS (no stream changes). */
-const resultReading = [
-  `$JS.API.DIRECT.GET.${ResultStream}`, `$JS.API.DIRECT.GET.${ResultStream}.>`, `$JS.API.STREAM.MSG.GET.${ResultStream}`, `$JS.API.STREAM.INFO.${ResultStream}`,
-  `$JS.API.CONSUMER.CREATE.${ResultStream}`, `$JS.API.CONSUMER.CREATE.${ResultStream}.>`, `$JS.API.CONSUMER.DURABLE.CREATE.${ResultStream}.>`,
-  `$JS.API.CONSUMER.INFO.${ResultStream}.>`, `$JS.API.CONSUMER.DELETE.${ResultStream}.>`, `$JS.API.CONSUMER.MSG.NEXT.${ResultStream}.>`,
-  `$JS.ACK.${ResultStream}.>`, `$JS.FC.${ResultStream}.>`, "$JS.API.INFO",
-];
+/**
+ * Reading one device's durable results (`ferry.result.<pipeline>.<device>.<id>`): direct gets and consumer
+ * creation only in the 2.10+ forms that carry the subject in the API subject, so the server holds both to
+ * the device's own token (a wildcard published in its place matches no literal token). Consumers are then
+ * used by name (next, info, delete, acks), which no filter scopes: see docs/known-limits.md.
+ */
+function resultReading(device: string): string[] {
+  const own = `${Subjects.resultPrefix}*.${device}.>`;
+  return [
+    `$JS.API.DIRECT.GET.${ResultStream}.${own}`, `$JS.API.CONSUMER.CREATE.${ResultStream}.*.${own}`,
+    `$JS.API.CONSUMER.INFO.${ResultStream}.*`, `$JS.API.CONSUMER.DELETE.${ResultStream}.*`, `$JS.API.CONSUMER.MSG.NEXT.${ResultStream}.*`,
+    `$JS.ACK.${ResultStream}.>`, "$JS.API.INFO",
+  ];
+}
+
+/**
+ * What a device user may do: ask for inference (`ferry.infer`, `ferry.infer.>`), submit durable requests as
+ * itself (`ferry.submit.<pipeline>.<device>`) and read its own results, and nothing else: no responses (it
+ * cannot answer inference requests), no other JetStream API, no log records, no buckets, no service subjects.
+ * The shared `device` user is the device `device`, and may also submit on the old `ferry.submit.<pipeline>`.
+ */
+export function devicePermissions(device: string): NatsPermissions {
+  const submit = [`${Subjects.submitPrefix}*.${device}`, ...(device === SharedDevice ? [`${Subjects.submitPrefix}*`] : [])];
+  return {
+    publish: { allow: [Subjects.infer, `${Subjects.inferPrefix}>`, ...submit, ...resultReading(device)] },
+    subscribe: { allow: ["_INBOX.>"] },
+    allowResponses: false,
+  };
+}
 
 function role(publish: string[], subscribe: string[], allowResponses = true): NatsPermissions {
   return { publish: { allow: publish, deny: serviceDeny }, subscribe: { allow: ["_INBOX.>", ...subscribe] }, allowResponses };
 }
 
-/**
- * What each role may do. A device may ask for inference (`ferry.infer`, `ferry.infer.>`), submit durable
- * requests (`ferry.submit.>`), and read durable results (`FERRY_RESULTS`: direct gets and consumers), and
- * nothing else: no other JetStream API, no log records, no deployment buckets, no service subjects.
- */
+/** What each role may do (the shared `device` user: {@link devicePermissions}). */
 export function rolePermissions(r: NatsRole): NatsPermissions | undefined {
   switch (r) {
     case "admin":
@@ -71,11 +89,7 @@ export function rolePermissions(r: NatsRole): NatsPermissions | undefined {
       return role([`${Subjects.heartbeatPrefix}>`, Subjects.status, `$JS.${HubDomain}.API.>`, ...kv(Buckets.site), ...kv(Buckets.deployments), ...objects(Buckets.models), ...consuming],
         [Subjects.linkStatus]);
     case "device":
-      return {
-        publish: { allow: [Subjects.infer, `${Subjects.inferPrefix}>`, `${Subjects.submitPrefix}>`, ...resultReading] },
-        subscribe: { allow: ["_INBOX.>"] },
-        allowResponses: false,
-      };
+      return devicePermissions(SharedDevice);
   }
 }
 
