@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/transport-node";
-import { FerryError, Headers, batchHeaders, batchReplies, batchSize, encodeEnvelope, envelopePartSize, inputFormatOf, readReply, type EnvelopePart, type InferReply } from "@ferry/contracts";
+import { FerryError, Headers, batchHeaders, batchReplies, batchSize, encodeEnvelope, envelopePartSize, inputFormatOf, readReply, type EnvelopePart, type InferReply, type InputFormat } from "@ferry/contracts";
 import { isNoResponders, natsHeaders } from "@ferry/runtime";
 import { natsError } from "./upstream-errors.js";
 
@@ -8,6 +8,8 @@ import { natsError } from "./upstream-errors.js";
 export interface ForwardRequest {
   body: Uint8Array;
   headers: Record<string, string>;
+  /** The body's format, when the caller read it from the content type already (else it is read here). */
+  format?: InputFormat | undefined;
 }
 
 /** The inferer's answer, as the gateway copies it back. */
@@ -49,7 +51,7 @@ const ENVELOPE_SLACK = 1024;
  * for. Each lane has its own `maxInFlight`.
  */
 function laneKey(subject: string, req: ForwardRequest): string {
-  return inputFormatOf(req.headers[Headers.contentType]) === "arrow" ? `${subject} arrow` : subject;
+  return (req.format ?? inputFormatOf(req.headers[Headers.contentType])) === "arrow" ? `${subject} arrow` : subject;
 }
 
 /** Long enough for an inferer to resubscribe after its server failed over (it reconnects at once on loopback or a LAN). */

@@ -135,6 +135,8 @@ export interface NatsServer {
   readonly leafPort: number | undefined;
   /** Rewrites the config with these users and reloads it (new connections are checked against them). */
   reloadUsers(users: readonly NatsUser[]): Promise<void>;
+  /** Rewrites the config with these users, for a reload asked some other way (the system account's, which says when it is done). */
+  writeUsers(users: readonly NatsUser[]): Promise<void>;
   /** SIGTERM (lame-duck-free shutdown), then SIGKILL after a grace period. */
   stop(): Promise<void>;
   /** SIGKILL at once: to test crash recovery. */
@@ -327,16 +329,20 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
     clearTimeout(timer);
   };
   const port = ports.client;
+  const writeUsers = async (users: readonly NatsUser[]): Promise<void> => {
+    config.users = users;
+    await writeFile(configFile, configText(config), { mode: 0o600 });
+  };
   return {
     // tls:// says so to clients (nats.js and the nats CLI then insist on TLS).
     url: `${options.tls ? "tls" : "nats"}://${host}:${port}`,
     port,
     leafPort: ports.leaf,
     reloadUsers: async (users) => {
-      config.users = users;
-      await writeFile(configFile, configText(config), { mode: 0o600 });
+      await writeUsers(users);
       child.kill("SIGHUP");
     },
+    writeUsers,
     version: `${major}.${minor}.${patch}`,
     configFile,
     process: child,

@@ -2,7 +2,7 @@ import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { HubDomain } from "@ferry/contracts";
 import { startNatsServer, type NatsServer, type NatsUser, type TlsFiles } from "@ferry/natsd";
-import { reloadAndKickLeafLinks } from "./hub-system.js";
+import { reloadConfig, type SystemAccess } from "./hub-system.js";
 import { newPassword, passwordHash } from "./secrets.js";
 
 /** How to run the hub's nats-server. */
@@ -71,9 +71,7 @@ export class HubServer {
 
   /** Lets these edge users connect from now on (new users need no restart). */
   async allow(users: NatsUser[]): Promise<void> {
-    this.#users = users;
-    await writeUsers(this.#o.dataDir, users);
-    await this.#server.reloadUsers([this.#opsUser, ...users]);
+    await this.#setUsers(users, false);
   }
 
   /**
@@ -81,8 +79,18 @@ export class HubServer {
    * (a leaf link does not say which user it logged in as). The others relink within a second or two.
    */
   async revokeTo(users: NatsUser[]): Promise<void> {
-    await this.allow(users);
-    await reloadAndKickLeafLinks(this.#server.url, this.#system, { caFile: this.#o.tls.caFile, handshakeFirst: true });
+    await this.#setUsers(users, true);
+  }
+
+  async #setUsers(users: NatsUser[], kickLeafs: boolean): Promise<void> {
+    this.#users = users;
+    await writeUsers(this.#o.dataDir, users);
+    await this.#server.writeUsers([this.#opsUser, ...users]);
+    await reloadConfig(this.#systemAccess(), kickLeafs);
+  }
+
+  #systemAccess(): SystemAccess {
+    return { url: this.#server.url, login: this.#system, tls: { caFile: this.#o.tls.caFile, handshakeFirst: true } };
   }
 
   get users(): readonly NatsUser[] {

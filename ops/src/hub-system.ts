@@ -6,18 +6,25 @@ interface Leafz {
   data: { leafs?: { id: number; name: string }[] };
 }
 
+/** The hub's system-account login and how to reach it (TLS, handshake first). */
+export interface SystemAccess {
+  url: string;
+  login: { user: string; pass: string };
+  tls: TlsOptions;
+}
+
 /**
- * Applies the server's rewritten config and then closes every leaf node link, as the server's system
- * account (`$SYS.REQ.SERVER.<id>.RELOAD` and `.KICK`, nats-server 2.10+). The reload request answers once
- * the config is in force (a SIGHUP does not say when), so no kicked link can relink with a removed user.
- * Resolves to the names of the servers whose links were closed.
+ * Applies the server's rewritten config as its system account (`$SYS.REQ.SERVER.<id>.RELOAD`, nats-server
+ * 2.10+), which answers once the config is in force (a SIGHUP does not say when); with `kickLeafs`, then
+ * closes every leaf node link, so no link stays up, or comes back, with a removed user. Resolves to the
+ * names of the servers whose links were closed.
  */
-export async function reloadAndKickLeafLinks(url: string, system: { user: string; pass: string }, tls: TlsOptions): Promise<string[]> {
-  const nc = await connect({ servers: url, user: system.user, pass: system.pass, tls, name: "ferry-ops-system" });
+export async function reloadConfig(access: SystemAccess, kickLeafs: boolean): Promise<string[]> {
+  const nc = await connect({ servers: access.url, user: access.login.user, pass: access.login.pass, tls: access.tls, name: "ferry-ops-system" });
   try {
-    const leafz = await ask<Leafz>(nc, "$SYS.REQ.SERVER.PING.LEAFZ");
-    const id = leafz.server.id;
+    const id = (await ask<Leafz>(nc, "$SYS.REQ.SERVER.PING.LEAFZ")).server.id;
     await ask(nc, `$SYS.REQ.SERVER.${id}.RELOAD`);
+    if (!kickLeafs) return [];
     const kicked: string[] = [];
     for (const leaf of (await ask<Leafz>(nc, `$SYS.REQ.SERVER.${id}.LEAFZ`)).data.leafs ?? []) {
       await ask(nc, `$SYS.REQ.SERVER.${id}.KICK`, { cid: leaf.id });

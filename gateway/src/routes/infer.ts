@@ -21,7 +21,7 @@ export const inferRoutes: FastifyPluginAsync<InferRoutesOptions> = async (app, o
     // The inferer checks this too (durable requests reach it directly); here it saves a round trip.
     const format = inputFormatOf(req.headers["content-type"]);
     if (format) checkRequestBody(format, body);
-    return sendForwarded(reply, await nats.coalescer.send(subject, { body, headers: forwardedHeaders(req) }));
+    return sendForwarded(reply, await nats.coalescer.send(subject, { body, headers: forwardedHeaders(req), format }));
   };
 
   app.post("/infer", inferenceRoute("infer", "Infer with the site's current pipeline", "Always points at the currently deployed pipeline."),
