@@ -4,12 +4,13 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Table, tableFromIPC, tableToIPC, vectorFromArray } from "apache-arrow";
 import { connect, headers } from "@nats-io/transport-node";
 import { startNatsServer } from "@ferry/natsd";
-import { start as startInferer } from "@ferry/inferer";
+import { LogPublisher, start as startInferer } from "@ferry/inferer";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { start as startLogger } from "@ferry/logger";
 import { start as startGateway } from "@ferry/gateway";
-import { LogStream, type InferenceRecord, type LogRecord } from "@ferry/contracts";
+import { LogStream, logSubject, type InferenceRecord, type LogRecord } from "@ferry/contracts";
 import { logStreamConfig, provision, siteAssets, storageSettings, streamNameOf } from "@ferry/runtime";
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { houseRef, manifests, models } from "./helpers/paths.js";
 import { ARROW_FILE, PANDAS, houseRecords, post, quiet, startTestNats, startTestSite, type TestSite } from "./helpers/site.js";
@@ -258,6 +259,36 @@ describe("log durability and limits", () => {
       }
     } finally {
       await server.stop();
+      await nats.stop();
+    }
+  });
+
+  it("a publish in flight when the nats-server dies is sent again on reconnect, not after its ack timeout", { timeout: 30_000 }, async () => {
+    const nats = await startTestNats();
+    let server: { stop(): Promise<void> } | undefined;
+    const nc = await connect({ servers: nats.url, reconnectTimeWait: 100, maxReconnectAttempts: -1 });
+    // A 10-minute ack timeout: only a resend on reconnect resolves the wait within the test's 30 s.
+    const publisher = new LogPublisher(nc, { ackTimeoutMs: 600_000, retryDelayMs: 100 });
+    try {
+      const run = join(nats.dir, "run");
+      const pid = Number(/\d+/.exec(readdirSync(run).find((n) => n.endsWith(".ports"))!)![0]);
+      // Frozen, the server takes the publish into its socket buffer and never answers; then it dies.
+      process.kill(pid, "SIGSTOP");
+      const record = JSON.stringify({ in: { tensor: [424242] } });
+      const acked = publisher.published(logSubject("houseprice", "p1"), [record]);
+      await sleep(300);
+      process.kill(pid, "SIGKILL");
+      await nats.kill().catch(() => undefined);
+      server = await startNatsServer({ dataDir: nats.dir, port: nats.port, syncInterval: "always" });
+      await acked;
+      const jsm = await jetstreamManager(nc);
+      const last = await jsm.streams.getMessage(LogStream, { last_by_subj: logSubject("houseprice", "p1") });
+      assert.equal(last?.string(), record);
+      assert.ok(publisher.stats().retries >= 1, "sent again");
+    } finally {
+      publisher.close();
+      await nc.close();
+      await server?.stop();
       await nats.stop();
     }
   });

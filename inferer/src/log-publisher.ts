@@ -2,7 +2,7 @@ import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 // JetStreamNotEnabled is exported only here (the package's documented internal entry point).
 import type { NatsConnection } from "@nats-io/transport-node";
 import { encodeLogBatch } from "@ferry/contracts";
-import { isJetStreamUnavailable, natsHeaders } from "@ferry/runtime";
+import { isJetStreamUnavailable, natsHeaders, watchConnection } from "@ferry/runtime";
 import type { Logger } from "pino";
 
 /** Limits of the log publisher. */
@@ -44,6 +44,8 @@ interface Item {
   id: string;
   /** Told once JetStream acknowledged the message (callers of `published`). */
   acked: (() => void)[];
+  /** Bumped each time the item goes out; an answer to an earlier attempt is ignored. */
+  attempt: number;
 }
 
 interface Batch {
@@ -80,6 +82,7 @@ export class LogPublisher {
   #inFlightRecords = 0;
   #flushTimer: NodeJS.Timeout | undefined;
   #idle: (() => void)[] = [];
+  readonly #sent = new Set<Item>();
 
   constructor(nc: NatsConnection, options: LogPublisherOptions = {}) {
     this.#js = jetstream(nc);
@@ -93,6 +96,7 @@ export class LogPublisher {
       maxBatchBytes: options.maxBatchBytes ?? 512 * 1024,
     };
     this.#log = options.logger;
+    watchConnection(nc, (e) => { if (e === "reconnect") this.#resend(); });
   }
 
   /** Queues one record (JSON text) for `subject`. */
@@ -171,7 +175,7 @@ export class LogPublisher {
     this.#batches.delete(subject);
     this.#batched -= batch.lines.length;
     this.#queuedRecords += batch.lines.length;
-    this.#queue.push({ subject, ...encodeLogBatch(batch.lines), records: batch.lines.length, id: this.#idPrefix + (this.#nextId++).toString(36), acked: batch.acked });
+    this.#queue.push({ subject, ...encodeLogBatch(batch.lines), records: batch.lines.length, id: this.#idPrefix + (this.#nextId++).toString(36), acked: batch.acked, attempt: 0 });
     this.#pump();
   }
 
@@ -204,31 +208,65 @@ export class LogPublisher {
 
   #pump(): void {
     if (Date.now() < this.#pausedUntil) return;
-    while (this.#inFlight < this.#o.maxInFlight && this.#head < this.#queue.length) {
-      const item = this.#queue[this.#head++]!;
-      this.#inFlight++;
-      this.#queuedRecords -= item.records;
-      this.#inFlightRecords += item.records;
-      this.#js.publish(item.subject, item.data, { msgID: item.id, timeout: this.#o.ackTimeoutMs, headers: natsHeaders(item.headers) }).then(
-        () => {
-          this.#stats.published += item.records;
-          for (const f of item.acked) f();
-        },
-        (err: unknown) => this.#retry(item, err),
-      ).finally(() => {
-        this.#inFlight--;
-        if (this.#flushAfterAck && this.#inFlight === 0) {
-          this.#flushAfterAck = false;
-          this.#flushAll();
-        }
-        this.#inFlightRecords -= item.records;
-        this.#pump();
-        if (this.#pending() === 0) for (const f of this.#idle.splice(0)) f();
-      });
-    }
+    while (this.#inFlight < this.#o.maxInFlight && this.#head < this.#queue.length) this.#send(this.#queue[this.#head++]!);
     if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
       this.#queue = this.#queue.slice(this.#head);
       this.#head = 0;
+    }
+  }
+
+  #send(item: Item): void {
+    const attempt = ++item.attempt;
+    this.#inFlight++;
+    this.#sent.add(item);
+    this.#queuedRecords -= item.records;
+    this.#inFlightRecords += item.records;
+    this.#js.publish(item.subject, item.data, { msgID: item.id, timeout: this.#o.ackTimeoutMs, headers: natsHeaders(item.headers) }).then(
+      () => {
+        if (item.attempt !== attempt) return;
+        this.#stats.published += item.records;
+        for (const f of item.acked) f();
+      },
+      (err: unknown) => { if (item.attempt === attempt) this.#retry(item, err); },
+    ).finally(() => { if (item.attempt === attempt) this.#settled(item); });
+  }
+
+  /** An item's publish is over (acknowledged, or failed and queued again). */
+  #settled(item: Item): void {
+    if (!this.#sent.delete(item)) return;
+    this.#inFlight--;
+    this.#inFlightRecords -= item.records;
+    if (this.#flushAfterAck && this.#inFlight === 0) {
+      this.#flushAfterAck = false;
+      this.#flushAll();
+    }
+    this.#pump();
+    if (this.#pending() === 0) for (const f of this.#idle.splice(0)) f();
+  }
+
+  /**
+   * After a reconnect, sends again what was awaiting an ack: a publish lost with the old connection (or
+   * the server that died) is never answered, and waiting out its ack timeout would hold every reply in
+   * the meantime, since new records wait for the publish in flight (the group commit). The message id
+   * makes JetStream store a message that did arrive only once.
+   */
+  #resend(): void {
+    const items = [...this.#sent];
+    if (items.length === 0) return;
+    for (const item of items) {
+      item.attempt++;
+      this.#sent.delete(item);
+      this.#inFlight--;
+      this.#inFlightRecords -= item.records;
+      this.#queuedRecords += item.records;
+    }
+    this.#queue.splice(this.#head, 0, ...items);
+    this.#stats.retries += items.length;
+    this.#pausedUntil = 0;
+    this.#pump();
+    if (this.#flushAfterAck && this.#inFlight === 0) {
+      this.#flushAfterAck = false;
+      this.#flushAll();
     }
   }
 
