@@ -20,7 +20,7 @@ export type { OutputTensor, RecordsView, InferenceRecord, LogContext } from "./r
 export { ShadowSchema, SplitArmSchema, SplitSchema, PipelineStepSchema, DeploymentManifestSchema, modelsOfStep, parseManifest, parseDeployedManifest } from "./manifest.js";
 export type { BatchingSettings, PipelineStep, DeploymentManifest, Shadow, Split, DeployedShadow, DeployedStep, DeployedManifest } from "./manifest.js";
 export { RunStatus, ModelStatusSchema, PipelineStatusSchema, PipelinesReplySchema, ModelsReplySchema, ErrorBodySchema } from "./status.js";
-export type { InfererStatus, ModelStatus, PipelineStatus } from "./status.js";
+export type { InfererStatus, ModelStatus, PipelineStatus, PipelineSignature, TensorSignature } from "./status.js";
 export { LogPagingHeaders, MAX_LOG_PAGE, DEFAULT_LOG_PAGE, parseLogQuery } from "./log-record.js";
 export type { LogRecord, LogQuery } from "./log-record.js";
 export { ExpressionError, compileExpression } from "./expressions.js";

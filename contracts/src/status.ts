@@ -20,12 +20,25 @@ export const PipelineStatusSchema = Type.Object({
   detail: Type.Optional(Type.String()),
 });
 
+/** One tensor a pipeline takes or gives: ONNX element type, dims with symbolic ones (e.g. "batch") as -1. */
+export interface TensorSignature {
+  name: string;
+  type: string;
+  dims: number[];
+}
+
+/** What a pipeline takes (its request columns, in input order) and gives (the last step's outputs, in order). */
+export interface PipelineSignature {
+  inputs: TensorSignature[];
+  outputs: TensorSignature[];
+}
+
 /** What one inferer answers on `ferry.status`. */
 export interface InfererStatus {
   inferer: string;
   /** The pipeline this inferer serves on `ferry.infer`, if any. */
   current?: string;
-  pipelines: (PipelineStatus & { models: ModelStatus[] })[];
+  pipelines: (PipelineStatus & { models: ModelStatus[]; signature?: PipelineSignature })[];
   /** Why the inferer cannot follow deployments yet (its stores are not provisioned), while that lasts. */
   detail?: string;
 }

@@ -12,6 +12,8 @@ import { statusRoutes } from "./routes/status.js";
 import { inferRoutes } from "./routes/infer.js";
 import { logsRoutes } from "./routes/logs.js";
 import { healthRoutes } from "./routes/health.js";
+import { v2RestRoutes } from "./v2/rest-routes.js";
+import { V2Models } from "./v2/models.js";
 
 /** What the gateway app needs. */
 export interface AppOptions {
@@ -33,10 +35,13 @@ export interface AppOptions {
   logger?: FastifyBaseLogger;
   /** Serve HTTPS (TLS 1.2+) with this key and certificate (PEM; the certificate may be followed by its chain). */
   https?: { key: string; cert: string };
+  /** The pipelines as V2 models (shared with the gRPC server, when there is one). Default: the app's own. */
+  v2Models?: V2Models;
 }
 
 /** The requests load shedding counts: those that reach the inferers. */
-const isInference = (req: FastifyRequest): boolean => req.method === "POST" && (req.url === "/infer" || req.url.startsWith("/pipelines/"));
+const isInference = (req: FastifyRequest): boolean =>
+  req.method === "POST" && (req.url === "/infer" || req.url.startsWith("/pipelines/") || (req.url.startsWith("/v2/models/") && req.url.endsWith("/infer")));
 
 /** The Fastify instance with the gateway's settings, before anything is registered. */
 function createFastify(options: AppOptions): FastifyInstance {
@@ -69,6 +74,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   void app.register(inferRoutes, { pipelines });
   void app.register(logsRoutes);
   void app.register(healthRoutes);
+  void app.register(v2RestRoutes, { models: options.v2Models ?? new V2Models(nc) });
   registerMetrics(app, nc);
   registerDashboard(app, nc);
   return app;

@@ -44,7 +44,7 @@ interface Document {
   components: { schemas: Record<string, JsonSchema>; responses?: Record<string, RouteResponse> };
 }
 
-function packageVersion(): string {
+export function packageVersion(): string {
   try {
     return (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
   } catch {
@@ -65,6 +65,7 @@ const openapi = {
     { name: "inference", description: "run a pipeline" },
     { name: "logs", description: "inference logs" },
     { name: "operations", description: "liveness, readiness and metrics" },
+    { name: "v2", description: "the Open Inference Protocol (KServe V2): each pipeline is a model" },
   ],
   components: { responses: { NotFound: errorResponses(["not_found"])["404"]! } },
 };

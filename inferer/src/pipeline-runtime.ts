@@ -1,5 +1,5 @@
 import ort from "onnxruntime-node";
-import { FerryError, compileExpression, isNumericInputType, type CompiledExpression, type BatchingSettings, type DeploymentManifest, type NumericInputType, type OutputTensor, type TensorElementType } from "@ferry/contracts";
+import { FerryError, compileExpression, isNumericInputType, type CompiledExpression, type BatchingSettings, type DeploymentManifest, type NumericInputType, type OutputTensor, type PipelineSignature, type TensorElementType } from "@ferry/contracts";
 import { loadModel, uuidFromHash, type LoadedModel, type ModelLocator, type ModelRef } from "./manifest-loader.js";
 import { TypedArrays, concatArrays } from "./tensor-arrays.js";
 
@@ -72,6 +72,8 @@ export class PipelineRuntime {
   readonly validations: readonly Validation[];
   /** The manifest's batching setting (undefined: the inferer's default). */
   readonly batching: BatchingSettings | false | undefined;
+  /** Request columns and the last step's outputs, as `ferry.status` reports them (the V2 API's metadata). */
+  readonly signature: PipelineSignature;
   readonly #steps: Step[];
   /** Off during the warm-up run, which is no inference. */
   #observing = false;
@@ -89,6 +91,10 @@ export class PipelineRuntime {
     const batch = this.inputs[0]?.dims[0];
     this.fixedBatch = typeof batch === "number" && batch > 0 ? batch : undefined;
     const outputs = steps[steps.length - 1]!.session.outputNames;
+    this.signature = {
+      inputs: this.inputs.map((i) => ({ name: i.column, type: i.type, dims: signatureDims(i.dims) })),
+      outputs: steps[steps.length - 1]!.session.outputMetadata.map((m) => ({ name: m.name, type: m.isTensor ? m.type : "unknown", dims: m.isTensor ? signatureDims(m.shape) : [] })),
+    };
     this.validations = Object.entries(manifest.validations ?? {}).map(([name, source]) => {
       try {
         return { name, expression: compileExpression(source, outputs) };
@@ -253,6 +259,11 @@ export class PipelineRuntime {
   async release(): Promise<void> {
     await Promise.all(this.#steps.flatMap((s) => [s, ...s.arms.slice(1), ...s.shadows]).map((m) => m.session.release()));
   }
+}
+
+/** ONNX dims as numbers: a symbolic or unknown dimension is -1. */
+function signatureDims(dims: readonly (number | string)[]): number[] {
+  return dims.map((d) => (typeof d === "number" && d > 0 ? d : -1));
 }
 
 function inputSpec(meta: ort.InferenceSession.ValueMetadata, column: string, model: string): InputSpec {

@@ -133,7 +133,7 @@ export class PipelineSet {
       pipelines: [...this.#entries.values()].map((e) => ({
         id: e.name,
         status: e.runtime && !e.detail ? "Running" as const : "Error" as const,
-        ...(e.runtime ? { version: e.runtime.version } : {}),
+        ...(e.runtime ? { version: e.runtime.version, signature: e.runtime.signature } : {}),
         ...(e.detail ? { detail: e.detail } : {}),
         models: [
           ...(e.runtime?.models ?? []).map((m) => ({ name: m.name, sha: m.sha, status: "Running" as const, version: m.version })),

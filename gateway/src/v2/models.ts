@@ -1,0 +1,105 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import { FerryError, type InfererStatus, type PipelineSignature, type TensorSignature } from "@ferry/contracts";
+import { collectStatus } from "../status-client.js";
+import { v2DatatypeOf } from "./datatypes.js";
+
+/** A pipeline as the V2 API shows it: a model whose one version is the pipeline version running. */
+export interface V2Model {
+  name: string;
+  /** The running pipeline version(s): more than one only while inferers differ, e.g. during a swap. */
+  versions: string[];
+  signature: PipelineSignature;
+  ready: boolean;
+}
+
+/** V2 model metadata (`GET /v2/models/{name}`, gRPC ModelMetadata). */
+export interface V2ModelMetadata {
+  name: string;
+  versions: string[];
+  platform: string;
+  inputs: { name: string; datatype: string; shape: number[] }[];
+  outputs: { name: string; datatype: string; shape: number[] }[];
+}
+
+/** How long a status read answers model lookups before the next one is started (ms). */
+const FRESH_MS = 1000;
+/** An unknown name waits for a new read only when the last one is at least this old (ms), so 404s cannot flood `ferry.status`. */
+const RETRY_UNKNOWN_MS = 250;
+
+/**
+ * The pipelines the inferers report, as V2 models. Inference needs a pipeline's signature on every
+ * request, and asking every inferer (`ferry.status`, tens of ms) each time would cost more than the
+ * inference: reports are kept for a second and refreshed behind the requests that use them.
+ */
+export class V2Models {
+  readonly #nc: NatsConnection;
+  #models = new Map<string, V2Model>();
+  #readAt = 0;
+  #reading: Promise<void> | undefined;
+
+  constructor(nc: NatsConnection) {
+    this.#nc = nc;
+  }
+
+  /** The model, from a report at most about a second old; undefined when no inferer reports it. */
+  async find(name: string): Promise<V2Model | undefined> {
+    const age = Date.now() - this.#readAt;
+    const known = this.#models.get(name);
+    if (known && age < FRESH_MS) return known;
+    if (known) {
+      void this.#read();
+      return known;
+    }
+    if (age >= RETRY_UNKNOWN_MS) await this.#read();
+    return this.#models.get(name);
+  }
+
+  /** The model; 404 `unknown_model`, or `unknown_version` when `version` is given and is not running. */
+  async get(name: string, version?: string): Promise<V2Model> {
+    const model = await this.find(name);
+    if (!model) throw new FerryError("unknown_model", `unknown model ${JSON.stringify(name)}: no inferer serves a pipeline of that name`);
+    if (version !== undefined && version !== "" && !model.versions.includes(version)) {
+      throw new FerryError("unknown_version", `model ${JSON.stringify(name)} has no version ${JSON.stringify(version)} running; running: ${model.versions.join(", ")}`);
+    }
+    return model;
+  }
+
+  /** Reads the reports now (after a swap, say) and answers from them. */
+  async refresh(): Promise<void> {
+    await this.#read();
+  }
+
+  /** One status read at a time, shared by every request that waits for it. */
+  #read(): Promise<void> {
+    this.#reading ??= collectStatus(this.#nc).then((statuses) => {
+      this.#models = modelsOf(statuses);
+      this.#readAt = Date.now();
+    }).finally(() => { this.#reading = undefined; });
+    return this.#reading;
+  }
+}
+
+/** One entry per pipeline that reports a signature; ready when any inferer runs it. */
+function modelsOf(statuses: readonly InfererStatus[]): Map<string, V2Model> {
+  const out = new Map<string, V2Model>();
+  for (const s of statuses) {
+    for (const p of s.pipelines) {
+      if (!p.signature || !p.version) continue;
+      const seen = out.get(p.id);
+      const running = p.status === "Running";
+      if (!seen) out.set(p.id, { name: p.id, versions: running ? [p.version] : [], signature: p.signature, ready: running });
+      else if (running && !seen.versions.includes(p.version)) {
+        seen.versions.push(p.version);
+        seen.ready = true;
+      }
+    }
+  }
+  return out;
+}
+
+const tensorMetadata = (t: TensorSignature): { name: string; datatype: string; shape: number[] } => ({ name: t.name, datatype: v2DatatypeOf(t.type) ?? t.type.toUpperCase(), shape: t.dims });
+
+/** The protocol's model metadata: the pipeline's request columns and its last step's outputs. */
+export function modelMetadata(model: V2Model): V2ModelMetadata {
+  return { name: model.name, versions: model.versions, platform: "onnxruntime_onnx", inputs: model.signature.inputs.map(tensorMetadata), outputs: model.signature.outputs.map(tensorMetadata) };
+}

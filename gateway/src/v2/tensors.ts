@@ -1,0 +1,109 @@
+import { FerryError, type NumericArray, type TensorSignature } from "@ferry/contracts";
+import { ElementBytes, isV2Datatype, v2DatatypeOf, valuesFromRaw, type V2Datatype } from "./datatypes.js";
+
+/** One input tensor of a V2 request: its data as plain values (JSON, gRPC contents) or raw little-endian bytes. */
+export interface V2Input {
+  name: string;
+  datatype: string;
+  shape: number[];
+  values?: readonly unknown[] | NumericArray;
+  raw?: Uint8Array;
+}
+
+/** An output the client asked for, and whether it wants it as raw bytes. */
+export interface V2RequestedOutput {
+  name: string;
+  binary?: boolean;
+}
+
+/** A V2 inference request, from REST (JSON or binary) or gRPC. */
+export interface V2InferRequest {
+  id?: string;
+  inputs: V2Input[];
+  /** Only these outputs, in this order; undefined: all of them. */
+  outputs?: V2RequestedOutput[];
+  /** Outputs not named in `outputs` go as raw bytes (REST `binary_data_output`; gRPC always). */
+  binaryOutput: boolean;
+  /** Ferry's own request headers, carried as HTTP headers or gRPC metadata. */
+  splitKey?: string;
+  requestId?: string;
+}
+
+/** An input checked against the pipeline's signature: rows of `width` values, in the pipeline's input order. */
+export interface BoundInput {
+  readonly column: string;
+  readonly type: string;
+  readonly datatype: V2Datatype;
+  readonly rows: number;
+  readonly width: number;
+  readonly input: V2Input;
+}
+
+export const badTensor = (message: string): FerryError => new FerryError("bad_tensor", message);
+
+const product = (dims: readonly number[]): number => dims.reduce((n, d) => n * d, 1);
+
+/** Checks every input's name, datatype, shape and data size against the pipeline's inputs; 400 `bad_tensor` otherwise. */
+export function bindInputs(model: string, signature: readonly TensorSignature[], inputs: readonly V2Input[]): BoundInput[] {
+  const byName = new Map<string, V2Input>();
+  for (const input of inputs) {
+    if (typeof input.name !== "string" || !signature.some((s) => s.name === input.name)) {
+      throw badTensor(`model ${model} has no input ${JSON.stringify(input.name)}; its inputs: ${signature.map((s) => s.name).join(", ")}`);
+    }
+    if (byName.has(input.name)) throw badTensor(`input ${JSON.stringify(input.name)} is given twice`);
+    byName.set(input.name, input);
+  }
+  const bound = signature.map((spec) => {
+    const input = byName.get(spec.name);
+    if (!input) throw badTensor(`input ${JSON.stringify(spec.name)} is missing (model ${model} takes ${signature.map((s) => s.name).join(", ")})`);
+    return bindInput(spec, input);
+  });
+  if (bound.some((b) => b.rows !== bound[0]!.rows)) throw badTensor(`inputs differ in their first (batch) dimension: ${bound.map((b) => `${b.column} ${b.rows}`).join(", ")}`);
+  return bound;
+}
+
+function bindInput(spec: TensorSignature, input: V2Input): BoundInput {
+  const name = JSON.stringify(spec.name);
+  const wanted = v2DatatypeOf(spec.type);
+  if (!isV2Datatype(input.datatype) || input.datatype !== wanted) {
+    throw badTensor(`input ${name} has datatype ${JSON.stringify(input.datatype)}; the model takes ${wanted ?? spec.type}`);
+  }
+  const shape = input.shape;
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw badTensor(`input ${name}: shape must be a list of non-negative integers`);
+  if (spec.dims.length > 0 && (shape.length !== spec.dims.length || spec.dims.some((d, i) => d > 0 && shape[i] !== d))) {
+    throw badTensor(`input ${name} has shape [${shape.join(",")}]; the model takes [${spec.dims.join(",")}] (-1: any size)`);
+  }
+  const count = product(shape);
+  const given = input.raw ? rawCount(input.datatype, input.raw, count) : input.values?.length ?? 0;
+  if (given !== count) throw badTensor(`input ${name}: shape [${shape.join(",")}] holds ${count} elements, the data ${given}`);
+  if (input.values) checkValues(spec.name, input.datatype, input.values);
+  const rows = shape.length === 0 ? 1 : shape[0]!;
+  return { column: spec.name, type: spec.type, datatype: input.datatype, rows, width: rows === 0 ? 0 : count / rows, input };
+}
+
+/** Elements in raw data (for the size check); BYTES counts its length-prefixed elements. */
+function rawCount(datatype: V2Datatype, raw: Uint8Array, count: number): number {
+  if (datatype === "BYTES") return valuesFromRaw("", datatype, raw, count).length;
+  const size = ElementBytes[datatype];
+  if (raw.byteLength % size !== 0) throw badTensor(`${raw.byteLength} bytes of ${datatype} data is not a whole number of ${size}-byte elements`);
+  return raw.byteLength / size;
+}
+
+/** JSON data must hold numbers of the datatype's kind (true/false for BOOL). */
+function checkValues(name: string, datatype: V2Datatype, values: readonly unknown[] | NumericArray): void {
+  if (!Array.isArray(values)) return;
+  const ok = datatype === "BOOL" ? (v: unknown) => typeof v === "boolean"
+    : datatype === "BYTES" ? (v: unknown) => typeof v === "string"
+      : datatype.startsWith("FP") ? (v: unknown) => typeof v === "number"
+        : (v: unknown) => Number.isInteger(v);
+  for (let i = 0; i < values.length; i++) {
+    if (!ok(values[i])) throw badTensor(`input ${JSON.stringify(name)} element ${i} (${JSON.stringify(values[i])}) is not a ${datatype} value`);
+  }
+}
+
+/** Row-major nested lists (`[[1,2],[3,4]]`) flattened; flat data is returned as it is. */
+export function flatten(data: unknown): unknown[] {
+  if (!Array.isArray(data)) return [data];
+  if (!data.some(Array.isArray)) return data;
+  return (data as unknown[]).flat(Infinity);
+}
