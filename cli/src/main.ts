@@ -27,7 +27,7 @@ function upMessage(o: StartOptions, site: Site): string {
   if (o.command === "start ops") return hubUpMessage(base, site);
   return [
     "",
-    `Ferry is up.${base ? ` HTTP: ${base}` : ""}  NATS: ${site.natsUrl}`,
+    `Ferry is up.${base ? ` HTTP: ${base}` : ""}  NATS: ${site.natsUrl}${site.grpcPort !== undefined ? `  gRPC: ${grpcAddress(base, site.grpcPort)}` : ""}`,
     ...(site.passwords ? [`Devices log in to NATS as their own user (ferry device add NAME --data ${o.data} prints its password), or as the shared user "device" (ferry nats-password device --data ${o.data})`] : []),
     ...(site.ca ? [`NATS TLS CA: ${site.ca.file} (SHA-256 ${site.ca.sha256}); devices: FERRY_NATS_CA=${site.ca.file}`] : []),
     ...(base ? [
@@ -40,6 +40,12 @@ function upMessage(o: StartOptions, site: Site): string {
     "Ctrl-C stops it.",
     "",
   ].join("\n");
+}
+
+/** host:port of the gRPC service, on the gateway's host. */
+function grpcAddress(base: string, port: number): string {
+  const host = base ? new URL(base).hostname : "localhost";
+  return `${host}:${port}`;
 }
 
 /** How long stopping may take before Ferry exits anyway (a drain that waits for a server that is gone). */

@@ -20,6 +20,10 @@ const admin = ["deploy", "undeploy", "current"] as const;
 /** The site, its nats-server and the commands beside them. */
 const siteTable = {
   port: option({ flag: "port", short: "p", arg: "N", env: "FERRY_PORT", parser: port, default: 8080, help: "HTTP port of the gateway", commands: ["start"] }),
+  grpcPort: option({
+    flag: "grpc-port", arg: "N", env: "FERRY_GRPC_PORT", parser: port, shown: "off",
+    help: "also serve the Open Inference Protocol's gRPC service (KServe V2) on this port of --host, with the gateway's TLS certificate when it has one", commands: ["start"],
+  }),
   host: option({ flag: "host", arg: "ADDR", env: "FERRY_HOST", parser: text, default: "0.0.0.0", help: "HTTP listen address", commands: ["start", "start ops"] }),
   data: option({
     flag: "data", short: "d", arg: "DIR", env: "FERRY_DATA", parser: path, default: () => path.parse("./data"), shown: "./data",

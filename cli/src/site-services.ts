@@ -83,7 +83,7 @@ async function startEdgeLink(natsUrl: string, edge: EdgeSetup, log: Logger): Pro
  * the asked services in order, pushing each onto `services` as it starts (so that a failure can stop the
  * ones already running). `as(role)` is the server's URL for that role. Returns the gateway's URL, if any.
  */
-export async function startServices(o: SiteOptions, edge: EdgeSetup | undefined, as: (role: NatsRole) => string, log: Logger, services: Service[]): Promise<string | undefined> {
+export async function startServices(o: SiteOptions, edge: EdgeSetup | undefined, as: (role: NatsRole) => string, log: Logger, services: Service[]): Promise<{ url: string; grpcPort?: number } | undefined> {
   // The site's pipelines are deployments (KV + object store) that inferers watch; the manifests given
   // here are published unless the same models are deployed already.
   await untilReady("NATS and JetStream", () => provisionSite(as("admin"), o, log), log, o.startWaitMs);
@@ -109,9 +109,10 @@ export async function startServices(o: SiteOptions, edge: EdgeSetup | undefined,
   const gw = await startGateway({
     natsUrl: as("gateway"), port: o.port, host: o.host, bodyLimit: o.bodyLimit, timeoutMs: o.timeoutMs,
     maxInFlight: o.maxInFlight, maxPending: o.maxPending, bodyTimeoutMs: o.bodyTimeoutMs, keepAliveTimeoutMs: o.keepAliveTimeoutMs,
+    ...(o.grpcPort !== undefined ? { grpcPort: o.grpcPort } : {}),
     ...await gatewayHttps(o).then((https) => (https ? { https } : {})),
     logger: log.child({ service: "gateway" }),
   });
   services.push(gw);
-  return gw.url;
+  return { url: gw.url, ...(gw.grpcPort !== undefined ? { grpcPort: gw.grpcPort } : {}) };
 }

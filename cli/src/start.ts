@@ -20,6 +20,8 @@ export interface Site {
   /** Role passwords, when the server requires credentials (`--nats-auth`, `FERRY_NATS_SECRET`). */
   readonly passwords: SitePasswords | undefined;
   readonly url: string | undefined;
+  /** The gateway's gRPC port (Open Inference Protocol), when it serves one. */
+  readonly grpcPort?: number;
   readonly services: Service[];
   /** `ferry start ops`, its first start only: the admin token it made, to be printed once. */
   readonly opsAdminToken?: string;
@@ -85,9 +87,9 @@ async function startOwned(o: StartOptions, log: Logger, onFatal: FatalHandler): 
   };
   try {
     const as = (role: NatsRole): string => roleUrl(serverUrl, role, passwords);
-    const url = await startServices(o, edge, as, log, services);
+    const gateway = await startServices(o, edge, as, log, services);
     await nats?.reportMetrics(as("admin"), o.natsName);
-    return { natsUrl: serverUrl, passwords, url, services, stop, ca: await caOf(tls) };
+    return { natsUrl: serverUrl, passwords, url: gateway?.url, ...(gateway?.grpcPort !== undefined ? { grpcPort: gateway.grpcPort } : {}), services, stop, ca: await caOf(tls) };
   } catch (err) {
     await stop();
     throw err;

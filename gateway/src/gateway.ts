@@ -4,6 +4,8 @@ import type { FastifyInstance } from "fastify";
 import { pino, type Logger } from "pino";
 import { buildApp, type AppOptions } from "./app.js";
 import { DEFAULT_CLIENT_TIMEOUTS } from "./client-timeouts.js";
+import { startGrpcServer, type GrpcServer } from "./v2/grpc-server.js";
+import { V2Models } from "./v2/models.js";
 
 /** How to start a gateway. */
 export interface GatewayOptions {
@@ -35,8 +37,10 @@ export interface GatewayOptions {
   /** Idle keep-alive connections are closed after this, ms. Default 5000. */
   keepAliveTimeoutMs?: number;
   logger?: Logger;
-  /** Serve HTTPS (TLS 1.2+) with this key and certificate (PEM) instead of HTTP. */
+  /** Serve HTTPS (TLS 1.2+) with this key and certificate (PEM) instead of HTTP; the gRPC port then speaks TLS too. */
   https?: { key: string; cert: string };
+  /** Serve the Open Inference Protocol's gRPC service on this port (0 picks a free one); undefined: no gRPC. */
+  grpcPort?: number;
 }
 
 /** A running gateway. */
@@ -45,15 +49,18 @@ export interface Gateway extends Service {
   readonly url: string;
   readonly port: number;
   readonly app: FastifyInstance;
+  /** The gRPC port, when the gateway serves gRPC. */
+  readonly grpcPort?: number;
 }
 
 /** Default request body limit: 16 MiB, well above one 224×224×3 float image in JSON or Arrow. */
 export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
 
 /** The app's options: the gateway's, with their defaults. The app owns the connection from then on. */
-function appOptions(options: GatewayOptions, nc: NatsConnection, logger: Logger): AppOptions {
+function appOptions(options: GatewayOptions, nc: NatsConnection, logger: Logger, v2Models: V2Models): AppOptions {
   return {
     nc,
+    v2Models,
     ownsConnection: true,
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
     timeoutMs: options.timeoutMs ?? 15_000,
@@ -75,10 +82,18 @@ function appOptions(options: GatewayOptions, nc: NatsConnection, logger: Logger)
 export async function start(options: GatewayOptions = {}): Promise<Gateway> {
   const logger = options.logger ?? pino({ name: "gateway" });
   const nc = options.nc ?? await connectService("ferry-gateway", options.natsUrl);
-  const app = buildApp(appOptions(options, nc, logger));
+  const v2Models = new V2Models(nc);
+  const app = buildApp(appOptions(options, nc, logger, v2Models));
   const host = options.host ?? "0.0.0.0";
+  let grpc: GrpcServer | undefined;
   try {
     await app.listen({ port: options.port ?? 8080, host });
+    if (options.grpcPort !== undefined) {
+      grpc = await startGrpcServer({
+        nats: app.nats, models: v2Models, host, port: options.grpcPort, logger,
+        maxMessageBytes: options.bodyLimit ?? DEFAULT_BODY_LIMIT, ...(options.https ? { tls: options.https } : {}),
+      });
+    }
   } catch (err) {
     await app.close();
     throw err;
@@ -87,5 +102,9 @@ export async function start(options: GatewayOptions = {}): Promise<Gateway> {
   const port = typeof address === "object" && address ? address.port : options.port ?? 8080;
   const url = `${options.https ? "https" : "http"}://${host === "0.0.0.0" || host === "::" ? "localhost" : host}:${port}`;
   logger.info({ url }, "gateway listening");
-  return serviceOf("gateway", () => app.close(), { url, port, app });
+  const stop = async (): Promise<void> => {
+    await grpc?.stop();
+    await app.close();
+  };
+  return serviceOf("gateway", stop, { url, port, app, ...(grpc ? { grpcPort: grpc.port } : {}) });
 }

@@ -1,0 +1,136 @@
+import { fileURLToPath } from "node:url";
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import { asFerryError } from "@ferry/contracts";
+import type { FastifyBaseLogger } from "fastify";
+import type { GatewayNats } from "../nats-plugin.js";
+import { readiness } from "../readiness.js";
+import { inputFromGrpc, outputToGrpc, type TensorContents } from "./grpc-contents.js";
+import { inferV2 } from "./infer.js";
+import { modelMetadata, type V2Models } from "./models.js";
+import { serverMetadata } from "./server-metadata.js";
+import type { V2InferRequest } from "./tensors.js";
+
+/** The protocol's service definition, shipped beside the code. */
+const protoPath = fileURLToPath(new URL("../../proto/grpc_service.proto", import.meta.url));
+
+/** Options of {@link startGrpcServer}. */
+export interface GrpcServerOptions {
+  nats: GatewayNats;
+  models: V2Models;
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Largest request message, bytes (the HTTP side's body limit). */
+  maxMessageBytes: number;
+  /** TLS with this key and certificate (PEM), as the HTTP side has it. */
+  tls?: { key: string; cert: string };
+  logger: FastifyBaseLogger;
+}
+
+/** A listening gRPC server. */
+export interface GrpcServer {
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+interface InferTensor { name: string; datatype: string; shape: number[]; contents?: TensorContents | null; parameters?: Record<string, Parameter> }
+interface Parameter { bool_param?: boolean; int64_param?: number; string_param?: string; parameter_choice?: string }
+interface InferRequestMessage {
+  model_name: string; model_version: string; id: string;
+  parameters: Record<string, Parameter>;
+  inputs: InferTensor[];
+  outputs: { name: string; parameters: Record<string, Parameter> }[];
+  raw_input_contents: Buffer[];
+}
+
+/** Ferry's HTTP status → the gRPC status the protocol's clients expect. */
+function grpcStatus(httpStatus: number): grpc.status {
+  if (httpStatus === 404) return grpc.status.NOT_FOUND;
+  if (httpStatus === 413) return grpc.status.RESOURCE_EXHAUSTED;
+  if (httpStatus === 503 || httpStatus === 502) return grpc.status.UNAVAILABLE;
+  if (httpStatus === 504) return grpc.status.DEADLINE_EXCEEDED;
+  if (httpStatus >= 400 && httpStatus < 500) return grpc.status.INVALID_ARGUMENT;
+  return grpc.status.INTERNAL;
+}
+
+/** Runs a handler, answering a thrown error with its gRPC status, message and Ferry's code (`ferry-code` trailer). */
+function unary<Req, Res>(handle: (req: Req, metadata: grpc.Metadata) => Promise<Res>) {
+  return (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>): void => {
+    handle(call.request, call.metadata).then((res) => callback(null, res), (err: unknown) => {
+      const e = asFerryError(err);
+      const metadata = new grpc.Metadata();
+      metadata.set("ferry-code", e.code);
+      callback({ code: grpcStatus(e.status), details: e.message, metadata });
+    });
+  };
+}
+
+const paramValue = (p: Parameter | undefined): unknown => (p ? p.bool_param ?? p.int64_param ?? p.string_param : undefined);
+const metadataValue = (m: grpc.Metadata, key: string): string | undefined => {
+  const v = m.get(key)[0];
+  return typeof v === "string" && v !== "" ? v : undefined;
+};
+
+/**
+ * The request as the REST side has it. Raw inputs get raw outputs (as Triton answers), typed contents
+ * get typed contents; the request parameter `binary_data_output` chooses explicitly.
+ */
+function inferRequest(m: InferRequestMessage, metadata: grpc.Metadata): V2InferRequest {
+  const raw = m.raw_input_contents.length > 0;
+  const chosen = paramValue(m.parameters.binary_data_output);
+  const splitKey = metadataValue(metadata, "ferry-split-key");
+  const requestId = metadataValue(metadata, "ferry-request-id");
+  return {
+    ...(m.id ? { id: m.id } : {}),
+    inputs: m.inputs.map((t, i) => inputFromGrpc(t, raw ? m.raw_input_contents[i] ?? Buffer.alloc(0) : undefined)),
+    ...(m.outputs.length > 0 ? { outputs: m.outputs.map((o) => ({ name: o.name })) } : {}),
+    binaryOutput: typeof chosen === "boolean" ? chosen : raw,
+    ...(splitKey ? { splitKey } : {}),
+    ...(requestId ? { requestId } : {}),
+  };
+}
+
+/** The handlers of `inference.GRPCInferenceService`. */
+function handlers(nats: GatewayNats, models: V2Models): grpc.UntypedServiceImplementation {
+  return {
+    ServerLive: unary(async () => ({ live: true })),
+    ServerReady: unary(async () => ({ ready: (await readiness(nats)).status === "ready" })),
+    ModelReady: unary(async (req: { name: string; version: string }) => ({ ready: (await models.get(req.name, req.version)).ready })),
+    ServerMetadata: unary(async () => serverMetadata()),
+    ModelMetadata: unary(async (req: { name: string; version: string }) => modelMetadata(await models.get(req.name, req.version))),
+    ModelInfer: unary(async (m: InferRequestMessage, metadata) => {
+      const request = inferRequest(m, metadata);
+      const result = await inferV2(nats, models, m.model_name, m.model_version || undefined, request);
+      const raw = request.binaryOutput || result.outputs.some((o) => o.datatype === "FP16");
+      const outputs = result.outputs.map((o) => outputToGrpc(o, raw));
+      const parameters = Object.fromEntries(Object.entries(result.parameters).map(([k, v]) => [k, typeof v === "boolean" ? { bool_param: v } : typeof v === "number" ? { int64_param: v } : { string_param: v }]));
+      return {
+        model_name: result.model_name, model_version: result.model_version, id: result.id ?? "", parameters,
+        outputs: outputs.map((o) => o.tensor), raw_output_contents: raw ? outputs.map((o) => o.raw!) : [],
+      };
+    }),
+  };
+}
+
+/** Serves the protocol's gRPC service on its own port, beside the HTTP gateway and over the same NATS connection. */
+export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
+  const definition = protoLoader.loadSync(protoPath, { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true });
+  const proto = grpc.loadPackageDefinition(definition) as unknown as { inference: { GRPCInferenceService: grpc.ServiceClientConstructor } };
+  const server = new grpc.Server({ "grpc.max_receive_message_length": options.maxMessageBytes, "grpc.max_send_message_length": -1 });
+  server.addService(proto.inference.GRPCInferenceService.service, handlers(options.nats, options.models));
+  const credentials = options.tls
+    ? grpc.ServerCredentials.createSsl(null, [{ private_key: Buffer.from(options.tls.key), cert_chain: Buffer.from(options.tls.cert) }], false)
+    : grpc.ServerCredentials.createInsecure();
+  const host = options.host.includes(":") ? `[${options.host}]` : options.host;
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync(`${host}:${options.port}`, credentials, (err, p) => (err ? reject(err) : resolve(p))));
+  options.logger.info({ port, tls: Boolean(options.tls) }, "gRPC (Open Inference Protocol) listening");
+  return {
+    port,
+    stop: () => new Promise<void>((resolve) => {
+      // In-flight calls get a moment to finish; then the rest are cancelled.
+      const timer = setTimeout(() => { server.forceShutdown(); resolve(); }, 2000);
+      server.tryShutdown(() => { clearTimeout(timer); resolve(); });
+    }),
+  };
+}
