@@ -36,13 +36,17 @@ function pandasRecords(inputs: readonly BoundInput[]): string {
     for (let k = 0; k < inputs.length; k++) {
       const w = inputs[k]!.width;
       const v = values[k]!;
-      let cells = "";
-      for (let i = r * w; i < (r + 1) * w; i++) cells += (i > r * w ? "," : "") + JSON.stringify(v[i]);
-      rec += (k > 0 ? "," : "") + keys[k] + cells + "]";
+      rec += (k > 0 ? "," : "") + keys[k] + cellsJson(v, r * w, (r + 1) * w) + "]";
     }
     parts.push(rec + "}");
   }
   return `[${parts.join(",")}]`;
+}
+
+/** Values [from, to) as JSON list items: numbers and booleans print as JSON already (checked finite by JSON.parse or the raw reader). */
+function cellsJson(values: ArrayLike<unknown>, from: number, to: number): string {
+  const part = Array.prototype.slice.call(values, from, to) as unknown[];
+  return typeof part[0] === "string" ? part.map((x) => JSON.stringify(x)).join(",") : part.join(",");
 }
 
 const arrowTypes: Readonly<Record<Exclude<V2Datatype, "BYTES" | "FP16">, () => DataType>> = {
