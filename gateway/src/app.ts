@@ -1,6 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { admitInference, type AdmissionLimits } from "./admission.js";
+import { Admission, admitInference, type AdmissionLimits } from "./admission.js";
 import { DEFAULT_CLIENT_TIMEOUTS, closeSlowClientsOnStop, timeoutSettings, type ClientTimeouts } from "./client-timeouts.js";
 import { clientErrorReply, errorReplies, frameworkErrors } from "./error-replies.js";
 import { acceptRawBodies } from "./raw-bodies.js";
@@ -35,6 +35,8 @@ export interface AppOptions {
   logger?: FastifyBaseLogger;
   /** Serve HTTPS (TLS 1.2+) with this key and certificate (PEM; the certificate may be followed by its chain). */
   https?: { key: string; cert: string };
+  /** The admission state behind `admission` (shared with the gRPC server, when there is one). Default: the app's own. */
+  admitted?: Admission;
   /** The pipelines as V2 models (shared with the gRPC server, when there is one). Default: the app's own. */
   v2Models?: V2Models;
 }
@@ -68,7 +70,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   void app.register(natsPlugin, { nc, ownsConnection: options.ownsConnection ?? false, timeoutMs, maxInFlight, maxBatch });
   // Before the routes: the document is generated from their schemas as they are added.
   registerOpenApi(app);
-  admitInference(app, options.admission, isInference);
+  admitInference(app, options.admitted ?? new Admission(options.admission), isInference);
   closeSlowClientsOnStop(app, (options.timeouts ?? DEFAULT_CLIENT_TIMEOUTS).bodyTimeoutMs);
   void app.register(statusRoutes, { pipelines });
   void app.register(inferRoutes, { pipelines });

@@ -4,6 +4,7 @@ import type { FastifyInstance } from "fastify";
 import { pino, type Logger } from "pino";
 import { buildApp, type AppOptions } from "./app.js";
 import { DEFAULT_CLIENT_TIMEOUTS } from "./client-timeouts.js";
+import { Admission, type AdmissionLimits } from "./admission.js";
 import { startGrpcServer, type GrpcServer } from "./v2/grpc-server.js";
 import { V2Models } from "./v2/models.js";
 
@@ -57,17 +58,17 @@ export interface Gateway extends Service {
 export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
 
 /** The app's options: the gateway's, with their defaults. The app owns the connection from then on. */
-function appOptions(options: GatewayOptions, nc: NatsConnection, logger: Logger, v2Models: V2Models): AppOptions {
+function appOptions(options: GatewayOptions, nc: NatsConnection, logger: Logger, shared: Pick<AppOptions, "v2Models" | "admitted">): AppOptions {
   return {
     nc,
-    v2Models,
+    ...shared,
     ownsConnection: true,
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
     timeoutMs: options.timeoutMs ?? 15_000,
     pipelines: options.pipelines ?? [],
     maxInFlight: options.maxInFlight ?? 2,
     maxBatch: options.maxBatch ?? 256,
-    admission: { maxPending: options.maxPending ?? 4096, maxPendingBytes: options.maxPendingBytes ?? 512 * 1024 * 1024 },
+    admission: admissionLimits(options),
     timeouts: {
       bodyTimeoutMs: options.bodyTimeoutMs ?? DEFAULT_CLIENT_TIMEOUTS.bodyTimeoutMs,
       headersTimeoutMs: options.headersTimeoutMs ?? DEFAULT_CLIENT_TIMEOUTS.headersTimeoutMs,
@@ -78,19 +79,25 @@ function appOptions(options: GatewayOptions, nc: NatsConnection, logger: Logger,
   };
 }
 
+function admissionLimits(options: GatewayOptions): AdmissionLimits {
+  return { maxPending: options.maxPending ?? 4096, maxPendingBytes: options.maxPendingBytes ?? 512 * 1024 * 1024 };
+}
+
 /** Starts the HTTP gateway: connect, build the app, listen. Stopping it closes the app, which drains NATS. */
 export async function start(options: GatewayOptions = {}): Promise<Gateway> {
   const logger = options.logger ?? pino({ name: "gateway" });
   const nc = options.nc ?? await connectService("ferry-gateway", options.natsUrl);
+  // One admission count and one model cache for HTTP and gRPC.
   const v2Models = new V2Models(nc);
-  const app = buildApp(appOptions(options, nc, logger, v2Models));
+  const admitted = new Admission(admissionLimits(options));
+  const app = buildApp(appOptions(options, nc, logger, { v2Models, admitted }));
   const host = options.host ?? "0.0.0.0";
   let grpc: GrpcServer | undefined;
   try {
     await app.listen({ port: options.port ?? 8080, host });
     if (options.grpcPort !== undefined) {
       grpc = await startGrpcServer({
-        nats: app.nats, models: v2Models, host, port: options.grpcPort, logger,
+        nats: app.nats, models: v2Models, admission: admitted, host, port: options.grpcPort, logger,
         maxMessageBytes: options.bodyLimit ?? DEFAULT_BODY_LIMIT, ...(options.https ? { tls: options.https } : {}),
       });
     }

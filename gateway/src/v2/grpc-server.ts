@@ -1,12 +1,14 @@
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { asFerryError } from "@ferry/contracts";
+import { FerryError, asFerryError } from "@ferry/contracts";
 import type { FastifyBaseLogger } from "fastify";
+import type { Admission } from "../admission.js";
 import type { GatewayNats } from "../nats-plugin.js";
 import { readiness } from "../readiness.js";
 import { inputFromGrpc, outputToGrpc, type TensorContents } from "./grpc-contents.js";
 import { inferV2 } from "./infer.js";
+import type { V2Result } from "./reply-tensors.js";
 import { modelMetadata, type V2Models } from "./models.js";
 import { serverMetadata } from "./server-metadata.js";
 import type { V2InferRequest } from "./tensors.js";
@@ -18,6 +20,8 @@ const protoPath = fileURLToPath(new URL("../../proto/grpc_service.proto", import
 export interface GrpcServerOptions {
   nats: GatewayNats;
   models: V2Models;
+  /** The HTTP side's admission: gRPC inferences count against the same limits. */
+  admission: Admission;
   host: string;
   /** 0 picks a free port. */
   port: number;
@@ -92,7 +96,7 @@ function inferRequest(m: InferRequestMessage, metadata: grpc.Metadata): V2InferR
 }
 
 /** The handlers of `inference.GRPCInferenceService`. */
-function handlers(nats: GatewayNats, models: V2Models): grpc.UntypedServiceImplementation {
+function handlers(nats: GatewayNats, models: V2Models, admission: Admission): grpc.UntypedServiceImplementation {
   return {
     ServerLive: unary(async () => ({ live: true })),
     ServerReady: unary(async () => ({ ready: (await readiness(nats)).status === "ready" })),
@@ -101,15 +105,25 @@ function handlers(nats: GatewayNats, models: V2Models): grpc.UntypedServiceImple
     ModelMetadata: unary(async (req: { name: string; version: string }) => modelMetadata(await models.get(req.name, req.version))),
     ModelInfer: unary(async (m: InferRequestMessage, metadata) => {
       const request = inferRequest(m, metadata);
-      const result = await inferV2(nats, models, m.model_name, m.model_version || undefined, request);
-      const raw = request.binaryOutput || result.outputs.some((o) => o.datatype === "FP16");
-      const outputs = result.outputs.map((o) => outputToGrpc(o, raw));
-      const parameters = Object.fromEntries(Object.entries(result.parameters).map(([k, v]) => [k, typeof v === "boolean" ? { bool_param: v } : typeof v === "number" ? { int64_param: v } : { string_param: v }]));
-      return {
-        model_name: result.model_name, model_version: result.model_version, id: result.id ?? "", parameters,
-        outputs: outputs.map((o) => o.tensor), raw_output_contents: raw ? outputs.map((o) => o.raw!) : [],
-      };
+      const release = admission.take(m.raw_input_contents.reduce((n, b) => n + b.byteLength, 0));
+      if (release instanceof FerryError) throw release;
+      try {
+        return inferResponse(await inferV2(nats, models, m.model_name, m.model_version || undefined, request), request.binaryOutput);
+      } finally {
+        release();
+      }
     }),
+  };
+}
+
+/** `ModelInferResponse`: raw outputs when asked for (or when one is FP16, which has no typed contents), else typed contents. */
+function inferResponse(result: V2Result, binary: boolean): Record<string, unknown> {
+  const raw = binary || result.outputs.some((o) => o.datatype === "FP16");
+  const outputs = result.outputs.map((o) => outputToGrpc(o, raw));
+  const parameters = Object.fromEntries(Object.entries(result.parameters).map(([k, v]) => [k, typeof v === "boolean" ? { bool_param: v } : typeof v === "number" ? { int64_param: v } : { string_param: v }]));
+  return {
+    model_name: result.model_name, model_version: result.model_version, id: result.id ?? "", parameters,
+    outputs: outputs.map((o) => o.tensor), raw_output_contents: raw ? outputs.map((o) => o.raw!) : [],
   };
 }
 
@@ -118,7 +132,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   const definition = protoLoader.loadSync(protoPath, { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true });
   const proto = grpc.loadPackageDefinition(definition) as unknown as { inference: { GRPCInferenceService: grpc.ServiceClientConstructor } };
   const server = new grpc.Server({ "grpc.max_receive_message_length": options.maxMessageBytes, "grpc.max_send_message_length": -1 });
-  server.addService(proto.inference.GRPCInferenceService.service, handlers(options.nats, options.models));
+  server.addService(proto.inference.GRPCInferenceService.service, handlers(options.nats, options.models, options.admission));
   const credentials = options.tls
     ? grpc.ServerCredentials.createSsl(null, [{ private_key: Buffer.from(options.tls.key), cert_chain: Buffer.from(options.tls.cert) }], false)
     : grpc.ServerCredentials.createInsecure();
