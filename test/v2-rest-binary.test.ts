@@ -96,6 +96,8 @@ describe("V2 REST: the binary data extension", () => {
     cases.push(
       ["a header length past the body", raw(String(header.byteLength + bytes.byteLength + 1)), "bad_request", /Inference-Header-Content-Length/],
       ["a header length that is not a number", raw("lots"), "bad_request", /Inference-Header-Content-Length "lots"/],
+      ["a header length in exponent notation", raw(`${header.byteLength / 10}e1`), "bad_request", /Inference-Header-Content-Length "/],
+      ["a negative header length", raw("-1"), "bad_request", /Inference-Header-Content-Length "-1"/],
       ["a header length inside the JSON", raw(String(header.byteLength - 1)), "bad_json", /not JSON/],
       ["no header length: the raw bytes are read as JSON", { body: Buffer.concat([header, bytes]), headers: {} }, "bad_json", /not JSON/],
     );
