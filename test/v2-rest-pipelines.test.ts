@@ -43,11 +43,15 @@ describe("V2 REST through validations, shadows, the log and a swap", () => {
     }));
     await writeFile(join(site.dir, "swap-v1.json"), JSON.stringify({ pipeline: "swap", steps: [{ model: "house", file: "house.onnx" }] }));
     await writeFile(join(site.dir, "swap-v2.json"), JSON.stringify({ pipeline: "swap", steps: [{ model: "house", file: "challenger.onnx" }] }));
+    await writeFile(join(site.dir, "ab-keyed.json"), JSON.stringify({
+      pipeline: "ab-keyed", steps: [{ model: "ab-test", split: { key_header: true, arms: [{ model: "house", file: "house.onnx", weight: 1 }, { model: "challenger", file: "challenger.onnx", weight: 1 }] } }],
+    }));
+    await publishManifestFile(site.stores, join(site.dir, "ab-keyed.json"));
     await publishManifestFile(site.stores, join(site.dir, "checked.json"));
     await publishManifestFile(site.stores, join(site.dir, "swap-v1.json"));
     await until("the pipelines to serve", async () => {
       const p = ((await (await fetch(`${url}/pipelines`)).json()) as { pipelines: { status: string }[] }).pipelines;
-      return p.length === 2 && p.every((x) => x.status === "Running");
+      return p.length === 3 && p.every((x) => x.status === "Running");
     });
   });
   after(async () => { await site.stop(); });
@@ -72,6 +76,22 @@ describe("V2 REST through validations, shadows, the log and a swap", () => {
     assert.equal(r.json.parameters.check_failures, JSON.stringify(records.map((x) => x.check_failures)));
     assert.equal(r.json.parameters.shadow_data, JSON.stringify(records.map((x) => x.shadow_data)));
     assert.equal(r.json.parameters.step_model_version, records[0]!.model_version);
+  });
+
+  it("Ferry-Split-Key reaches a keyed A/B split: the same key, the same arm", async () => {
+    const body = JSON.stringify({ inputs: [houseTensor([houseRef.rows[0]!])] });
+    const arm = async (key: string): Promise<string> => {
+      const r = await v2Post(`${url}/v2/models/ab-keyed/infer`, body, { "Content-Type": "application/json", "Ferry-Split-Key": key });
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      return r.json.parameters.step_model as string;
+    };
+    const seen = new Set<string>();
+    for (let k = 0; k < 16; k++) {
+      const first = await arm(`session-${k}`);
+      seen.add(first);
+      for (let again = 0; again < 3; again++) assert.equal(await arm(`session-${k}`), first, `session-${k}`);
+    }
+    assert.deepEqual([...seen].sort(), ["challenger", "house"], "different keys reach both arms");
   });
 
   it("a V2 inference is stored in /logs exactly as the same rows sent to /pipelines/{name}: JSON as pandas-records, binary as Float32 Arrow", async () => {
