@@ -30,7 +30,11 @@ const methods = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 /** The status of each shared response under components (the ones not tied to one operation). */
 const componentStatus: Record<string, string> = { NotFound: "404" };
 /** Responses of status ≥ 400 whose body is not the `{error, code}` body. */
-const notErrorBodies = new Set(["get /ready 503", "get /health 503"]);
+const notErrorBodies = new Set([
+  "get /ready 503", "get /health 503",
+  // The Open Inference Protocol's readiness answers 400 {ready: false} (name too, for a model).
+  "get /v2/health/ready 400", "get /v2/models/{name}/ready 400", "get /v2/models/{name}/versions/{version}/ready 400",
+]);
 
 /**
  * Every (method, path) the app registers, read from Fastify's route tree (`printRoutes`): each line is

@@ -85,7 +85,8 @@ function leafData(b: BoundInput, datatype: Exclude<V2Datatype, "BYTES" | "FP16">
   const raw = b.input.raw;
   if (!raw) return fromValues(datatype, b.input.values as readonly number[]);
   const size = ElementBytes[datatype];
-  const aligned = raw.byteOffset % size === 0 ? raw : raw.slice();
+  // A copy into a fresh buffer when unaligned: `new Uint8Array(raw)`, since a Node Buffer's slice() is a view at the same offset.
+  const aligned = raw.byteOffset % size === 0 ? raw : new Uint8Array(raw);
   const Ctor = typedArrays[datatype] as unknown as new (buffer: ArrayBufferLike, offset: number, length: number) => ArrayBufferView;
   return new Ctor(aligned.buffer, aligned.byteOffset, count);
 }

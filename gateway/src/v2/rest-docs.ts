@@ -22,10 +22,14 @@ export const serverMetadataSchema: JsonSchema = {
   properties: { name: { type: "string" }, version: { type: "string" }, extensions: { type: "array", items: { type: "string" } } },
 };
 
-/** A health answer: 200 when true, 400 when false (the protocol's convention), with the boolean in the body too. */
+/**
+ * A health answer: 200 when true, 400 when false (the protocol's convention), with the boolean in the body too.
+ * Liveness is always true (an answer is the proof), so it documents only its 200.
+ */
 export function healthResponses(key: "live" | "ready", extra: JsonSchema = {}): Record<string, RouteResponse> {
   const schema = { type: "object", required: [key], properties: { [key]: { type: "boolean" }, ...extra } };
-  return { 200: { description: `${key}`, content: jsonContent(schema) }, 400: { description: `not ${key} (not an error body)`, content: jsonContent(schema) } };
+  const ok = { 200: { description: `${key}`, content: jsonContent(schema) } };
+  return key === "live" ? ok : { ...ok, 400: { description: `not ${key} (not an error body)`, content: jsonContent(schema) } };
 }
 
 /** The path parameters of the model routes. */

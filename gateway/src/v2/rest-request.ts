@@ -15,8 +15,9 @@ const badRequest = (message: string): FerryError => new FerryError("bad_request"
  * `binary_data_size` parameter, in input order.
  */
 export function parseRestInfer(body: Uint8Array, headerLength: string | string[] | undefined, splitKey?: string, requestId?: string): V2InferRequest {
-  const jsonLength = headerLength === undefined ? body.byteLength : Number(headerLength);
-  if (!Number.isSafeInteger(jsonLength) || jsonLength < 0 || jsonLength > body.byteLength) {
+  // Digits only: Number() would also take "1e1", "0x10" and " 5 ".
+  const jsonLength = headerLength === undefined ? body.byteLength : typeof headerLength === "string" && /^[0-9]{1,15}$/.test(headerLength) ? Number(headerLength) : NaN;
+  if (!Number.isSafeInteger(jsonLength) || jsonLength > body.byteLength) {
     throw badRequest(`Inference-Header-Content-Length ${JSON.stringify(headerLength)} must be a byte count within the body (${body.byteLength} bytes)`);
   }
   if (body.byteLength === 0) throw new FerryError("empty_body", "the request body is empty: send {\"inputs\": [...]}");
