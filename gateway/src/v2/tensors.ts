@@ -94,10 +94,11 @@ function checkValues(name: string, datatype: V2Datatype, values: readonly unknow
   if (!Array.isArray(values)) return;
   const ok = datatype === "BOOL" ? (v: unknown) => typeof v === "boolean"
     : datatype === "BYTES" ? (v: unknown) => typeof v === "string"
-      : datatype.startsWith("FP") ? (v: unknown) => typeof v === "number"
+      // A number past float64's range (1e400) parses as Infinity: no model input can take it.
+      : datatype.startsWith("FP") ? (v: unknown) => typeof v === "number" && Number.isFinite(v)
         : (v: unknown) => Number.isInteger(v);
   for (let i = 0; i < values.length; i++) {
-    if (!ok(values[i])) throw badTensor(`input ${JSON.stringify(name)} element ${i} (${JSON.stringify(values[i])}) is not a ${datatype} value`);
+    if (!ok(values[i])) throw badTensor(`input ${JSON.stringify(name)} element ${i} (${typeof values[i] === "number" ? String(values[i]) : JSON.stringify(values[i])}) is not a ${datatype} value`);
   }
 }
 
