@@ -191,6 +191,20 @@ describe("V2 REST (Open Inference Protocol): metadata, health, JSON tensors", ()
       assert.equal(r.json.code, code, what);
     }
   });
+
+  it("V2 inferences count in ferry_gateway_requests_total under their pipeline, refusals under their status", async () => {
+    const count = async (code: number): Promise<number> => {
+      const text = await (await fetch(`${site.url}/metrics`)).text();
+      const m = new RegExp(`^ferry_gateway_requests_total\\{[^}]*pipeline="edge-houseprice"[^}]*code="${code}"[^}]*\\} (\\d+)`, "m").exec(text);
+      return m ? Number(m[1]) : 0;
+    };
+    const [ok, bad] = [await count(200), await count(400)];
+    for (let i = 0; i < 3; i++) assert.equal((await v2Post(`${v2}/models/edge-houseprice/infer`, JSON.stringify({ inputs: [houseTensor([houseRef.rows[i]!])] }))).status, 200);
+    assert.equal((await v2Post(`${v2}/models/edge-houseprice/versions/${versions.house}/infer`, JSON.stringify({ inputs: [houseTensor([houseRef.rows[0]!])] }))).status, 200);
+    assert.equal((await v2Post(`${v2}/models/edge-houseprice/infer`, "{}")).status, 400);
+    assert.equal(await count(200), ok + 4);
+    assert.equal(await count(400), bad + 1);
+  });
 });
 
 describe("V2 REST on a site without inferers", () => {

@@ -32,7 +32,7 @@ class GatewayMetrics {
     const registers = [this.registry];
     this.#requests = new Counter({
       name: "ferry_gateway_requests_total",
-      help: "Inference requests answered (POST /infer as pipeline=\"current\", POST /pipelines/{name}), by pipeline and HTTP status.",
+      help: "Inference requests answered (POST /infer as pipeline=\"current\", POST /pipelines/{name} and V2 REST under the pipeline's name), by pipeline and HTTP status.",
       labelNames: ["pipeline", "code"], registers,
     });
     this.#duration = new Histogram({
@@ -77,8 +77,14 @@ class GatewayMetrics {
 function pipelineOf(metrics: GatewayMetrics, req: FastifyRequest, code: number): string | undefined {
   if (req.method !== "POST") return undefined;
   const name = (req.params as { name?: string } | undefined)?.name;
-  if (name !== undefined) return req.url.startsWith("/pipelines/") ? metrics.pipelineLabel(name, code) : undefined;
+  if (name !== undefined) return req.url.startsWith("/pipelines/") || isV2Infer(req.url) ? metrics.pipelineLabel(name, code) : undefined;
   return req.url === "/infer" || req.url.startsWith("/infer?") ? CURRENT_PIPELINE_LABEL : undefined;
+}
+
+/** `POST /v2/models/{name}[/versions/{v}]/infer`: a V2 inference counts under its pipeline. */
+function isV2Infer(url: string): boolean {
+  const path = url.split("?", 1)[0]!;
+  return path.startsWith("/v2/models/") && path.endsWith("/infer");
 }
 
 /** This gateway's `instance` label: unique per process, also when several run behind one port. */
