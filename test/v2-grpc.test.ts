@@ -11,6 +11,7 @@ import { start as startGateway, type Gateway } from "@ferry/gateway";
 import { makeCa, makeServerCert, type CertPair } from "@ferry/natsd";
 import { isCi } from "./helpers/browser.js";
 import { bucketRef, houseRef, imagePixels, imageRef, manifests, root } from "./helpers/paths.js";
+import { tlsHandshake } from "./helpers/tls-probe.js";
 import { PANDAS, houseRecords, post, quiet, relDiff, startTestSite, until, type TestSite } from "./helpers/site.js";
 
 const protoDir = join(root, "gateway", "proto");
@@ -362,6 +363,15 @@ describe("V2 gRPC over TLS with the gateway's certificate", () => {
     } finally {
       client.close();
     }
+  });
+
+  it("the gRPC port speaks TLS 1.2 or later with h2, and refuses TLS 1.1", async () => {
+    const port = gateway.grpcPort!;
+    const ok = await tlsHandshake(port, { ca: ca.cert, ALPNProtocols: ["h2"] });
+    assert.ok(ok.ok, JSON.stringify(ok));
+    assert.match(String(ok.protocol), /^TLSv1\.[23]$/);
+    const old = await tlsHandshake(port, { ca: ca.cert, minVersion: "TLSv1", maxVersion: "TLSv1.1", ciphers: "DEFAULT@SECLEVEL=0" });
+    assert.equal(old.ok, false, "TLS 1.1 was accepted");
   });
 
   it("a plaintext client and a client trusting another CA get nowhere", async () => {
