@@ -1,4 +1,4 @@
-import { rawFromValues, type V2Datatype } from "./datatypes.js";
+import { isV2Datatype, rawFromValues, type V2Datatype } from "./datatypes.js";
 import type { V2Output } from "./reply-tensors.js";
 import { badTensor, type V2Input } from "./tensors.js";
 
@@ -21,10 +21,17 @@ const contentsField: Readonly<Record<Exclude<V2Datatype, "FP16">, keyof TensorCo
   FP32: "fp32_contents", FP64: "fp64_contents", BYTES: "bytes_contents",
 };
 
+/** Whether a tensor's `contents` hold any values (an absent message decodes as null, an empty one as empty lists). */
+export function hasContents(contents: TensorContents | null | undefined): boolean {
+  return Boolean(contents && Object.values(contents).some((v) => Array.isArray(v) && v.length > 0));
+}
+
 /** An input tensor from `ModelInferRequest`: its `contents`, or its entry of `raw_input_contents`. */
 export function inputFromGrpc(t: { name: string; datatype: string; shape: number[]; contents?: TensorContents | null }, raw: Buffer | undefined): V2Input {
   const base = { name: t.name, datatype: t.datatype, shape: t.shape.map(Number) };
   if (raw) return { ...base, raw: new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength) };
+  // A name that is no datatype is refused as such when the input is checked against the model.
+  if (!isV2Datatype(t.datatype)) return { ...base, values: [] };
   const field = (contentsField as Record<string, keyof TensorContents | undefined>)[t.datatype];
   if (!field) throw badTensor(`input ${JSON.stringify(t.name)}: datatype ${JSON.stringify(t.datatype)} has no typed contents; send it in raw_input_contents`);
   const values = t.contents?.[field] ?? [];

@@ -6,12 +6,12 @@ import type { FastifyBaseLogger } from "fastify";
 import type { Admission } from "../admission.js";
 import type { GatewayNats } from "../nats-plugin.js";
 import { readiness } from "../readiness.js";
-import { inputFromGrpc, outputToGrpc, type TensorContents } from "./grpc-contents.js";
+import { hasContents, inputFromGrpc, outputToGrpc, type TensorContents } from "./grpc-contents.js";
 import { inferV2 } from "./infer.js";
 import type { V2Result } from "./reply-tensors.js";
 import { modelMetadata, type V2Models } from "./models.js";
 import { serverMetadata } from "./server-metadata.js";
-import type { V2InferRequest } from "./tensors.js";
+import { badTensor, type V2InferRequest } from "./tensors.js";
 
 /** The protocol's service definition, shipped beside the code. */
 const protoPath = fileURLToPath(new URL("../../proto/grpc_service.proto", import.meta.url));
@@ -82,12 +82,18 @@ const metadataValue = (m: grpc.Metadata, key: string): string | undefined => {
  */
 function inferRequest(m: InferRequestMessage, metadata: grpc.Metadata): V2InferRequest {
   const raw = m.raw_input_contents.length > 0;
+  // As the protocol says (and Triton answers): raw contents are one entry per input, and no input has typed contents then.
+  if (raw && m.raw_input_contents.length !== m.inputs.length) {
+    throw badTensor(`raw_input_contents has ${m.raw_input_contents.length} entries for ${m.inputs.length} inputs; it needs one per input, in order`);
+  }
+  const typed = raw ? m.inputs.find((t) => hasContents(t.contents)) : undefined;
+  if (typed) throw badTensor(`input ${JSON.stringify(typed.name)} has contents as well as raw_input_contents; send each input one way`);
   const chosen = paramValue(m.parameters.binary_data_output);
   const splitKey = metadataValue(metadata, "ferry-split-key");
   const requestId = metadataValue(metadata, "ferry-request-id");
   return {
     ...(m.id ? { id: m.id } : {}),
-    inputs: m.inputs.map((t, i) => inputFromGrpc(t, raw ? m.raw_input_contents[i] ?? Buffer.alloc(0) : undefined)),
+    inputs: m.inputs.map((t, i) => inputFromGrpc(t, raw ? m.raw_input_contents[i] : undefined)),
     ...(m.outputs.length > 0 ? { outputs: m.outputs.map((o) => ({ name: o.name })) } : {}),
     binaryOutput: typeof chosen === "boolean" ? chosen : raw,
     ...(splitKey ? { splitKey } : {}),
