@@ -310,7 +310,7 @@ describe("V2 gRPC when the inferer goes away", () => {
     await site?.stop();
   });
 
-  it("ModelInfer is UNAVAILABLE with no_inferer; then ServerReady is false and the model NOT_FOUND", async () => {
+  it("ModelInfer is UNAVAILABLE with no_inferer; then ServerReady is false and ModelReady false at once (a never-served name NOT_FOUND)", async () => {
     await until("ServerReady", async () => (await call<{ ready: boolean }>(client, "ServerReady", {})).ready);
     const typed = { ...houseTensor, contents: { fp32_contents: houseFlat } };
     const ok = await call<InferResponse>(client, "ModelInfer", { model_name: house.pipeline, inputs: [typed] });
@@ -320,11 +320,12 @@ describe("V2 gRPC when the inferer goes away", () => {
     const gone = await refusal(client, "ModelInfer", { model_name: house.pipeline, inputs: [typed] });
     assert.deepEqual([gone.code, gone.ferryCode], [grpc.status.UNAVAILABLE, "no_inferer"], gone.details);
     await until("ServerReady false", async () => !(await call<{ ready: boolean }>(client, "ServerReady", {})).ready);
-    // Model reports are kept about a second, so the model is unknown soon, not at once.
-    await until("the model unknown", () => call(client, "ModelReady", { name: house.pipeline }).then(() => false, (e: grpc.ServiceError) => {
-      assert.deepEqual([e.code, e.metadata.get("ferry-code")[0]], [grpc.status.NOT_FOUND, "unknown_model"], e.details);
-      return true;
-    }));
+    // ModelReady reads the reports afresh: the model the site served is known, and not ready, at once.
+    assert.deepEqual(await call(client, "ModelReady", { name: house.pipeline }), { ready: false });
+    const meta = await call<{ versions: string[] }>(client, "ModelMetadata", { name: house.pipeline });
+    assert.deepEqual(meta.versions, [], "no version runs");
+    const never = await refusal(client, "ModelReady", { name: "never-served" });
+    assert.deepEqual([never.code, never.ferryCode], [grpc.status.NOT_FOUND, "unknown_model"], never.details);
     assert.deepEqual(await call(client, "ServerLive", {}), { live: true });
   });
 });

@@ -106,7 +106,7 @@ function handlers(nats: GatewayNats, models: V2Models, admission: Admission): gr
   return {
     ServerLive: unary(async () => ({ live: true })),
     ServerReady: unary(async () => ({ ready: (await readiness(nats)).status === "ready" })),
-    ModelReady: unary(async (req: { name: string; version: string }) => ({ ready: (await models.get(req.name, req.version)).ready })),
+    ModelReady: unary(async (req: { name: string; version: string }) => ({ ready: (await models.getNow(req.name, req.version)).ready })),
     ServerMetadata: unary(async () => serverMetadata()),
     ModelMetadata: unary(async (req: { name: string; version: string }) => modelMetadata(await models.get(req.name, req.version))),
     ModelInfer: unary(async (m: InferRequestMessage, metadata) => {

@@ -64,15 +64,16 @@ export class V2Models {
     return model;
   }
 
-  /** Reads the reports now (after a swap, say) and answers from them. */
-  async refresh(): Promise<void> {
+  /** As {@link get}, from reports read now: a readiness answer must not lag behind an inferer that stopped. */
+  async getNow(name: string, version?: string): Promise<V2Model> {
     await this.#read();
+    return this.get(name, version);
   }
 
   /** One status read at a time, shared by every request that waits for it. */
   #read(): Promise<void> {
     this.#reading ??= collectStatus(this.#nc).then((statuses) => {
-      this.#models = modelsOf(statuses);
+      this.#models = withGone(modelsOf(statuses), this.#models);
       this.#readAt = Date.now();
     }).finally(() => { this.#reading = undefined; });
     return this.#reading;
@@ -95,6 +96,15 @@ function modelsOf(statuses: readonly InfererStatus[]): Map<string, V2Model> {
     }
   }
   return out;
+}
+
+/**
+ * A pipeline that no inferer reports any more stays known, not ready and without a running version:
+ * its clients are told it is not ready (and inferences get 503 `no_inferer`), not that it never existed.
+ */
+function withGone(now: Map<string, V2Model>, before: ReadonlyMap<string, V2Model>): Map<string, V2Model> {
+  for (const [name, m] of before) if (!now.has(name)) now.set(name, { ...m, versions: [], ready: false });
+  return now;
 }
 
 const tensorMetadata = (t: TensorSignature): { name: string; datatype: string; shape: number[] } => ({ name: t.name, datatype: v2DatatypeOf(t.type) ?? t.type.toUpperCase(), shape: t.dims });

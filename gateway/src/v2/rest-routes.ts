@@ -41,7 +41,7 @@ export const v2RestRoutes: FastifyPluginAsync<V2RestOptions> = async (app, { mod
     app.get(`${base}/ready`, {
       schema: { operationId: `v2ModelReady${suffix}`, summary: "V2 model readiness", tags, params: modelParams(versioned), response: { ...healthResponses("ready", { name: { type: "string" } }), ...errorResponses(["unknown_model", "unknown_version"]) } },
     }, async (req: ModelRequest, reply) => {
-      const model = await models.get(req.params.name, req.params.version);
+      const model = await models.getNow(req.params.name, req.params.version);
       return reply.code(model.ready ? 200 : 400).send({ name: model.name, ready: model.ready });
     });
     app.post(`${base}/infer`, {
