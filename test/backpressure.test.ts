@@ -3,9 +3,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { connect, headers, type Msg, type NatsConnection } from "@nats-io/transport-node";
-import { Headers, inferSubject } from "@ferry/contracts";
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import { Headers, Subjects, inferSubject, type InfererStatus } from "@ferry/contracts";
 import { start as startGateway, type Gateway } from "@ferry/gateway";
-import { models } from "./helpers/paths.js";
+import { models, root } from "./helpers/paths.js";
 import { ARROW_FILE, PANDAS, houseRecords, quiet, startTestNats, startTestSite, until } from "./helpers/site.js";
 
 interface Answer { status: number; retryAfter: string | null; code?: string }
@@ -56,6 +58,55 @@ describe("load shedding: a gateway whose inferers are behind answers 503 with Re
     await nc.flush();
     const next = await Promise.all(Array.from({ length: 8 }, () => send(url, houseRecords([[1]]), PANDAS)));
     assert.ok(next.every((a) => a.status === 200));
+  });
+});
+
+describe("load shedding counts HTTP and gRPC (V2) inferences together", () => {
+  let nats: Awaited<ReturnType<typeof startTestNats>>;
+  let nc: NatsConnection;
+  let gateway: Gateway;
+  let client: grpc.Client;
+  before(async () => {
+    nats = await startTestNats();
+    nc = await connect({ servers: nats.url });
+    gateway = await startGateway({ natsUrl: nats.url, port: 0, host: "127.0.0.1", logger: quiet, maxPending: 8, maxInFlight: 64, timeoutMs: 30_000, grpcPort: 0 });
+    const definition = protoLoader.loadSync(join(root, "gateway", "proto", "grpc_service.proto"), { keepCase: true, longs: Number, defaults: true });
+    const Service = (grpc.loadPackageDefinition(definition) as unknown as { inference: { GRPCInferenceService: grpc.ServiceClientConstructor } }).inference.GRPCInferenceService;
+    client = new Service(`127.0.0.1:${gateway.grpcPort}`, grpc.credentials.createInsecure());
+  });
+  after(async () => {
+    client.close();
+    await gateway.stop();
+    await nc.close();
+    await nats.stop();
+  });
+
+  it("4 HTTP requests held by a stalled inferer leave 4 slots: of 10 gRPC calls 4 are held, 6 refused UNAVAILABLE overloaded", async () => {
+    // A stalled inferer on real NATS: it reports the pipeline (V2 needs its signature) and answers no inference.
+    const report: InfererStatus = { inferer: "stalled-1", pipelines: [{ id: "stalled", status: "Running", version: "v1", models: [], signature: { inputs: [{ name: "tensor", type: "float32", dims: [-1, 1] }], outputs: [{ name: "y", type: "float32", dims: [-1, 1] }] } }] };
+    nc.subscribe(Subjects.status, { callback: (_e, msg) => { msg.respond(JSON.stringify(report)); } });
+    const held: Msg[] = [];
+    nc.subscribe(inferSubject("stalled"), { callback: (err, msg) => { if (!err) held.push(msg); } });
+    await nc.flush();
+    const http = Array.from({ length: 4 }, () => send(`${gateway.url}/pipelines/stalled`, houseRecords([[1]]), PANDAS));
+    await until("4 HTTP requests held", async () => held.length === 4);
+    const infer = (): Promise<{ code: number; ferryCode?: unknown }> => new Promise((resolve) => {
+      (client as unknown as { ModelInfer(r: object, cb: (e: grpc.ServiceError | null) => void): void }).ModelInfer(
+        { model_name: "stalled", inputs: [{ name: "tensor", datatype: "FP32", shape: [1, 1], contents: { fp32_contents: [1] } }] },
+        (e) => resolve(e ? { code: e.code, ferryCode: e.metadata.get("ferry-code")[0] } : { code: grpc.status.OK }));
+    });
+    const settled: { code: number; ferryCode?: unknown }[] = [];
+    const calls = Array.from({ length: 10 }, () => infer().then((r) => { settled.push(r); return r; }));
+    await until("6 gRPC calls refused while 8 requests are held", async () => settled.length >= 6 && held.length >= 8);
+    assert.equal(held.length, 8, "the stalled inferer got exactly maxPending requests, 4 of each kind");
+    assert.equal(settled.length, 6);
+    assert.ok(settled.every((r) => r.code === grpc.status.UNAVAILABLE && r.ferryCode === "overloaded"), JSON.stringify(settled));
+    const h = headers();
+    h.set(Headers.status, "200");
+    h.set(Headers.contentType, "application/json");
+    for (const m of held) m.respond("[]", { headers: h });
+    assert.equal((await Promise.all(calls)).filter((r) => r.code === grpc.status.OK).length, 4, "every held call is answered once the inferer catches up");
+    assert.ok((await Promise.all(http)).every((a) => a.status === 200));
   });
 });
 
