@@ -107,6 +107,11 @@ describe("load shedding counts HTTP and gRPC (V2) inferences together", () => {
     for (const m of held) m.respond("[]", { headers: h });
     assert.equal((await Promise.all(calls)).filter((r) => r.code === grpc.status.OK).length, 4, "every held call is answered once the inferer catches up");
     assert.ok((await Promise.all(http)).every((a) => a.status === 200));
+    // Both kinds are counted in the gateway's request metrics, and the refused calls as shed.
+    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    assert.match(metrics, /^ferry_gateway_requests_total\{[^}]*pipeline="stalled"[^}]*code="200"[^}]*\} 8$/m);
+    assert.match(metrics, /^ferry_gateway_requests_total\{[^}]*pipeline="stalled"[^}]*code="503"[^}]*\} 6$/m);
+    assert.match(metrics, /^ferry_gateway_shed_requests_total\{[^}]*\} 6$/m);
   });
 });
 

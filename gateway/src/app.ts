@@ -6,7 +6,7 @@ import { clientErrorReply, errorReplies, frameworkErrors } from "./error-replies
 import { acceptRawBodies } from "./raw-bodies.js";
 import { natsPlugin } from "./nats-plugin.js";
 import { registerOpenApi } from "./openapi.js";
-import { registerMetrics } from "./metrics.js";
+import { registerMetrics, type InferenceCounter } from "./metrics.js";
 import { registerDashboard } from "./dashboard.js";
 import { statusRoutes } from "./routes/status.js";
 import { inferRoutes } from "./routes/infer.js";
@@ -39,6 +39,13 @@ export interface AppOptions {
   admitted?: Admission;
   /** The pipelines as V2 models (shared with the gRPC server, when there is one). Default: the app's own. */
   v2Models?: V2Models;
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** Counts gRPC inferences in the gateway's request metrics. */
+    inferenceCounter: InferenceCounter;
+  }
 }
 
 /** The requests load shedding counts: those that reach the inferers. */
@@ -77,7 +84,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   void app.register(logsRoutes);
   void app.register(healthRoutes);
   void app.register(v2RestRoutes, { models: options.v2Models ?? new V2Models(nc) });
-  registerMetrics(app, nc);
+  app.decorate("inferenceCounter", registerMetrics(app, nc));
   registerDashboard(app, nc);
   return app;
 }

@@ -97,7 +97,7 @@ export async function start(options: GatewayOptions = {}): Promise<Gateway> {
     await app.listen({ port: options.port ?? 8080, host });
     if (options.grpcPort !== undefined) {
       grpc = await startGrpcServer({
-        nats: app.nats, models: v2Models, admission: admitted, host, port: options.grpcPort, logger,
+        nats: app.nats, models: v2Models, admission: admitted, counter: app.inferenceCounter, host, port: options.grpcPort, logger,
         maxMessageBytes: options.bodyLimit ?? DEFAULT_BODY_LIMIT, ...(options.https ? { tls: options.https } : {}),
       });
     }

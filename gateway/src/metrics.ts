@@ -96,7 +96,7 @@ function defaultInstance(): string {
  * Counts the inference requests (and the shed ones) from the app's hooks, and registers `GET /metrics`
  * (routes/metrics.ts) with them and every other service's metrics.
  */
-export function registerMetrics(app: FastifyInstance, nc: NatsConnection, instance = defaultInstance()): void {
+export function registerMetrics(app: FastifyInstance, nc: NatsConnection, instance = defaultInstance()): InferenceCounter {
   const metrics = new GatewayMetrics(nc, instance);
   // Callback hooks, not async ones: they run on every request.
   app.addHook("onResponse", (req, reply, done) => {
@@ -109,4 +109,16 @@ export function registerMetrics(app: FastifyInstance, nc: NatsConnection, instan
     done();
   });
   void app.register(metricsRoutes, { registry: metrics.registry, nc });
+  return {
+    observe: (name, code, seconds) => metrics.observe(metrics.pipelineLabel(name, code), code, seconds),
+    shed: () => metrics.shed.inc(),
+  };
+}
+
+/** Counts inferences that reach the gateway other than over HTTP (gRPC), in the same metrics. */
+export interface InferenceCounter {
+  /** One answered inference for pipeline `name`, with the HTTP status its answer maps to. */
+  observe(name: string, code: number, seconds: number): void;
+  /** One refused with `overloaded`. */
+  shed(): void;
 }

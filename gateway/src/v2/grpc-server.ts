@@ -4,6 +4,7 @@ import * as protoLoader from "@grpc/proto-loader";
 import { FerryError, asFerryError } from "@ferry/contracts";
 import type { FastifyBaseLogger } from "fastify";
 import type { Admission } from "../admission.js";
+import type { InferenceCounter } from "../metrics.js";
 import type { GatewayNats } from "../nats-plugin.js";
 import { readiness } from "../readiness.js";
 import { hasContents, inputFromGrpc, outputToGrpc, type TensorContents } from "./grpc-contents.js";
@@ -22,6 +23,8 @@ export interface GrpcServerOptions {
   models: V2Models;
   /** The HTTP side's admission: gRPC inferences count against the same limits. */
   admission: Admission;
+  /** The HTTP side's request metrics, which count gRPC inferences too. */
+  counter: InferenceCounter;
   host: string;
   /** 0 picks a free port. */
   port: number;
@@ -102,7 +105,7 @@ function inferRequest(m: InferRequestMessage, metadata: grpc.Metadata): V2InferR
 }
 
 /** The handlers of `inference.GRPCInferenceService`. */
-function handlers(nats: GatewayNats, models: V2Models, admission: Admission): grpc.UntypedServiceImplementation {
+function handlers(nats: GatewayNats, models: V2Models, admission: Admission, counter: InferenceCounter): grpc.UntypedServiceImplementation {
   return {
     ServerLive: unary(async () => ({ live: true })),
     ServerReady: unary(async () => ({ ready: (await readiness(nats)).status === "ready" })),
@@ -110,16 +113,31 @@ function handlers(nats: GatewayNats, models: V2Models, admission: Admission): gr
     ServerMetadata: unary(async () => serverMetadata()),
     ModelMetadata: unary(async (req: { name: string; version: string }) => modelMetadata(await models.get(req.name, req.version))),
     ModelInfer: unary(async (m: InferRequestMessage, metadata) => {
-      const request = inferRequest(m, metadata);
-      const release = admission.take(m.raw_input_contents.reduce((n, b) => n + b.byteLength, 0));
-      if (release instanceof FerryError) throw release;
+      const started = process.hrtime.bigint();
+      let code = 200;
       try {
-        return inferResponse(await inferV2(nats, models, m.model_name, m.model_version || undefined, request), request.binaryOutput);
+        return await modelInfer(nats, models, admission, m, metadata);
+      } catch (err) {
+        code = asFerryError(err).status;
+        if (code === 503 && err instanceof FerryError && err.code === "overloaded") counter.shed();
+        throw err;
       } finally {
-        release();
+        counter.observe(m.model_name, code, Number(process.hrtime.bigint() - started) / 1e9);
       }
     }),
   };
+}
+
+/** One ModelInfer within the HTTP side's admission limits. */
+async function modelInfer(nats: GatewayNats, models: V2Models, admission: Admission, m: InferRequestMessage, metadata: grpc.Metadata): Promise<Record<string, unknown>> {
+  const request = inferRequest(m, metadata);
+  const release = admission.take(m.raw_input_contents.reduce((n, b) => n + b.byteLength, 0));
+  if (release instanceof FerryError) throw release;
+  try {
+    return inferResponse(await inferV2(nats, models, m.model_name, m.model_version || undefined, request), request.binaryOutput);
+  } finally {
+    release();
+  }
 }
 
 /** `ModelInferResponse`: raw outputs when asked for (or when one is FP16, which has no typed contents), else typed contents. */
@@ -138,7 +156,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   const definition = protoLoader.loadSync(protoPath, { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true });
   const proto = grpc.loadPackageDefinition(definition) as unknown as { inference: { GRPCInferenceService: grpc.ServiceClientConstructor } };
   const server = new grpc.Server({ "grpc.max_receive_message_length": options.maxMessageBytes, "grpc.max_send_message_length": -1 });
-  server.addService(proto.inference.GRPCInferenceService.service, handlers(options.nats, options.models, options.admission));
+  server.addService(proto.inference.GRPCInferenceService.service, handlers(options.nats, options.models, options.admission, options.counter));
   const credentials = options.tls
     ? grpc.ServerCredentials.createSsl(null, [{ private_key: Buffer.from(options.tls.key), cert_chain: Buffer.from(options.tls.cert) }], false)
     : grpc.ServerCredentials.createInsecure();
