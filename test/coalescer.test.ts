@@ -83,15 +83,14 @@ describe("gateway coalescing (real NATS, a controlled responder)", () => {
   it("retries once a request that reached no inferer; a responder that appeared meanwhile answers it", async () => {
     const subject = "t.late";
     let attempts = 0;
-    // nc, but its first request() subscribes the responder as soon as it finds nobody: the SUB leaves
-    // on the same connection before the retry's PUB, so the server has it when the retry arrives.
+    // nc, but its first request to the subject subscribes the responder right after publishing it: the
+    // SUB leaves on the same connection after that PUB (which finds nobody) and before the retry's PUB.
     const watched = new Proxy(nc, {
       get: (target, key) => {
-        if (key !== "request") return Reflect.get(target, key, target) as unknown;
-        return (...args: Parameters<NatsConnection["request"]>): Promise<Msg> => {
-          const p = target.request(...args);
-          if (++attempts === 1) p.catch(() => echoResponder(nc, subject).release());
-          return p;
+        if (key !== "publish") return Reflect.get(target, key, target) as unknown;
+        return (...args: Parameters<NatsConnection["publish"]>): void => {
+          target.publish(...args);
+          if (args[0] === subject && ++attempts === 1) echoResponder(nc, subject).release();
         };
       },
     });

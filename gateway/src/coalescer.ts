@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/transport-node";
 import { FerryError, Headers, batchHeaders, batchReplies, batchSize, encodeEnvelope, envelopePartSize, inputFormatOf, readReply, type EnvelopePart, type InferReply, type InputFormat } from "@ferry/contracts";
-import { isNoResponders, natsHeaders } from "@ferry/runtime";
+import { RequestMux, isNoResponders, natsHeaders } from "@ferry/runtime";
 import { natsError } from "./upstream-errors.js";
 
 /** An HTTP request as it crosses NATS: body bytes and the headers that say how to read and answer it. */
@@ -64,6 +64,7 @@ const NO_RESPONDERS_RETRY_MS = 150;
  */
 export class Coalescer {
   readonly #nc: NatsConnection;
+  readonly #mux: RequestMux;
   readonly #options: CoalescerOptions;
   readonly #lanes = new Map<string, Lane>();
   /** Set while the connection is down: requests fail at once instead of waiting out their timeout. */
@@ -73,6 +74,7 @@ export class Coalescer {
 
   constructor(nc: NatsConnection, options: CoalescerOptions) {
     this.#nc = nc;
+    this.#mux = new RequestMux(nc);
     this.#options = options;
   }
 
@@ -181,13 +183,12 @@ export class Coalescer {
    * Timeouts are not retried: the inferer may have run the request.
    */
   async #request(subject: string, body: Uint8Array, h: MsgHdrs): Promise<Msg> {
-    const opts = { timeout: this.#options.timeoutMs, headers: h };
     try {
-      return await this.#nc.request(subject, body, opts);
+      return await this.#mux.request(subject, body, h, this.#options.timeoutMs);
     } catch (err) {
       if (!isNoResponders(err)) throw err;
       await sleep(this.#options.noRespondersRetryMs ?? NO_RESPONDERS_RETRY_MS);
-      return await this.#nc.request(subject, body, opts);
+      return await this.#mux.request(subject, body, h, this.#options.timeoutMs);
     }
   }
 }
