@@ -28,6 +28,11 @@ export interface CoalescerOptions {
   maxBatch: number;
   /** Pause before the one retry of a request that reached no inferer, ms. Default 150. */
   noRespondersRetryMs?: number;
+  /**
+   * How many inferers answer a subject, when known: a lane keeps at most that many requests in flight
+   * (at least one, at most `maxInFlight`), see InfererCount.
+   */
+  inferers?: (subject: string) => number | undefined;
 }
 
 interface Pending {
@@ -122,8 +127,16 @@ export class Coalescer {
     return this.#nc.info?.max_payload ?? 1024 * 1024;
   }
 
+  /** Requests a lane may have in flight: `maxInFlight`, or fewer when fewer inferers answer its subject. */
+  #limit(subject: string): number {
+    const max = this.#options.maxInFlight;
+    const inferers = this.#options.inferers?.(subject);
+    return inferers === undefined ? max : Math.min(max, Math.max(1, inferers));
+  }
+
   #pump(key: string, lane: Lane): void {
-    while (lane.inFlight < this.#options.maxInFlight && lane.queue.length > 0) {
+    const limit = this.#limit(lane.subject);
+    while (lane.inFlight < limit && lane.queue.length > 0) {
       const batch = this.#take(lane);
       lane.inFlight++;
       void this.#dispatch(lane.subject, batch).finally(() => {
