@@ -49,6 +49,9 @@ export interface ImageLatency {
 /** An image topology's figures: sequential latency, a loaded run, and its processes' memory. */
 export interface ImageFigure extends ImageLatency {
   topology: string;
+  /** Autocannon at one connection. */
+  single: HttpRun;
+  /** Autocannon at `imageConnections`. */
   load: HttpRun;
   memory: Memory[];
 }

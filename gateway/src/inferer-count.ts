@@ -4,6 +4,8 @@ import { collectStatus } from "./status-client.js";
 
 /** How often the gateway asks the inferers how many they are, ms. */
 const REFRESH_MS = 5000;
+/** The same while no inferer has answered yet (a site starting): sooner, so the count applies soon. */
+const UNKNOWN_REFRESH_MS = 1000;
 
 /**
  * How many inferers answer each inference subject, from their `ferry.status` replies, refreshed every few
@@ -25,15 +27,21 @@ export class InfererCount {
 
   /** Starts refreshing (now, then every few seconds); the timer does not keep the process alive. */
   start(refreshMs = REFRESH_MS): this {
-    void this.refresh();
-    this.#timer = setInterval(() => void this.refresh(), refreshMs);
-    this.#timer.unref();
+    const next = (): void => {
+      if (this.#stopped) return;
+      this.#timer = setTimeout(() => void this.refresh().then(next), this.#counts.size === 0 ? Math.min(refreshMs, UNKNOWN_REFRESH_MS) : refreshMs);
+      this.#timer.unref();
+    };
+    void this.refresh().then(next);
     return this;
   }
 
   stop(): void {
-    clearInterval(this.#timer);
+    this.#stopped = true;
+    clearTimeout(this.#timer);
   }
+
+  #stopped = false;
 
   /** Inferers serving `subject` at the last refresh; undefined when unknown. */
   of(subject: string): number | undefined {
@@ -47,6 +55,8 @@ export class InfererCount {
       const statuses = await collectStatus(this.#nc);
       // No answer at all (NATS away, inferers restarting): forget, so that the configured limit applies.
       this.#counts = statuses.length === 0 ? new Map() : countsOf(statuses);
+    } catch {
+      this.#counts = new Map(); // a status we cannot read: count nothing rather than guess
     } finally {
       this.#refreshing = false;
     }
