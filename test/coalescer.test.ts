@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { connect, headers, type Msg, type NatsConnection } from "@nats-io/transport-node";
-import { FerryError, Headers, decodeEnvelope, encodeEnvelope } from "@ferry/contracts";
-import { Coalescer } from "@ferry/gateway";
+import { FerryError, Headers, Subjects, decodeEnvelope, encodeEnvelope, inferSubject } from "@ferry/contracts";
+import { Coalescer, countsOf } from "@ferry/gateway";
 import { startTestNats } from "./helpers/site.js";
 
 const enc = new TextEncoder();
@@ -71,6 +71,33 @@ describe("gateway coalescing (real NATS, a controlled responder)", () => {
     });
   }
 
+  it("keeps no more requests in flight on a subject than inferers answer it (one inferer: one envelope at a time)", async () => {
+    const subject = "t.echo.counted";
+    const responder = echoResponder(nc, subject);
+    await nc.flush();
+    const asked: string[] = [];
+    const coalescer = new Coalescer(nc, { timeoutMs: 5000, maxInFlight: 4, maxBatch: 256, inferers: (s) => { asked.push(s); return 1; } });
+    const replies = Array.from({ length: 16 }, (_, i) => coalescer.send(subject, { body: enc.encode(`request ${i}`), headers: {} }));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(responder.messages(), 1, "one inferer: only the first is in flight, the others wait to go together");
+    responder.release();
+    const got = await Promise.all(replies);
+    got.forEach((r, i) => assert.equal(dec.decode(r.body), `request ${i}`));
+    assert.equal(responder.messages(), 2, "the 15 queued requests went as one envelope");
+    assert.ok(asked.every((s) => s === subject));
+  });
+
+  it("counts the inferers of each subject from their status replies", () => {
+    const running = (id: string) => ({ id, status: "Running" as const, models: [] });
+    const counts = countsOf([
+      { inferer: "a", current: "p1", pipelines: [running("p1"), running("p2")] },
+      { inferer: "b", pipelines: [running("p1"), { id: "p2", status: "Error" as const, models: [] }] },
+    ]);
+    assert.equal(counts.get(Subjects.infer), 1);
+    assert.equal(counts.get(inferSubject("p1")), 2);
+    assert.equal(counts.get(inferSubject("p2")), 1);
+  });
+
   it("maps no responders to no_inferer and silence to inferer_timeout", async () => {
     const coalescer = new Coalescer(nc, { timeoutMs: 200, maxInFlight: 2, maxBatch: 16 });
     await assert.rejects(coalescer.send("t.nobody", { body: enc.encode("x"), headers: {} }), (e: unknown) => e instanceof FerryError && e.code === "no_inferer");
@@ -83,15 +110,14 @@ describe("gateway coalescing (real NATS, a controlled responder)", () => {
   it("retries once a request that reached no inferer; a responder that appeared meanwhile answers it", async () => {
     const subject = "t.late";
     let attempts = 0;
-    // nc, but its first request() subscribes the responder as soon as it finds nobody: the SUB leaves
-    // on the same connection before the retry's PUB, so the server has it when the retry arrives.
+    // nc, but its first request to the subject subscribes the responder right after publishing it: the
+    // SUB leaves on the same connection after that PUB (which finds nobody) and before the retry's PUB.
     const watched = new Proxy(nc, {
       get: (target, key) => {
-        if (key !== "request") return Reflect.get(target, key, target) as unknown;
-        return (...args: Parameters<NatsConnection["request"]>): Promise<Msg> => {
-          const p = target.request(...args);
-          if (++attempts === 1) p.catch(() => echoResponder(nc, subject).release());
-          return p;
+        if (key !== "publish") return Reflect.get(target, key, target) as unknown;
+        return (...args: Parameters<NatsConnection["publish"]>): void => {
+          target.publish(...args);
+          if (args[0] === subject && ++attempts === 1) echoResponder(nc, subject).release();
         };
       },
     });

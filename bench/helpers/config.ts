@@ -43,3 +43,5 @@ export const timing = {
 };
 
 export const concurrencies = [1, 32] as const;
+/** Connections of the images/s figure. */
+export const imageConnections = 8;

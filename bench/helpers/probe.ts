@@ -1,4 +1,6 @@
 import { readFile } from "node:fs/promises";
+import type { HttpRun } from "./load.js";
+import type { Memory } from "./servers.js";
 import { median, msSince } from "./stats.js";
 
 /** The fields of a pandas-records reply record the bench reads. */
@@ -35,7 +37,7 @@ export async function checkReply(url: string, body: string | Buffer, headers: Re
 }
 
 /** Medians of sequential requests to an image pipeline: end to end, and the reply's own elapsed[0..1]. */
-export interface ImageFigure {
+export interface ImageLatency {
   requests: number;
   e2eMedianMs: number;
   decodeMedianMs: number;
@@ -44,7 +46,17 @@ export interface ImageFigure {
   classification: number | undefined;
 }
 
-export async function measureImage(url: string, arrowPath: string, headers: Record<string, string>, count: number, warmups: number): Promise<ImageFigure> {
+/** An image topology's figures: sequential latency, a loaded run, and its processes' memory. */
+export interface ImageFigure extends ImageLatency {
+  topology: string;
+  /** Autocannon at one connection. */
+  single: HttpRun;
+  /** Autocannon at `imageConnections`. */
+  load: HttpRun;
+  memory: Memory[];
+}
+
+export async function measureImage(url: string, arrowPath: string, headers: Record<string, string>, count: number, warmups: number): Promise<ImageLatency> {
   const body = await readFile(arrowPath);
   const e2e: number[] = [];
   const decode: number[] = [];

@@ -30,7 +30,7 @@ export interface Summary {
   http: TopologyResult[];
   /** Ferry ÷ bare server at the same concurrency (rps: higher is better; latency: lower is better). */
   ratios: Ratio[];
-  image: { ferry: ImageFigure; inProcessMedianMs: number; inProcessClassification: number | undefined };
+  image: { ferry: ImageFigure; ferryTwo: ImageFigure; inProcessMedianMs: number; inProcessClassification: number | undefined };
 }
 
 const baselineName = "bare Fastify+ort (b)";
@@ -92,22 +92,35 @@ function memoryTable(s: Summary): string {
   return table(["target", "process", "peak RSS MiB", "RSS at end MiB"], rows);
 }
 
+/** Issue 19's throughput targets: Ferry ÷ bare server req/s at these concurrencies. */
+const rpsTargets: Record<number, number> = { 1: 0.35, 32: 0.8 };
+
 function ratioLines(s: Summary): string[] {
   return s.ratios.map((r) => {
-    const verdict = r.connections === 32 ? (r.rps >= 0.5 ? "  meets the >= 0.5x target" : "  BELOW the 0.5x target") : "";
+    const target = rpsTargets[r.connections];
+    const verdict = target === undefined ? "" : r.rps >= target ? `  meets the >= ${target}x target` : `  BELOW the ${target}x target`;
     return `  ${r.topology.padEnd(20)} conc ${String(r.connections).padStart(2)}: req/s ${r.rps.toFixed(2)}x, p50 ${r.p50.toFixed(2)}x, p99 ${r.p99.toFixed(2)}x${verdict}`;
   });
 }
 
-function imageLines(s: Summary): string[] {
-  const f = s.image.ferry;
+/** Issue 19's image target: the sequential end-to-end median at most this, ms. */
+const imageE2eTargetMs = 6;
+
+function imageLines(f: ImageFigure, s: Summary): string[] {
+  const l = f.load;
+  const one = f.single.latency.p50Ms;
+  const verdict = (x: number): string => (x <= imageE2eTargetMs ? `meets the <= ${imageE2eTargetMs} ms target` : `ABOVE the ${imageE2eTargetMs} ms target`);
   return [
-    `Image classifier (Ferry one process, edge-cv-demo, ${f.bodyBytes} B Arrow body, ${f.requests} sequential requests after warm-up):`,
-    `  end-to-end median            ${ms(f.e2eMedianMs)} ms`,
+    `Image classifier (${f.topology}, edge-cv-demo, ${f.bodyBytes} B Arrow body):`,
+    `  end-to-end median, 1 conn    ${ms(f.e2eMedianMs)} ms (fetch(), ${f.requests} sequential requests after warm-up; ${verdict(f.e2eMedianMs)})`,
+    `  end-to-end p50, 1 conn       ${ms(one)} ms (autocannon, ${int(f.single.rps)} images/s, other load ${otherLoad(f.single)}; ${verdict(one)})`,
     `  elapsed[0] decode median     ${ms(f.decodeMedianMs)} ms`,
     `  elapsed[1] session median    ${ms(f.sessionMedianMs)} ms`,
     `  in-process session.run med.  ${ms(s.image.inProcessMedianMs)} ms (same tensor, intraOpNumThreads 1)`,
-    `  outside decode+session       ${ms(f.e2eMedianMs - f.decodeMedianMs - f.sessionMedianMs)} ms (HTTP, NATS, reply encoding, client)`,
+    `  outside decode+session       ${ms(f.e2eMedianMs - f.decodeMedianMs - f.sessionMedianMs)} ms (HTTP, NATS, reply encoding, log record, client)`,
+    `  images/s at ${l.connections} connections     ${int(l.rps)} (p50 ${ms(l.latency.p50Ms)} ms, p99 ${ms(l.latency.p99Ms)} ms, errors ${l.errors + l.non2xx + l.timeouts}, other load ${otherLoad(l)})`,
+    `  CPU at ${l.connections} connections          ${l.cpu.map((c) => `${c.label} ${c.totalPct}%`).join("; ")}`,
+    `  memory                       ${f.memory.map((m) => `${m.label} peak ${m.peakMiB.toFixed(1)} MiB`).join("; ")}`,
     `  classification: Ferry ${String(f.classification)}, in-process ${String(s.image.inProcessClassification)}`,
   ];
 }
@@ -130,7 +143,9 @@ export function render(s: Summary): string {
     "",
     memoryTable(s),
     "",
-    ...imageLines(s),
+    ...imageLines(s.image.ferry, s),
+    "",
+    ...imageLines(s.image.ferryTwo, s),
   ].join("\n");
 }
 

@@ -102,7 +102,7 @@ const serviceTable = {
   threads: option({ flag: "threads", arg: "N", env: "FERRY_THREADS", parser: wholeNumber, default: 1, help: "onnxruntime intra-op threads per session (1 is fastest for small models)", commands: ["start"] }),
   maxInFlight: option({
     flag: "max-in-flight", arg: "N", env: "FERRY_MAX_IN_FLIGHT", parser: atLeastOne, default: 2,
-    help: "NATS requests in flight per pipeline before the gateway coalesces the next ones", commands: ["start"],
+    help: "NATS requests in flight per pipeline before the gateway coalesces the next ones (at most one per inferer answering the pipeline)", commands: ["start"],
   }),
   maxPending: option({
     flag: "max-pending", arg: "N", env: "FERRY_MAX_PENDING", parser: atLeastOne, default: 4096,

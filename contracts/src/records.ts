@@ -59,7 +59,24 @@ function rowSlice(t: OutputTensor, runRows: number, row: number): { start: numbe
   return { start: 0, end: t.data.length, dim: [...t.dims] };
 }
 
+/**
+ * A row's values as JSON text, kept per tensor: the reply and the log record of a row both write them,
+ * and for a wide output (an image classifier's 1000 scores) the number-to-text work was the inferer's
+ * largest JavaScript cost after the socket writes. A WeakMap, so the text goes with the run's tensors.
+ */
+const valueTexts = new WeakMap<OutputTensor, Map<number, { end: number; text: string }>>();
+
 function jsonValues(t: OutputTensor, start: number, end: number): string {
+  let texts = valueTexts.get(t);
+  if (!texts) valueTexts.set(t, (texts = new Map()));
+  const kept = texts.get(start);
+  if (kept?.end === end) return kept.text;
+  const text = encodeValues(t, start, end);
+  texts.set(start, { end, text });
+  return text;
+}
+
+function encodeValues(t: OutputTensor, start: number, end: number): string {
   const d = t.data;
   const parts = new Array<string>(end - start);
   if (t.type === "string") {

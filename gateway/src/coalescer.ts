@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/transport-node";
 import { FerryError, Headers, batchHeaders, batchReplies, batchSize, encodeEnvelope, envelopePartSize, inputFormatOf, readReply, type EnvelopePart, type InferReply, type InputFormat } from "@ferry/contracts";
-import { isNoResponders, natsHeaders } from "@ferry/runtime";
+import { RequestMux, isNoResponders, natsHeaders } from "@ferry/runtime";
 import { natsError } from "./upstream-errors.js";
 
 /** An HTTP request as it crosses NATS: body bytes and the headers that say how to read and answer it. */
@@ -28,6 +28,11 @@ export interface CoalescerOptions {
   maxBatch: number;
   /** Pause before the one retry of a request that reached no inferer, ms. Default 150. */
   noRespondersRetryMs?: number;
+  /**
+   * How many inferers answer a subject, when known: a lane keeps at most that many requests in flight
+   * (at least one, at most `maxInFlight`), see InfererCount.
+   */
+  inferers?: (subject: string) => number | undefined;
 }
 
 interface Pending {
@@ -64,6 +69,7 @@ const NO_RESPONDERS_RETRY_MS = 150;
  */
 export class Coalescer {
   readonly #nc: NatsConnection;
+  readonly #mux: RequestMux;
   readonly #options: CoalescerOptions;
   readonly #lanes = new Map<string, Lane>();
   /** Set while the connection is down: requests fail at once instead of waiting out their timeout. */
@@ -73,6 +79,7 @@ export class Coalescer {
 
   constructor(nc: NatsConnection, options: CoalescerOptions) {
     this.#nc = nc;
+    this.#mux = new RequestMux(nc);
     this.#options = options;
   }
 
@@ -120,8 +127,16 @@ export class Coalescer {
     return this.#nc.info?.max_payload ?? 1024 * 1024;
   }
 
+  /** Requests a lane may have in flight: `maxInFlight`, or fewer when fewer inferers answer its subject. */
+  #limit(subject: string): number {
+    const max = this.#options.maxInFlight;
+    const inferers = this.#options.inferers?.(subject);
+    return inferers === undefined ? max : Math.min(max, Math.max(1, inferers));
+  }
+
   #pump(key: string, lane: Lane): void {
-    while (lane.inFlight < this.#options.maxInFlight && lane.queue.length > 0) {
+    const limit = this.#limit(lane.subject);
+    while (lane.inFlight < limit && lane.queue.length > 0) {
       const batch = this.#take(lane);
       lane.inFlight++;
       void this.#dispatch(lane.subject, batch).finally(() => {
@@ -181,13 +196,12 @@ export class Coalescer {
    * Timeouts are not retried: the inferer may have run the request.
    */
   async #request(subject: string, body: Uint8Array, h: MsgHdrs): Promise<Msg> {
-    const opts = { timeout: this.#options.timeoutMs, headers: h };
     try {
-      return await this.#nc.request(subject, body, opts);
+      return await this.#mux.request(subject, body, h, this.#options.timeoutMs);
     } catch (err) {
       if (!isNoResponders(err)) throw err;
       await sleep(this.#options.noRespondersRetryMs ?? NO_RESPONDERS_RETRY_MS);
-      return await this.#nc.request(subject, body, opts);
+      return await this.#mux.request(subject, body, h, this.#options.timeoutMs);
     }
   }
 }

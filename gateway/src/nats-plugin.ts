@@ -1,6 +1,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { watchConnection, type ConnectionWatch } from "@ferry/runtime";
 import { Coalescer, type CoalescerOptions } from "./coalescer.js";
+import { InfererCount } from "./inferer-count.js";
 import { SiteStores } from "./site-stores.js";
 import fp from "fastify-plugin";
 
@@ -34,7 +35,8 @@ export interface NatsPluginOptions extends CoalescerOptions {
 // fastify-plugin: not encapsulated, so the route plugins registered beside it see `app.nats`.
 export const natsPlugin = fp<NatsPluginOptions>(async (app, options) => {
   const { nc, ownsConnection, ...coalescing } = options;
-  const coalescer = new Coalescer(nc, coalescing);
+  const inferers = new InfererCount(nc).start();
+  const coalescer = new Coalescer(nc, { ...coalescing, inferers: (subject) => inferers.of(subject) });
   const nats: GatewayNats = {
     nc,
     connection: watchConnection(nc, (e) => (e === "reconnect" ? coalescer.connectionBack() : coalescer.connectionLost())),
@@ -43,6 +45,7 @@ export const natsPlugin = fp<NatsPluginOptions>(async (app, options) => {
     timeoutMs: coalescing.timeoutMs,
   };
   app.decorate("nats", nats);
+  app.addHook("onClose", async () => { inferers.stop(); });
   // A drain waits for a server that is away: close at once then (nothing of the gateway's is unsent).
   if (ownsConnection) app.addHook("onClose", async () => { await (nats.connection.connected ? nc.drain() : nc.close()); });
 }, { name: "ferry-nats", fastify: "5.x" });

@@ -1,8 +1,7 @@
-import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
-// JetStreamNotEnabled is exported only here (the package's documented internal entry point).
-import type { NatsConnection } from "@nats-io/transport-node";
+import { JetStreamApiError, JetStreamError, PubHeaders, type ApiError } from "@nats-io/jetstream";
+import type { Msg, NatsConnection } from "@nats-io/transport-node";
 import { encodeLogBatch } from "@ferry/contracts";
-import { isJetStreamUnavailable, natsHeaders, watchConnection } from "@ferry/runtime";
+import { RequestMux, isJetStreamUnavailable, natsHeaders, watchConnection } from "@ferry/runtime";
 import type { Logger } from "pino";
 
 /** Limits of the log publisher. */
@@ -63,7 +62,8 @@ interface Batch {
  * reported.
  */
 export class LogPublisher {
-  readonly #js: JetStreamClient;
+  /** JetStream publishes are requests whose reply is the stream's ack; see RequestMux for why not `js.publish`. */
+  readonly #mux: RequestMux;
   readonly #o: Required<Omit<LogPublisherOptions, "logger">>;
   readonly #log: Logger | undefined;
   readonly #idPrefix = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}-`;
@@ -85,7 +85,7 @@ export class LogPublisher {
   readonly #sent = new Set<Item>();
 
   constructor(nc: NatsConnection, options: LogPublisherOptions = {}) {
-    this.#js = jetstream(nc);
+    this.#mux = new RequestMux(nc);
     this.#o = {
       maxBuffered: options.maxBuffered ?? 100_000,
       maxInFlight: options.maxInFlight ?? 256,
@@ -221,8 +221,11 @@ export class LogPublisher {
     this.#sent.add(item);
     this.#queuedRecords -= item.records;
     this.#inFlightRecords += item.records;
-    this.#js.publish(item.subject, item.data, { msgID: item.id, timeout: this.#o.ackTimeoutMs, headers: natsHeaders(item.headers) }).then(
-      () => {
+    const headers = natsHeaders(item.headers);
+    headers.set(PubHeaders.MsgIdHdr, item.id);
+    this.#mux.request(item.subject, encoder.encode(item.data), headers, this.#o.ackTimeoutMs).then(
+      (ack) => {
+        checkPubAck(ack);
         if (item.attempt !== attempt) return;
         this.#stats.published += item.records;
         for (const f of item.acked) f();
@@ -299,4 +302,18 @@ export class LogPublisher {
     this.#lastOverflowReport = now;
     this.#overflowReported = this.#stats.overflow;
   }
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * Reads a JetStream publish ack (what nats.js's `js.publish` checks): the stream's refusal becomes its
+ * JetStreamApiError; an ack naming no stream is not an ack. No responders (no stream takes the subject)
+ * comes from the mux as nats.js's NoRespondersError, which `isJetStreamUnavailable` recognises.
+ */
+function checkPubAck(msg: Msg): void {
+  const ack = JSON.parse(decoder.decode(msg.data)) as { stream?: string; error?: ApiError };
+  if (ack.error) throw new JetStreamApiError(ack.error);
+  if (!ack.stream) throw new JetStreamError("invalid JetStream publish ack");
 }

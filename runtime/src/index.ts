@@ -12,6 +12,7 @@ export { NatsRoles, rolePermissions, devicePermissions, edgeLeafPermissions } fr
 export type { NatsRole, NatsPermissions } from "./nats-permissions.js";
 export { isNoResponders, isTimeout, isConnectionGone, isPermissionDenied, isTransient, isStreamNotFound, isConsumerNotFound, isStreamNameInUse, isJetStreamUnavailable } from "./nats-errors.js";
 export { natsHeaders } from "./nats-headers.js";
+export { RequestMux } from "./request-mux.js";
 export { defaultStorage, storageSettings, logStreamConfig, requestStreamConfig, resultStreamConfig, edgeLogSource, hubLogStreamConfig, siteAssets, hubAssets, streamNameOf } from "./topology.js";
 export type { StorageSettings, StreamDefinition, Asset } from "./topology.js";
 export { provision, ensureStream } from "./provision.js";
