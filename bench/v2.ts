@@ -5,11 +5,11 @@
 // Run: npm run bench:v2 (BENCH_SECONDS, BENCH_ROUNDS, BENCH_IMAGE_REQUESTS shorten or lengthen it).
 import { readFile } from "node:fs/promises";
 import { arrowHeaders, envNumber, houseBody, houseHeaders, paths, pipelines, timing } from "./helpers/config.js";
-import { measureHttp } from "./helpers/load.js";
+import { measureHttp, type HttpRun } from "./helpers/load.js";
 import { benchMain } from "./helpers/main.js";
 import { describeMachine, progress } from "./helpers/machine.js";
 import { writeReportFile } from "./helpers/report-file.js";
-import { freePort } from "./helpers/procs.js";
+import { cpuTicks, freePort, ticksPerSecond } from "./helpers/procs.js";
 import { startFerryOneProcess, type Topology } from "./helpers/servers.js";
 import { grpcClient, grpcHouseRequest, grpcLoad, imageBytes, jsonHeaders, sequentialMs, v2HouseBody, v2ImageBinary, v2ImageJson } from "./helpers/v2-clients.js";
 
@@ -18,6 +18,10 @@ const rounds = Math.round(envNumber("BENCH_ROUNDS", 3));
 interface Round {
   wallarooRps: number;
   v2RestRps: number;
+  /** CPU of Ferry and its nats-server per answered request, µs: what the server side spends, whatever the client costs. */
+  wallarooCpuUs: number;
+  v2RestCpuUs: number;
+  grpcCpuUs: number;
   grpcRps: number;
   grpcErrors: number;
   imageMs: { wallarooArrow: number; v2Binary: number; v2Json: number };
@@ -30,12 +34,28 @@ interface Summary {
   rounds: Round[];
 }
 
-async function houseRound(topo: Topology): Promise<Pick<Round, "wallarooRps" | "v2RestRps">> {
+/** Server-side CPU µs per request over a run, from the topology's processes' CPU shares. */
+const cpuPerRequest = (run: HttpRun, topo: Topology): number =>
+  run.cpu.filter((c) => topo.procs.some((p) => p.label === c.label)).reduce((n, c) => n + c.totalPct, 0) / 100 * 1e6 / run.rps;
+
+/** Wallaroo and V2 REST at 32 connections; which goes first alternates by round (`flip`), so neither always runs on a warmer site. */
+async function houseRound(topo: Topology, flip: boolean): Promise<Pick<Round, "wallarooRps" | "v2RestRps" | "wallarooCpuUs" | "v2RestCpuUs">> {
   const load = { connections: 32, seconds: timing.seconds, warmupSeconds: timing.warmupSeconds, procs: topo.procs };
-  const wallaroo = await measureHttp({ ...load, url: `${topo.url}/pipelines/${pipelines.house}`, body: houseBody, headers: houseHeaders });
-  const v2 = await measureHttp({ ...load, url: `${topo.url}/v2/models/${pipelines.house}/infer`, body: v2HouseBody, headers: jsonHeaders });
-  if (wallaroo.non2xx + v2.non2xx > 0) throw new Error(`non-2xx replies: Wallaroo ${wallaroo.non2xx}, V2 ${v2.non2xx}`);
-  return { wallarooRps: wallaroo.rps, v2RestRps: v2.rps };
+  const runWallaroo = (): Promise<HttpRun> => measureHttp({ ...load, url: `${topo.url}/pipelines/${pipelines.house}`, body: houseBody, headers: houseHeaders });
+  const runV2 = (): Promise<HttpRun> => measureHttp({ ...load, url: `${topo.url}/v2/models/${pipelines.house}/infer`, body: v2HouseBody, headers: jsonHeaders });
+  const [wallaroo, v2] = flip ? (([b, a]) => [a, b])([await runV2(), await runWallaroo()]) : [await runWallaroo(), await runV2()];
+  if (wallaroo!.non2xx + v2!.non2xx > 0) throw new Error(`non-2xx replies: Wallaroo ${wallaroo!.non2xx}, V2 ${v2!.non2xx}`);
+  return { wallarooRps: wallaroo!.rps, v2RestRps: v2!.rps, wallarooCpuUs: cpuPerRequest(wallaroo!, topo), v2RestCpuUs: cpuPerRequest(v2!, topo) };
+}
+
+/** gRPC at 32 streams, with the server side's CPU per request (the client here costs CPU of its own). */
+async function grpcRound(topo: Topology, client: ReturnType<typeof grpcClient>): Promise<Pick<Round, "grpcRps" | "grpcErrors" | "grpcCpuUs">> {
+  await grpcLoad(client, grpcHouseRequest, 32, timing.warmupSeconds);
+  const ticks = (): number => topo.procs.reduce((n, p) => n + cpuTicks(p.pid).total, 0);
+  const before = ticks();
+  const g = await grpcLoad(client, grpcHouseRequest, 32, timing.seconds);
+  const cpuUs = (ticks() - before) / await ticksPerSecond() * 1e6 / (g.rps * timing.seconds);
+  return { grpcRps: g.rps, grpcErrors: g.errors, grpcCpuUs: cpuUs };
 }
 
 async function imageRound(url: string, raw: Buffer, arrow: Buffer): Promise<Round["imageMs"]> {
@@ -62,11 +82,11 @@ async function run(): Promise<Summary> {
     const out: Round[] = [];
     for (let r = 1; r <= rounds; r++) {
       progress(`round ${r}/${rounds}: house price at 32 connections, Wallaroo then V2 REST`);
-      const house = await houseRound(topo);
+      const house = await houseRound(topo, r % 2 === 0);
       progress(`round ${r}/${rounds}: gRPC, 32 streams, ${timing.seconds} s`);
-      const g = await grpcLoad(client, grpcHouseRequest, 32, timing.seconds);
+      const g = await grpcRound(topo, client);
       progress(`round ${r}/${rounds}: image, ${timing.imageRequests} sequential requests each way`);
-      out.push({ ...house, grpcRps: g.rps, grpcErrors: g.errors, imageMs: await imageRound(topo.url, raw, arrow) });
+      out.push({ ...house, ...g, imageMs: await imageRound(topo.url, raw, arrow) });
     }
     return { startedAt, machine, seconds: timing.seconds, rounds: out };
   } finally {
@@ -79,10 +99,12 @@ const f = (x: number, d = 2): string => x.toFixed(d);
 
 function render(s: Summary): string {
   const lines = [`V2 bench, ${s.rounds.length} alternated rounds of ${s.seconds} s; machine: ${JSON.stringify(s.machine)}`, ""];
-  lines.push("round | Wallaroo req/s | V2 REST req/s | V2/Wallaroo | gRPC req/s | gRPC/REST | image ms: Arrow | V2 binary | V2 JSON");
+  lines.push("round | Wallaroo req/s | V2 REST req/s | V2/Wallaroo | gRPC req/s | gRPC/REST | server CPU µs/req: Wallaroo, V2 REST, gRPC | image ms: Arrow | V2 binary | V2 JSON");
   for (const [i, r] of s.rounds.entries()) {
-    lines.push(`${i + 1} | ${f(r.wallarooRps, 0)} | ${f(r.v2RestRps, 0)} | ${f(r.v2RestRps / r.wallarooRps)}× | ${f(r.grpcRps, 0)}${r.grpcErrors ? ` (${r.grpcErrors} errors)` : ""} | ${f(r.grpcRps / r.v2RestRps)}× | ${f(r.imageMs.wallarooArrow)} | ${f(r.imageMs.v2Binary)} | ${f(r.imageMs.v2Json)}`);
+    lines.push(`${i + 1} | ${f(r.wallarooRps, 0)} | ${f(r.v2RestRps, 0)} | ${f(r.v2RestRps / r.wallarooRps)}× | ${f(r.grpcRps, 0)}${r.grpcErrors ? ` (${r.grpcErrors} errors)` : ""} | ${f(r.grpcRps / r.v2RestRps)}× | `
+      + `${f(r.wallarooCpuUs, 0)}, ${f(r.v2RestCpuUs, 0)}, ${f(r.grpcCpuUs, 0)} | ${f(r.imageMs.wallarooArrow)} | ${f(r.imageMs.v2Binary)} | ${f(r.imageMs.v2Json)}`);
   }
+  lines.push("", "Server CPU: Ferry and its nats-server. The gRPC load runs on @grpc/grpc-js in this process and takes CPU of its own on the same cores; autocannon takes less.");
   return lines.join("\n");
 }
 
