@@ -13,13 +13,16 @@ export interface WallarooBody {
   format: InputFormat;
 }
 
+/** JSON tensors above this many elements go as Arrow too: the inferer then reads typed values, not text again. */
+const LARGE_JSON_TENSOR = 4096;
+
 /**
  * The same request as Wallaroo's API takes it, so that it travels the same path and leaves the same log
- * record: pandas-records JSON when every input came as values, else an Arrow file whose columns hold the
- * raw bytes (an image is copied once, never turned into text).
+ * record: pandas-records JSON when every input came as a few values, else an Arrow file whose columns hold
+ * the raw bytes (an image is copied once, never turned into text) or the values typed.
  */
 export function wallarooBody(inputs: readonly BoundInput[]): WallarooBody {
-  if (inputs.some((b) => b.input.raw && b.datatype !== "BYTES")) {
+  if (inputs.some((b) => b.datatype !== "BYTES" && (b.input.raw || b.rows * b.width > LARGE_JSON_TENSOR))) {
     return { body: arrowFile(inputs), contentType: MediaTypes.arrowFile, format: "arrow" };
   }
   return { body: Buffer.from(pandasRecords(inputs)), contentType: MediaTypes.pandasRecords, format: "pandas-records" };
