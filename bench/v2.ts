@@ -1,7 +1,7 @@
 // V2 bench (the Open Inference Protocol beside Wallaroo's API), one Ferry process, alternated rounds:
 //  1. house price batch 1 at 32 connections: V2 REST JSON vs POST /pipelines/{name} (pandas-records);
 //  2. gRPC ModelInfer (32 streams, @grpc/grpc-js here) vs V2 REST JSON (32 connections, autocannon here);
-//  3. one 224×224 image at one connection: V2 binary extension vs V2 JSON tensor vs Wallaroo Arrow.
+//  3. after those rounds, one 224×224 image at one connection: V2 binary extension vs V2 JSON tensor vs Wallaroo Arrow.
 // Run: npm run bench:v2 (BENCH_SECONDS, BENCH_ROUNDS, BENCH_IMAGE_REQUESTS shorten or lengthen it).
 import { readFile } from "node:fs/promises";
 import { arrowHeaders, envNumber, houseBody, houseHeaders, paths, pipelines, timing } from "./helpers/config.js";
@@ -79,14 +79,19 @@ async function run(): Promise<Summary> {
   const client = grpcClient(`127.0.0.1:${grpcPort}`);
   try {
     const [raw, arrow] = [await imageBytes(), await readFile(paths.imageArrow)];
-    const out: Round[] = [];
+    // The image rounds come after every house round: a JSON image leaves a large heap behind, which
+    // slowed whichever house run came next.
+    const house: Omit<Round, "imageMs">[] = [];
     for (let r = 1; r <= rounds; r++) {
-      progress(`round ${r}/${rounds}: house price at 32 connections, Wallaroo then V2 REST`);
-      const house = await houseRound(topo, r % 2 === 0);
+      progress(`round ${r}/${rounds}: house price at 32 connections, Wallaroo and V2 REST (${r % 2 === 0 ? "V2" : "Wallaroo"} first)`);
+      const h = await houseRound(topo, r % 2 === 0);
       progress(`round ${r}/${rounds}: gRPC, 32 streams, ${timing.seconds} s`);
-      const g = await grpcRound(topo, client);
-      progress(`round ${r}/${rounds}: image, ${timing.imageRequests} sequential requests each way`);
-      out.push({ ...house, ...g, imageMs: await imageRound(topo.url, raw, arrow) });
+      house.push({ ...h, ...await grpcRound(topo, client) });
+    }
+    const out: Round[] = [];
+    for (const [i, h] of house.entries()) {
+      progress(`image round ${i + 1}/${rounds}: ${timing.imageRequests} sequential requests each way`);
+      out.push({ ...h, imageMs: await imageRound(topo.url, raw, arrow) });
     }
     return { startedAt, machine, seconds: timing.seconds, rounds: out };
   } finally {
