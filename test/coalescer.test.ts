@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { connect, headers, type Msg, type NatsConnection } from "@nats-io/transport-node";
+import { before, describe, it } from "node:test";
+import { headers, type Msg, type NatsConnection } from "@nats-io/transport-node";
 import { FerryError, Headers, Subjects, decodeEnvelope, encodeEnvelope, inferSubject } from "@ferry/contracts";
 import { Coalescer, countsOf } from "@ferry/gateway";
-import { startTestNats } from "./helpers/site.js";
+import { natsForSuite } from "./helpers/site.js";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -41,16 +41,9 @@ function echoResponder(nc: NatsConnection, subject: string): { messages: () => n
 }
 
 describe("gateway coalescing (real NATS, a controlled responder)", () => {
-  let nats: Awaited<ReturnType<typeof startTestNats>>;
+  const suite = natsForSuite();
   let nc: NatsConnection;
-  before(async () => {
-    nats = await startTestNats();
-    nc = await connect({ servers: nats.url });
-  });
-  after(async () => {
-    await nc.close();
-    await nats.stop();
-  });
+  before(() => { nc = suite.nc; });
 
   for (const maxBatch of [256, 10]) {
     it(`a lone request goes alone; the ones queued behind it go as envelopes of at most ${maxBatch}`, async () => {

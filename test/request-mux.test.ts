@@ -1,23 +1,16 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import { connect, errors, headers, type NatsConnection } from "@nats-io/transport-node";
 import { RequestMux } from "@ferry/runtime";
-import { startTestNats } from "./helpers/site.js";
+import { natsForSuite } from "./helpers/site.js";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 describe("request mux (real NATS)", () => {
-  let nats: Awaited<ReturnType<typeof startTestNats>>;
+  const suite = natsForSuite();
   let nc: NatsConnection;
-  before(async () => {
-    nats = await startTestNats();
-    nc = await connect({ servers: nats.url });
-  });
-  after(async () => {
-    await nc.close();
-    await nats.stop();
-  });
+  before(() => { nc = suite.nc; });
 
   it("matches each reply to its request, whatever order the replies come in", async () => {
     const held: { respond: () => void }[] = [];
@@ -52,7 +45,7 @@ describe("request mux (real NATS)", () => {
   });
 
   it("fails what waits when the connection closes", async () => {
-    const own = await connect({ servers: nats.url });
+    const own = await connect({ servers: suite.url });
     own.subscribe("mux.silent2");
     await own.flush();
     const mux = new RequestMux(own);

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after, before } from "node:test";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { startNatsServer, type NatsServer } from "@ferry/natsd";
 import { start as startGateway, type Gateway, type GatewayOptions } from "@ferry/gateway";
@@ -150,4 +151,22 @@ export async function until(what: string, check: () => Promise<boolean>, timeout
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * A provisioned test nats-server and one client connection for the enclosing `describe`: started in
+ * its `before`, closed in its `after`. Read them inside tests (or later hooks) through the getters.
+ */
+export function natsForSuite(): { readonly url: string; readonly nc: NatsConnection } {
+  let nats: Awaited<ReturnType<typeof startTestNats>> | undefined;
+  let nc: NatsConnection | undefined;
+  before(async () => {
+    nats = await startTestNats();
+    nc = await connect({ servers: nats.url });
+  });
+  after(async () => {
+    await nc?.close();
+    await nats?.stop();
+  });
+  return { get url() { return nats!.url; }, get nc() { return nc!; } };
 }
