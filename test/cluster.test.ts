@@ -56,6 +56,19 @@ async function inferOnce(url: string, row: number[]): Promise<Omit<Outcome, "sen
  * a peer that died seconds ago (it still counts as current), and creating it then times out.
  */
 async function storedRecords(jsm: JetStreamManager): Promise<number> {
+  // Seconds after a server died the stream may still be settling its leader: JetStream then answers
+  // 503 "JetStream system temporarily unavailable". The records are what is checked, so read again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await readStoredRecords(jsm);
+    } catch (err) {
+      if (attempt >= 40 || !/temporarily unavailable/i.test((err as Error).message)) throw err;
+      await sleep(250);
+    }
+  }
+}
+
+async function readStoredRecords(jsm: JetStreamManager): Promise<number> {
   const { first_seq: first, last_seq: last, messages } = (await jsm.streams.info(LogStream)).state;
   let records = 0;
   for (let seq = first; messages > 0 && seq <= last; seq++) {
