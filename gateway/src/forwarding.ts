@@ -6,7 +6,8 @@ export function bodyOf(req: FastifyRequest): Uint8Array {
   return req.body instanceof Uint8Array ? req.body : new Uint8Array(0);
 }
 
-const oneHeader = (value: string | string[] | undefined): string | undefined => (typeof value === "string" ? value : undefined);
+/** A header sent once, as a string; undefined when absent or repeated. */
+export const oneHeader = (value: string | string[] | undefined): string | undefined => (typeof value === "string" ? value : undefined);
 
 /** The request headers an inferer reads (content type, accept, split key, request id), framed by contracts. */
 export function forwardedHeaders(req: FastifyRequest): Record<string, string> {

@@ -1,4 +1,4 @@
-import { FerryError, MediaTypes, inferSubject, isErrorCode, isSubjectToken, requestHeaders, type ErrorCode, type InferenceRecord } from "@ferry/contracts";
+import { FerryError, inferSubject, isErrorCode, isSubjectToken, requestHeaders, type ErrorCode, type InferenceRecord } from "@ferry/contracts";
 import type { GatewayNats } from "../nats-plugin.js";
 import type { V2Models } from "./models.js";
 import { chooseOutputs, v2Result, type V2Result } from "./reply-tensors.js";
@@ -18,7 +18,8 @@ export async function inferV2(nats: GatewayNats, models: V2Models, name: string,
   const model = await models.get(name, version);
   const chosen = chooseOutputs(model.signature.outputs, req.outputs, req.binaryOutput);
   const { body, contentType, format } = wallarooBody(bindInputs(name, model.signature.inputs, req.inputs));
-  const headers = requestHeaders({ contentType, accept: MediaTypes.pandasRecords, splitKey: req.splitKey, requestId: req.requestId });
+  // No Accept: the inferer answers pandas records by default, and each header costs bytes in every envelope.
+  const headers = requestHeaders({ contentType, splitKey: req.splitKey, requestId: req.requestId });
   const reply = await nats.coalescer.send(inferSubject(name), { body, headers, format });
   if (reply.status !== 200) throw upstreamError(reply.status, reply.body);
   const records = JSON.parse(Buffer.from(reply.body.buffer, reply.body.byteOffset, reply.body.byteLength).toString("utf8")) as InferenceRecord[];

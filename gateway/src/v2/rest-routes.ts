@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
-import { bodyOf } from "../forwarding.js";
+import { bodyOf, oneHeader } from "../forwarding.js";
 import { errorResponses, jsonContent } from "../openapi-responses.js";
 import { readiness } from "../readiness.js";
 import { inferV2 } from "./infer.js";
@@ -15,8 +15,6 @@ export interface V2RestOptions {
 }
 
 type ModelRequest = FastifyRequest<{ Params: { name: string; version?: string } }>;
-
-const oneHeader = (v: string | string[] | undefined): string | undefined => (typeof v === "string" ? v : undefined);
 
 /** The Open Inference Protocol's REST endpoints (`/v2/...`), beside Wallaroo's on the same port. */
 export const v2RestRoutes: FastifyPluginAsync<V2RestOptions> = async (app, { models }) => {
