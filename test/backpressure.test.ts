@@ -5,7 +5,7 @@ import { after, before, describe, it } from "node:test";
 import { connect, headers, type Msg, type NatsConnection } from "@nats-io/transport-node";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { Headers, Subjects, inferSubject, type InfererStatus } from "@ferry/contracts";
+import { Headers, MediaTypes, Subjects, inferSubject, type InfererStatus } from "@ferry/contracts";
 import { start as startGateway, type Gateway } from "@ferry/gateway";
 import { models, root } from "./helpers/paths.js";
 import { ARROW_FILE, PANDAS, houseRecords, quiet, startTestNats, startTestSite, until } from "./helpers/site.js";
@@ -49,7 +49,9 @@ describe("load shedding: a gateway whose inferers are behind answers 503 with Re
     const h = headers();
     h.set(Headers.status, "200");
     h.set(Headers.contentType, "application/json");
-    for (const m of held) m.respond("[]", { headers: h });
+    // What the inferer answers: an empty records list to Wallaroo requests, an empty V2 response to V2 ones.
+    const v2Reply = JSON.stringify({ model_name: "stalled", model_version: "v1", parameters: {}, outputs: [] });
+    for (const m of held) m.respond(m.headers?.get(Headers.contentType).startsWith(MediaTypes.v2Infer) ? v2Reply : "[]", { headers: h });
     const all = await Promise.all(answers);
     assert.equal(all.filter((a) => a.status === 200).length, 8, "every held request is answered once the inferer catches up");
     sub.unsubscribe();
@@ -104,7 +106,9 @@ describe("load shedding counts HTTP and gRPC (V2) inferences together", () => {
     const h = headers();
     h.set(Headers.status, "200");
     h.set(Headers.contentType, "application/json");
-    for (const m of held) m.respond("[]", { headers: h });
+    // What the inferer answers: an empty records list to Wallaroo requests, an empty V2 response to V2 ones.
+    const v2Reply = JSON.stringify({ model_name: "stalled", model_version: "v1", parameters: {}, outputs: [] });
+    for (const m of held) m.respond(m.headers?.get(Headers.contentType).startsWith(MediaTypes.v2Infer) ? v2Reply : "[]", { headers: h });
     assert.equal((await Promise.all(calls)).filter((r) => r.code === grpc.status.OK).length, 4, "every held call is answered once the inferer catches up");
     assert.ok((await Promise.all(http)).every((a) => a.status === 200));
     // Both kinds are counted in the gateway's request metrics, and the refused calls as shed.

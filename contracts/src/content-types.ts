@@ -4,10 +4,12 @@ export const MediaTypes = {
   arrowStream: "application/vnd.apache.arrow.stream",
   json: "application/json",
   pandasRecords: "application/json; format=pandas-records",
+  /** A V2 (Open Inference Protocol) REST inference body, as the gateway forwards it to the inferers. */
+  v2Infer: "application/vnd.ferry.v2-infer",
 } as const;
 
 /** How a request body is encoded. */
-export type InputFormat = "arrow" | "pandas-records";
+export type InputFormat = "arrow" | "pandas-records" | "v2";
 /** How a reply body is encoded. */
 export type OutputFormat = "arrow-file" | "pandas-records";
 
@@ -28,6 +30,8 @@ export function inputFormatOf(contentType: string | undefined): InputFormat | un
       return "arrow";
     case MediaTypes.json:
       return "pandas-records";
+    case MediaTypes.v2Infer:
+      return "v2";
     default:
       return undefined;
   }

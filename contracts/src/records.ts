@@ -50,7 +50,7 @@ export interface InferenceRecord {
 }
 
 /** A row's slice of an output tensor: [start, end) into `data` and the dims Wallaroo reports. */
-function rowSlice(t: OutputTensor, runRows: number, row: number): { start: number; end: number; dim: number[] } {
+export function rowSlice(t: OutputTensor, runRows: number, row: number): { start: number; end: number; dim: number[] } {
   if (t.dims.length > 0 && t.dims[0] === runRows) {
     let size = 1;
     for (let d = 1; d < t.dims.length; d++) size *= t.dims[d]!;
@@ -66,7 +66,7 @@ function rowSlice(t: OutputTensor, runRows: number, row: number): { start: numbe
  */
 const valueTexts = new WeakMap<OutputTensor, Map<number, { end: number; text: string }>>();
 
-function jsonValues(t: OutputTensor, start: number, end: number): string {
+export function jsonValues(t: OutputTensor, start: number, end: number): string {
   let texts = valueTexts.get(t);
   if (!texts) valueTexts.set(t, (texts = new Map()));
   const kept = texts.get(start);
@@ -104,7 +104,7 @@ function outputsJson(tensors: readonly OutputTensor[], runRows: number, row: num
 }
 
 /** A row's `shadow_data`: model name → its outputs list. */
-function shadowJson(view: RecordsView, row: number): string {
+export function shadowJson(view: RecordsView, row: number): string {
   if (!view.shadows || view.shadows.length === 0) return "{}";
   const parts = view.shadows.filter((s) => s.outputs).map((s) => `${JSON.stringify(s.model)}:${outputsJson(s.outputs!, view.runRows, row)}`);
   return `{${parts.join(",")}}`;

@@ -1,4 +1,4 @@
-import { FerryError, checkRequestBody, decodePandasRecords, firstBadRow, hasRowWidth, inputFormatOf, outputFormatOf, Headers, type EnvelopePart, type InputColumn, type InputTable, type OutputFormat } from "@ferry/contracts";
+import { FerryError, checkRequestBody, decodePandasRecords, decodeV2Request, firstBadRow, hasRowWidth, inputFormatOf, outputFormatOf, Headers, type EnvelopePart, type InputColumn, type InputFormat, type InputTable, type OutputFormat, type V2ReplySpec } from "@ferry/contracts";
 import type { ArrowDecoder } from "./arrow-decoder.js";
 
 import type { InputSpec, PipelineRuntime } from "./pipeline-runtime.js";
@@ -11,6 +11,8 @@ export interface BoundRequest {
   /** Values per row of each column. */
   readonly widths: readonly number[];
   readonly output: OutputFormat;
+  /** Set for a V2 (Open Inference Protocol) request, which is answered in V2 form whatever its Accept. */
+  readonly v2?: V2ReplySpec;
   /** ns spent decoding and binding. */
   readonly decodeNs: number;
   /** The arm each split step takes for this request (empty without splits). */
@@ -25,12 +27,8 @@ export async function bindRequest(runtime: PipelineRuntime, part: EnvelopePart, 
   if (!input) {
     throw new FerryError("unsupported_media_type", `Content-Type ${JSON.stringify(contentType ?? "")} is not supported; send application/vnd.apache.arrow.file, application/vnd.apache.arrow.stream or application/json; format=pandas-records`);
   }
-  const output = outputFormatOf(part.headers[Headers.accept]);
-  if (!output) {
-    throw new FerryError("not_acceptable", `Accept ${JSON.stringify(part.headers[Headers.accept])} is not supported; accept application/json; format=pandas-records or application/vnd.apache.arrow.file`);
-  }
-  checkRequestBody(input, part.body);
-  const table = input === "arrow" ? await arrow.decode(part.body) : decodePandasRecords(part.body);
+  const decoded = await decode(runtime, part, input, arrow);
+  const { table, output } = decoded;
   const columns: InputColumn[] = [];
   const widths: number[] = [];
   for (const spec of runtime.inputs) {
@@ -40,7 +38,21 @@ export async function bindRequest(runtime: PipelineRuntime, part: EnvelopePart, 
     columns.push(column);
   }
   const arms = runtime.splits ? runtime.route(part.headers[Headers.splitKey], (name) => (table.columnNames.includes(name) ? table.row(0)[name] : undefined)) : [];
-  return { table, columns, widths, output, arms, decodeNs: Number(process.hrtime.bigint() - t0) };
+  return { table, columns, widths, output, arms, decodeNs: Number(process.hrtime.bigint() - t0), ...(decoded.v2 ? { v2: decoded.v2 } : {}) };
+}
+
+/** The part's rows and how to answer it: a V2 body is checked against the pipeline's signature as it is read. */
+async function decode(runtime: PipelineRuntime, part: EnvelopePart, input: InputFormat, arrow: ArrowDecoder): Promise<{ table: InputTable; output: OutputFormat; v2?: V2ReplySpec }> {
+  if (input === "v2") {
+    const v2 = decodeV2Request(part.body, part.headers[Headers.contentType], runtime.name, runtime.signature);
+    return { table: v2.table, output: "pandas-records", v2: v2.reply };
+  }
+  const output = outputFormatOf(part.headers[Headers.accept]);
+  if (!output) {
+    throw new FerryError("not_acceptable", `Accept ${JSON.stringify(part.headers[Headers.accept])} is not supported; accept application/json; format=pandas-records or application/vnd.apache.arrow.file`);
+  }
+  checkRequestBody(input, part.body);
+  return { table: input === "arrow" ? await arrow.decode(part.body) : decodePandasRecords(part.body), output };
 }
 
 function columnName(runtime: PipelineRuntime, spec: InputSpec, table: InputTable): string {

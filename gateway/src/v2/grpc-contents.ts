@@ -1,6 +1,4 @@
-import { isV2Datatype, rawFromValues, type V2Datatype } from "./datatypes.js";
-import type { V2Output } from "./reply-tensors.js";
-import { badTensor, type V2Input } from "./tensors.js";
+import { badTensor, isV2Datatype, rawFromValues, valuesFromRaw, type V2Datatype, type V2DecodedOutput, type V2Input } from "@ferry/contracts";
 
 /** `InferTensorContents` as @grpc/proto-loader gives it (keepCase, 64-bit integers as numbers). */
 export interface TensorContents {
@@ -39,13 +37,11 @@ export function inputFromGrpc(t: { name: string; datatype: string; shape: number
 }
 
 /** An output as `InferOutputTensor` with typed `contents`, or, when `raw`, without (its bytes go in `raw_output_contents`). */
-export function outputToGrpc(o: V2Output, raw: boolean): { tensor: Record<string, unknown>; raw?: Buffer } {
+export function outputToGrpc(o: V2DecodedOutput, raw: boolean): { tensor: Record<string, unknown>; raw?: Buffer } {
   const tensor = { name: o.name, datatype: o.datatype, shape: o.shape };
-  if (raw || o.datatype === "FP16") {
-    const bytes = rawFromValues(o.datatype, o.values);
-    return { tensor, raw: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
-  }
+  const bytes = o.raw ?? rawFromValues(o.datatype, (o.data ?? []) as (number | boolean | string)[]);
+  if (raw || o.datatype === "FP16") return { tensor, raw: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
   const field = contentsField[o.datatype];
-  const values = field === "bytes_contents" ? o.values.map((v) => Buffer.from(String(v))) : o.values;
-  return { tensor: { ...tensor, contents: { [field]: values } } };
+  const values = o.data ?? valuesFromRaw(o.name, o.datatype, bytes, o.shape.reduce((n, d) => n * d, 1));
+  return { tensor: { ...tensor, contents: { [field]: field === "bytes_contents" ? values.map((v) => Buffer.from(String(v))) : values } } };
 }

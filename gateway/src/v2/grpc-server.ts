@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { FerryError, asFerryError } from "@ferry/contracts";
+import { FerryError, asFerryError, badTensor, decodeV2Response, encodeV2Request, type V2DecodedResponse, type V2InferRequest } from "@ferry/contracts";
 import type { FastifyBaseLogger } from "fastify";
 import type { Admission } from "../admission.js";
 import type { InferenceCounter } from "../metrics.js";
@@ -9,10 +9,8 @@ import type { GatewayNats } from "../nats-plugin.js";
 import { readiness } from "../readiness.js";
 import { hasContents, inputFromGrpc, outputToGrpc, type TensorContents } from "./grpc-contents.js";
 import { inferV2 } from "./infer.js";
-import type { V2Result } from "./reply-tensors.js";
 import { modelMetadata, type V2Models } from "./models.js";
 import { serverMetadata } from "./server-metadata.js";
-import { badTensor, type V2InferRequest } from "./tensors.js";
 
 /** The protocol's service definition, shipped beside the code. */
 const protoPath = fileURLToPath(new URL("../../proto/grpc_service.proto", import.meta.url));
@@ -134,14 +132,17 @@ async function modelInfer(nats: GatewayNats, models: V2Models, admission: Admiss
   const release = admission.take(m.raw_input_contents.reduce((n, b) => n + b.byteLength, 0));
   if (release instanceof FerryError) throw release;
   try {
-    return inferResponse(await inferV2(nats, models, m.model_name, m.model_version || undefined, request), request.binaryOutput);
+    // The inferers answer every output raw: typed contents are made from the bytes here when the call wants them.
+    const encoded = encodeV2Request({ ...request, binaryOutput: true, ...(request.outputs ? { outputs: request.outputs.map((o) => ({ name: o.name })) } : {}) });
+    const out = await inferV2(nats, models, m.model_name, m.model_version || undefined, { ...encoded, splitKey: request.splitKey, requestId: request.requestId });
+    return inferResponse(decodeV2Response(out.body, out.jsonLength), request.binaryOutput);
   } finally {
     release();
   }
 }
 
 /** `ModelInferResponse`: raw outputs when asked for (or when one is FP16, which has no typed contents), else typed contents. */
-function inferResponse(result: V2Result, binary: boolean): Record<string, unknown> {
+function inferResponse(result: V2DecodedResponse, binary: boolean): Record<string, unknown> {
   const raw = binary || result.outputs.some((o) => o.datatype === "FP16");
   const outputs = result.outputs.map((o) => outputToGrpc(o, raw));
   const parameters = Object.fromEntries(Object.entries(result.parameters).map(([k, v]) => [k, typeof v === "boolean" ? { bool_param: v } : typeof v === "number" ? { int64_param: v } : { string_param: v }]));

@@ -1,7 +1,6 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { FerryError, type InfererStatus, type PipelineSignature, type TensorSignature } from "@ferry/contracts";
+import { FerryError, v2DatatypeOf, type InfererStatus, type PipelineSignature, type TensorSignature } from "@ferry/contracts";
 import { collectStatus } from "../status-client.js";
-import { v2DatatypeOf } from "./datatypes.js";
 
 /** A pipeline as the V2 API shows it: a model whose one version is the pipeline version running. */
 export interface V2Model {

@@ -1,3 +1,4 @@
+import { InferenceHeaderLength, parseHeaderLength } from "@ferry/contracts";
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { bodyOf, oneHeader } from "../forwarding.js";
 import { errorResponses, jsonContent } from "../openapi-responses.js";
@@ -5,8 +6,6 @@ import { readiness } from "../readiness.js";
 import { inferV2 } from "./infer.js";
 import { modelMetadata, type V2Models } from "./models.js";
 import { healthResponses, modelMetadataSchema, modelParams, serverMetadataSchema, v2InferForwarding, v2InferResponses } from "./rest-docs.js";
-import { InferenceHeaderLength, parseRestInfer } from "./rest-request.js";
-import { restInferResponse } from "./rest-response.js";
 import { serverMetadata } from "./server-metadata.js";
 
 /** Options of {@link v2RestRoutes}. */
@@ -49,11 +48,15 @@ export const v2RestRoutes: FastifyPluginAsync<V2RestOptions> = async (app, { mod
   }
 };
 
+/** Passes the body to the inferers as it came (they read and write V2 themselves) and answers their bytes. */
 async function infer(req: ModelRequest, reply: FastifyReply, models: V2Models): Promise<FastifyReply> {
   const h = req.headers;
-  const request = parseRestInfer(bodyOf(req), h[InferenceHeaderLength], oneHeader(h["ferry-split-key"]), oneHeader(h["ferry-request-id"]));
-  const result = await inferV2(req.server.nats, models, req.params.name, req.params.version, request);
-  const response = restInferResponse(result);
-  if (response.headerLength !== undefined) void reply.header("Inference-Header-Content-Length", String(response.headerLength));
-  return reply.header("content-type", response.contentType).send(response.body);
+  const body = bodyOf(req);
+  const jsonLength = parseHeaderLength(h[InferenceHeaderLength], body.byteLength);
+  const out = await inferV2(req.server.nats, models, req.params.name, req.params.version, {
+    body, jsonLength, splitKey: oneHeader(h["ferry-split-key"]), requestId: oneHeader(h["ferry-request-id"]),
+  });
+  if (out.jsonLength !== undefined) void reply.header("Inference-Header-Content-Length", String(out.jsonLength)).header("content-type", "application/octet-stream");
+  else void reply.header("content-type", "application/json");
+  return reply.send(Buffer.from(out.body.buffer, out.body.byteOffset, out.body.byteLength));
 }

@@ -1,4 +1,6 @@
-import { FerryError, type NumericArray, type TensorSignature } from "@ferry/contracts";
+import { FerryError } from "../errors.js";
+import type { TensorSignature } from "../status.js";
+import type { NumericArray } from "../tensor-types.js";
 import { ElementBytes, isV2Datatype, v2DatatypeOf, valuesFromRaw, type V2Datatype } from "./datatypes.js";
 
 /** One input tensor of a V2 request: its data as plain values (JSON, gRPC contents) or raw little-endian bytes. */
@@ -41,8 +43,6 @@ export interface BoundInput {
 
 export const badTensor = (message: string): FerryError => new FerryError("bad_tensor", message);
 
-const product = (dims: readonly number[]): number => dims.reduce((n, d) => n * d, 1);
-
 /** Checks every input's name, datatype, shape and data size against the pipeline's inputs; 400 `bad_tensor` otherwise. */
 export function bindInputs(model: string, signature: readonly TensorSignature[], inputs: readonly V2Input[]): BoundInput[] {
   const byName = new Map<string, V2Input>();
@@ -63,22 +63,33 @@ export function bindInputs(model: string, signature: readonly TensorSignature[],
 }
 
 function bindInput(spec: TensorSignature, input: V2Input): BoundInput {
-  const name = JSON.stringify(spec.name);
   const wanted = v2DatatypeOf(spec.type);
-  if (!isV2Datatype(input.datatype) || input.datatype !== wanted) {
-    throw badTensor(`input ${name} has datatype ${JSON.stringify(input.datatype)}; the model takes ${wanted ?? spec.type}`);
+  if (input.datatype !== wanted || !isV2Datatype(input.datatype)) {
+    throw badTensor(`input ${JSON.stringify(spec.name)} has datatype ${JSON.stringify(input.datatype)}; the model takes ${wanted ?? spec.type}`);
   }
-  const shape = input.shape;
-  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw badTensor(`input ${name}: shape must be a list of non-negative integers`);
-  if (spec.dims.length > 0 && (shape.length !== spec.dims.length || spec.dims.some((d, i) => d > 0 && shape[i] !== d))) {
-    throw badTensor(`input ${name} has shape [${shape.join(",")}]; the model takes [${spec.dims.join(",")}] (-1: any size)`);
-  }
-  const count = product(shape);
+  if (wanted === "FP16" || wanted === "BYTES") throw badTensor(`input ${JSON.stringify(spec.name)}: ${wanted} inputs are not supported (Ferry feeds numeric and boolean model inputs)`);
+  const count = checkShape(spec, input.shape);
   const given = input.raw ? rawCount(input.datatype, input.raw, count) : input.values?.length ?? 0;
-  if (given !== count) throw badTensor(`input ${name}: shape [${shape.join(",")}] holds ${count} elements, the data ${given}`);
+  if (given !== count) throw badTensor(`input ${JSON.stringify(spec.name)}: shape [${input.shape.join(",")}] holds ${count} elements, the data ${given}`);
   if (input.values) checkValues(spec.name, input.datatype, input.values);
-  const rows = shape.length === 0 ? 1 : shape[0]!;
+  const rows = input.shape.length === 0 ? 1 : input.shape[0]!;
   return { column: spec.name, type: spec.type, datatype: input.datatype, rows, width: rows === 0 ? 0 : count / rows, input };
+}
+
+/** The element count of a shape that fits the signature's dims (-1: any size); 400 `bad_tensor` otherwise. */
+function checkShape(spec: TensorSignature, shape: unknown): number {
+  const name = JSON.stringify(spec.name);
+  if (!Array.isArray(shape)) throw badTensor(`input ${name}: shape must be a list of non-negative integers`);
+  let count = 1;
+  for (const d of shape) {
+    if (!Number.isSafeInteger(d) || (d as number) < 0) throw badTensor(`input ${name}: shape must be a list of non-negative integers`);
+    count *= d as number;
+  }
+  const dims = spec.dims;
+  let fits = dims.length === 0 || shape.length === dims.length;
+  for (let i = 0; fits && i < dims.length; i++) fits = dims[i]! <= 0 || shape[i] === dims[i];
+  if (!fits) throw badTensor(`input ${name} has shape [${shape.join(",")}]; the model takes [${dims.join(",")}] (-1: any size)`);
+  return count;
 }
 
 /** Elements in raw data (for the size check); BYTES counts its length-prefixed elements. */
@@ -89,22 +100,22 @@ function rawCount(datatype: V2Datatype, raw: Uint8Array, count: number): number 
   return raw.byteLength / size;
 }
 
-/** JSON data must hold numbers of the datatype's kind (true/false for BOOL). */
+/** JSON data must hold numbers of the datatype's kind (true/false for BOOL). A loop per kind: this runs on every element. */
 function checkValues(name: string, datatype: V2Datatype, values: readonly unknown[] | NumericArray): void {
   if (!Array.isArray(values)) return;
-  const ok = datatype === "BOOL" ? (v: unknown) => typeof v === "boolean"
-    : datatype === "BYTES" ? (v: unknown) => typeof v === "string"
-      // A number past float64's range (1e400) parses as Infinity: no model input can take it.
-      : datatype.startsWith("FP") ? (v: unknown) => typeof v === "number" && Number.isFinite(v)
-        : (v: unknown) => Number.isInteger(v);
-  for (let i = 0; i < values.length; i++) {
-    if (!ok(values[i])) throw badTensor(`input ${JSON.stringify(name)} element ${i} (${typeof values[i] === "number" ? String(values[i]) : JSON.stringify(values[i])}) is not a ${datatype} value`);
-  }
+  const n = values.length;
+  let i = 0;
+  if (datatype === "BOOL") while (i < n && typeof values[i] === "boolean") i++;
+  // A number past float64's range (1e400) parses as Infinity: no model input can take it.
+  else if (datatype === "FP32" || datatype === "FP64" || datatype === "FP16") while (i < n && typeof values[i] === "number" && Number.isFinite(values[i])) i++;
+  else if (datatype === "BYTES") while (i < n && typeof values[i] === "string") i++;
+  else while (i < n && Number.isInteger(values[i])) i++;
+  if (i < n) throw badTensor(`input ${JSON.stringify(name)} element ${i} (${typeof values[i] === "number" ? String(values[i]) : JSON.stringify(values[i])}) is not a ${datatype} value`);
 }
 
 /** Row-major nested lists (`[[1,2],[3,4]]`) flattened; flat data is returned as it is. */
 export function flatten(data: unknown): unknown[] {
   if (!Array.isArray(data)) return [data];
-  if (!data.some(Array.isArray)) return data;
-  return (data as unknown[]).flat(Infinity);
+  for (let i = 0; i < data.length; i++) if (Array.isArray(data[i])) return (data as unknown[]).flat(Infinity);
+  return data;
 }

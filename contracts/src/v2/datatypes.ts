@@ -1,4 +1,5 @@
-import { FerryError, type TensorElementType } from "@ferry/contracts";
+import { FerryError } from "../errors.js";
+import type { TensorElementType } from "../tensor-types.js";
 
 /** The Open Inference Protocol's tensor datatypes. */
 export const V2Datatypes = ["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64", "BYTES"] as const;
@@ -11,21 +12,9 @@ const fromElement: Readonly<Record<TensorElementType, V2Datatype>> = {
   float16: "FP16", float32: "FP32", float64: "FP64", string: "BYTES",
 };
 
-/** Wallaroo's output type key (a reply record's `outputs` entry) → V2 datatype. */
-const fromOutputKey: Readonly<Record<string, V2Datatype>> = {
-  Bool: "BOOL", Uint8: "UINT8", Uint16: "UINT16", Uint32: "UINT32", Uint64: "UINT64",
-  Int8: "INT8", Int16: "INT16", Int32: "INT32", Int64: "INT64",
-  Half: "FP16", Float: "FP32", Double: "FP64", String: "BYTES",
-};
-
 /** The V2 datatype of an ONNX element type; undefined for one V2 has no name for. */
 export function v2DatatypeOf(elementType: string): V2Datatype | undefined {
   return (fromElement as Record<string, V2Datatype | undefined>)[elementType];
-}
-
-/** The V2 datatype of a Wallaroo output type key (`Float`, `Int64`, ...). */
-export function v2DatatypeOfKey(key: string): V2Datatype | undefined {
-  return fromOutputKey[key];
 }
 
 export function isV2Datatype(d: unknown): d is V2Datatype {
