@@ -5,7 +5,7 @@ import { describe, it } from "node:test";
 import {
   Field, FixedSizeList, Float32, Float64, Int64, LargeList, List, Table, tableFromIPC, tableToIPC, vectorFromArray,
 } from "apache-arrow";
-import { FerryError, checkRequestBody, decodeArrow, hasArrowMagic, decodeEnvelope, decodePandasRecords, encodeEnvelope, encodeRecordsArrow, encodeRecordsJson, inputFormatOf, outputFormatOf, parseManifest, type EnvelopePart, type RecordsView } from "@ferry/contracts";
+import { FerryError, checkRequestBody, decodeArrow, hasArrowMagic, decodeEnvelope, decodePandasRecords, encodeEnvelope, envelopePartSize, encodeRecordsArrow, encodeRecordsJson, inputFormatOf, outputFormatOf, parseManifest, type EnvelopePart, type RecordsView } from "@ferry/contracts";
 import { houseRef, models } from "./helpers/paths.js";
 
 const enc = new TextEncoder();
@@ -31,6 +31,17 @@ describe("batch envelope", () => {
     const back = decodeEnvelope(encodeEnvelope(parts), 3);
     assert.deepEqual(back.map((p) => p.headers), parts.map((p) => p.headers));
     assert.deepEqual(back.map((p) => [...p.body]), parts.map((p) => [...p.body]));
+  });
+  it("frames non-ASCII header values (2-, 3- and 4-byte UTF-8, lone surrogates) at their encoded size", () => {
+    const values = ["é", "ß→", "東京", "🚚 truck", "a\ud800b", "\udc00", "end\ud83d", "x".repeat(300)];
+    const parts: EnvelopePart[] = values.map((v, i) => ({ headers: { "Ferry-Request-Id": v }, body: enc.encode(`body ${i}`) }));
+    const bytes = encodeEnvelope(parts);
+    const expected = parts.reduce((n, p) => n + envelopePartSize(p.headers, p.body.length), 0);
+    assert.equal(bytes.length, expected, "envelopePartSize counts what encodeEnvelope writes");
+    assert.equal(expected, parts.reduce((n, p) => n + 8 + enc.encode(JSON.stringify(p.headers)).length + p.body.length, 0), "sizes are TextEncoder's");
+    const back = decodeEnvelope(bytes, parts.length);
+    assert.deepEqual(back.map((p) => p.headers), parts.map((p) => JSON.parse(JSON.stringify(p.headers)) as Record<string, string>));
+    assert.deepEqual(back.map((p) => new TextDecoder().decode(p.body)), values.map((_v, i) => `body ${i}`));
   });
   it("rejects truncated frames and a wrong part count", () => {
     const bytes = encodeEnvelope([{ headers: {}, body: enc.encode("hello") }]);

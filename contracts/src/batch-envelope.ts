@@ -17,20 +17,22 @@ export interface EnvelopePart {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Frames parts into one envelope body. */
+/**
+ * Frames parts into one envelope body: one allocation, the headers written into it in place. Every
+ * request and reply crosses here, and a TextEncoder.encode per part cost a fresh ArrayBuffer each.
+ */
 export function encodeEnvelope(parts: readonly EnvelopePart[]): Uint8Array {
-  const heads = parts.map((p) => encoder.encode(JSON.stringify(p.headers)));
+  const heads = parts.map((p) => JSON.stringify(p.headers));
   let size = 0;
-  for (let i = 0; i < parts.length; i++) size += 8 + heads[i]!.length + parts[i]!.body.length;
+  for (let i = 0; i < parts.length; i++) size += 8 + utf8Length(heads[i]!) + parts[i]!.body.length;
   const out = new Uint8Array(size);
   const view = new DataView(out.buffer);
   let at = 0;
   for (let i = 0; i < parts.length; i++) {
-    const head = heads[i]!;
+    const written = encoder.encodeInto(heads[i]!, out.subarray(at + 4)).written;
+    view.setUint32(at, written);
+    at += 4 + written;
     const body = parts[i]!.body;
-    view.setUint32(at, head.length);
-    out.set(head, at + 4);
-    at += 4 + head.length;
     view.setUint32(at, body.length);
     out.set(body, at + 4);
     at += 4 + body.length;
@@ -40,7 +42,24 @@ export function encodeEnvelope(parts: readonly EnvelopePart[]): Uint8Array {
 
 /** Size in bytes that a part adds to an envelope, so a sender can keep under the NATS max payload. */
 export function envelopePartSize(headers: Record<string, string>, bodyLength: number): number {
-  return 8 + encoder.encode(JSON.stringify(headers)).length + bodyLength;
+  return 8 + utf8Length(JSON.stringify(headers)) + bodyLength;
+}
+
+/** The UTF-8 byte length of a string, counted without encoding it (a lone surrogate encodes as U+FFFD, 3 bytes). */
+export function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      i++; // a surrogate pair: 2 UTF-16 units, 4 bytes
+      n += 2;
+    } else {
+      n += 2;
+    }
+  }
+  return n;
 }
 
 /**

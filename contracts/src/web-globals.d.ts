@@ -2,6 +2,7 @@
 // no Node globals, only these WHATWG ones that every runtime has. ES lib files do not declare them.
 declare class TextEncoder {
   encode(input?: string): Uint8Array;
+  encodeInto(source: string, destination: Uint8Array): { read: number; written: number };
 }
 declare class TextDecoder {
   constructor(label?: string, options?: { fatal?: boolean; ignoreBOM?: boolean });

@@ -223,7 +223,7 @@ export class LogPublisher {
     this.#inFlightRecords += item.records;
     const headers = natsHeaders(item.headers);
     headers.set(PubHeaders.MsgIdHdr, item.id);
-    this.#mux.request(item.subject, encoder.encode(item.data), headers, this.#o.ackTimeoutMs).then(
+    this.#mux.request(item.subject, Buffer.from(item.data), headers, this.#o.ackTimeoutMs).then(
       (ack) => {
         checkPubAck(ack);
         if (item.attempt !== attempt) return;
@@ -304,7 +304,6 @@ export class LogPublisher {
   }
 }
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /**
