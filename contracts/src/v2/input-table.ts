@@ -50,13 +50,13 @@ export class V2Table implements InputTable {
     return row;
   }
 
-  rowSize(): number {
+  rowSize(_i: number): number {
     let size = 0;
     for (const b of this.#inputs.values()) size += b.width;
     return size;
   }
 
-  cellSize(name: string): number {
+  cellSize(name: string, _i: number): number {
     return this.#input(name).width;
   }
 
