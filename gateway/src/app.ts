@@ -13,7 +13,6 @@ import { inferRoutes } from "./routes/infer.js";
 import { logsRoutes } from "./routes/logs.js";
 import { healthRoutes } from "./routes/health.js";
 import { v2RestRoutes } from "./v2/rest-routes.js";
-import { V2Models } from "./v2/models.js";
 
 /** What the gateway app needs. */
 export interface AppOptions {
@@ -37,8 +36,6 @@ export interface AppOptions {
   https?: { key: string; cert: string };
   /** The admission state behind `admission` (shared with the gRPC server, when there is one). Default: the app's own. */
   admitted?: Admission;
-  /** The pipelines as V2 models (shared with the gRPC server, when there is one). Default: the app's own. */
-  v2Models?: V2Models;
 }
 
 declare module "fastify" {
@@ -83,7 +80,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   void app.register(inferRoutes, { pipelines });
   void app.register(logsRoutes);
   void app.register(healthRoutes);
-  void app.register(v2RestRoutes, { models: options.v2Models ?? new V2Models(nc) });
+  void app.register(v2RestRoutes);
   app.decorate("inferenceCounter", registerMetrics(app, nc));
   registerDashboard(app, nc);
   return app;

@@ -30,7 +30,7 @@ export interface CoalescerOptions {
   noRespondersRetryMs?: number;
   /**
    * How many inferers answer a subject, when known: a lane keeps at most that many requests in flight
-   * (at least one, at most `maxInFlight`), see InfererCount.
+   * (at least one, at most `maxInFlight`), see StatusView.
    */
   inferers?: (subject: string) => number | undefined;
 }

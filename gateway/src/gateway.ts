@@ -58,7 +58,7 @@ export interface Gateway extends Service {
 export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
 
 /** The app's options: the gateway's, with their defaults. The app owns the connection from then on. */
-function appOptions(options: GatewayOptions, nc: NatsConnection, logger: Logger, shared: Pick<AppOptions, "v2Models" | "admitted">): AppOptions {
+function appOptions(options: GatewayOptions, nc: NatsConnection, logger: Logger, shared: Pick<AppOptions, "admitted">): AppOptions {
   return {
     nc,
     ...shared,
@@ -87,17 +87,16 @@ function admissionLimits(options: GatewayOptions): AdmissionLimits {
 export async function start(options: GatewayOptions = {}): Promise<Gateway> {
   const logger = options.logger ?? pino({ name: "gateway" });
   const nc = options.nc ?? await connectService("ferry-gateway", options.natsUrl);
-  // One admission count and one model cache for HTTP and gRPC.
-  const v2Models = new V2Models(nc);
+  // One admission count for HTTP and gRPC.
   const admitted = new Admission(admissionLimits(options));
-  const app = buildApp(appOptions(options, nc, logger, { v2Models, admitted }));
+  const app = buildApp(appOptions(options, nc, logger, { admitted }));
   const host = options.host ?? "0.0.0.0";
   let grpc: GrpcServer | undefined;
   try {
     await app.listen({ port: options.port ?? 8080, host });
     if (options.grpcPort !== undefined) {
       grpc = await startGrpcServer({
-        nats: app.nats, models: v2Models, admission: admitted, counter: app.inferenceCounter, host, port: options.grpcPort, logger,
+        nats: app.nats, models: new V2Models(app.nats.status), admission: admitted, counter: app.inferenceCounter, host, port: options.grpcPort, logger,
         maxMessageBytes: options.bodyLimit ?? DEFAULT_BODY_LIMIT, ...(options.https ? { tls: options.https } : {}),
       });
     }

@@ -2,7 +2,7 @@ export { start, DEFAULT_BODY_LIMIT, type Gateway, type GatewayOptions } from "./
 export { buildApp, type AppOptions } from "./app.js";
 export { DEFAULT_CLIENT_TIMEOUTS, type ClientTimeouts } from "./client-timeouts.js";
 export { Coalescer, type CoalescerOptions, type ForwardReply, type ForwardRequest } from "./coalescer.js";
-export { InfererCount, countsOf } from "./inferer-count.js";
+export { StatusView, countsOf } from "./status-view.js";
 export { natsPlugin, type GatewayNats, type NatsPluginOptions } from "./nats-plugin.js";
 export { linkStatus, type Health } from "./health.js";
 export { readiness, type Readiness } from "./readiness.js";

@@ -1,6 +1,5 @@
-import type { NatsConnection } from "@nats-io/transport-node";
 import { FerryError, v2DatatypeOf, type InfererStatus, type PipelineSignature, type TensorSignature } from "@ferry/contracts";
-import { collectStatus } from "../status-client.js";
+import type { StatusView } from "../status-view.js";
 
 /** A pipeline as the V2 API shows it: a model whose one version is the pipeline version running. */
 export interface V2Model {
@@ -26,31 +25,42 @@ const FRESH_MS = 1000;
 const RETRY_UNKNOWN_MS = 250;
 
 /**
- * The pipelines the inferers report, as V2 models. Inference needs a pipeline's signature on every
- * request, and asking every inferer (`ferry.status`, tens of ms) each time would cost more than the
- * inference: reports are kept for a second and refreshed behind the requests that use them.
+ * The pipelines the inferers report, as V2 models, from the gateway's StatusView. Inference needs a
+ * pipeline's signature on every request, and asking every inferer (`ferry.status`, tens of ms) each
+ * time would cost more than the inference: a report answers for a second, and a newer one is read
+ * behind the requests that use it. The REST routes and the gRPC server each have one; the reads are
+ * the view's, shared.
  */
 export class V2Models {
-  readonly #nc: NatsConnection;
+  readonly #view: StatusView;
   #models = new Map<string, V2Model>();
-  #readAt = 0;
-  #reading: Promise<void> | undefined;
+  #generation = -1;
+  #unknownReadAt = 0;
+  #unknownRead: Promise<void> = Promise.resolve();
 
-  constructor(nc: NatsConnection) {
-    this.#nc = nc;
+  constructor(view: StatusView) {
+    this.#view = view;
   }
 
   /** The model, from a report at most about a second old; undefined when no inferer reports it. */
   async find(name: string): Promise<V2Model | undefined> {
-    const age = Date.now() - this.#readAt;
-    const known = this.#models.get(name);
+    const age = Date.now() - this.#view.latest().readAt;
+    const known = this.#current().get(name);
     if (known && age < FRESH_MS) return known;
     if (known) {
-      void this.#read();
+      void this.#view.read();
       return known;
     }
-    if (age >= RETRY_UNKNOWN_MS) await this.#read();
-    return this.#models.get(name);
+    // Reads for names no report had are this object's own (the view's background reads do not count):
+    // a pipeline deployed a moment ago is found at its first request, and 404s still cannot flood.
+    // Lookups meanwhile wait for the same read.
+    const now = Date.now();
+    if (now - this.#unknownReadAt >= RETRY_UNKNOWN_MS) {
+      this.#unknownReadAt = now;
+      this.#unknownRead = this.#view.readSince(now);
+    }
+    await this.#unknownRead;
+    return this.#current().get(name);
   }
 
   /** The model; 404 `unknown_model`, or `unknown_version` when `version` is given and is not running. */
@@ -65,17 +75,18 @@ export class V2Models {
 
   /** As {@link get}, from reports read now: a readiness answer must not lag behind an inferer that stopped. */
   async getNow(name: string, version?: string): Promise<V2Model> {
-    await this.#read();
+    await this.#view.readSince(Date.now());
     return this.get(name, version);
   }
 
-  /** One status read at a time, shared by every request that waits for it. */
-  #read(): Promise<void> {
-    this.#reading ??= collectStatus(this.#nc).then((statuses) => {
-      this.#models = withGone(modelsOf(statuses), this.#models);
-      this.#readAt = Date.now();
-    }).finally(() => { this.#reading = undefined; });
-    return this.#reading;
+  /** The models of the view's latest read (worked out once per read). */
+  #current(): Map<string, V2Model> {
+    const latest = this.#view.latest();
+    if (latest.generation !== this.#generation) {
+      this.#models = withGone(modelsOf(latest.statuses), this.#models);
+      this.#generation = latest.generation;
+    }
+    return this.#models;
   }
 }
 

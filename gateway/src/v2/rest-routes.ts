@@ -4,20 +4,16 @@ import { bodyOf, oneHeader } from "../forwarding.js";
 import { errorResponses, jsonContent } from "../openapi-responses.js";
 import { readiness } from "../readiness.js";
 import { inferV2 } from "./infer.js";
-import { modelMetadata, type V2Models } from "./models.js";
+import { V2Models, modelMetadata } from "./models.js";
 import { healthResponses, modelMetadataSchema, modelParams, serverMetadataSchema, v2InferForwarding, v2InferResponses } from "./rest-docs.js";
 import { serverMetadata } from "./server-metadata.js";
-
-/** Options of {@link v2RestRoutes}. */
-export interface V2RestOptions {
-  models: V2Models;
-}
 
 type ModelRequest = FastifyRequest<{ Params: { name: string; version?: string } }>;
 
 /** The Open Inference Protocol's REST endpoints (`/v2/...`), beside Wallaroo's on the same port. */
-export const v2RestRoutes: FastifyPluginAsync<V2RestOptions> = async (app, { models }) => {
+export const v2RestRoutes: FastifyPluginAsync = async (app) => {
   const nats = app.nats;
+  const models = new V2Models(nats.status);
   const tags = ["v2"];
   app.get("/v2", { schema: { operationId: "v2ServerMetadata", summary: "V2 server metadata", tags, response: { 200: { description: "name, version, extensions", content: jsonContent(serverMetadataSchema) } } } },
     async () => serverMetadata());
