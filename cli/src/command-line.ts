@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import { Commands, type Command } from "./option-spec.js";
 import { flagConfig, readOptions, type FlagValues } from "./option-values.js";
 import { optionTable } from "./option-table.js";
-import type { DeployOptions, DeviceOptions, HubOptions, LogsOptions, NatsPasswordOptions, NatsServerOptions, OpsTokenOptions, SiteOptions, SiteService, TlsInitOptions } from "./options.js";
+import type { DeployOptions, DeviceOptions, HubOptions, LogsOptions, NatsPasswordOptions, NatsServerOptions, OpsTokenOptions, SiteOptions, SiteService, StartOptions, TlsInitOptions } from "./options.js";
 
 /** What the command line asks for. */
 export type Parsed =
@@ -153,3 +153,22 @@ function siteOptions(o: Omit<SiteOptions, "command" | "services">, words: string
   return { ...o, command: "start", services, natsUrl: services.includes("nats") ? undefined : o.natsUrl, gateways: Math.max(1, o.gateways) };
 }
 
+/** The options type of a command of the command line. */
+type ParsedOptions<C, P = Parsed> = P extends { command: infer K; options: infer O } ? (C extends K ? O : never) : never;
+
+/** The options of one command; throws when the arguments name another (or ask for help). */
+export function parseAs<C extends Command>(command: C, argv: string[], env: NodeJS.ProcessEnv): ParsedOptions<C> {
+  const parsed = parseCommand(argv, env);
+  if (parsed.command !== command || !("options" in parsed)) throw new Error(`expected \`ferry ${command}\` arguments, got ${JSON.stringify(argv)}`);
+  return parsed.options as never;
+}
+
+/** Parses `ferry start …` arguments; undefined for --help. Throws for another command. */
+export function parseStart(argv: string[], env: NodeJS.ProcessEnv): { command: "start"; options: StartOptions } | undefined {
+  const parsed = parseCommand(argv, env);
+  if (parsed.command === "help") return undefined;
+  if (parsed.command !== "start" && parsed.command !== "start nats" && parsed.command !== "start ops") {
+    throw new Error(`parseStart reads \`ferry start\` arguments, not \`ferry ${parsed.command}\``);
+  }
+  return { command: "start", options: parsed.options };
+}

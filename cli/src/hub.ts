@@ -7,7 +7,7 @@ import { start as startLogger } from "@ferry/logger";
 import { start as startOps, type Ops } from "@ferry/ops";
 import type { Logger } from "pino";
 import type { HubOptions } from "./options.js";
-import type { Site } from "./start.js";
+import type { Site } from "./site.js";
 import { givenTlsFiles } from "./tls-options.js";
 
 /**

@@ -1,7 +1,8 @@
-export { startSite, type Site } from "./start.js";
+export { startSite } from "./start.js";
+export type { Site } from "./site.js";
 export { maxPayloadFor } from "./site-nats.js";
-export { parseStart, parseAs, type OptionsOf, type StartOptions, type SiteOptions, type NatsServerOptions, type HubOptions, type DeployOptions, type NatsPasswordOptions, type LogsOptions, type OpsTokenOptions, type TlsInitOptions } from "./options.js";
-export { parseCommand, type Parsed } from "./command-line.js";
+export { type OptionsOf, type StartOptions, type SiteOptions, type NatsServerOptions, type HubOptions, type DeployOptions, type NatsPasswordOptions, type LogsOptions, type OpsTokenOptions, type TlsInitOptions } from "./options.js";
+export { parseCommand, parseStart, parseAs, type Parsed } from "./command-line.js";
 export { optionTable } from "./option-table.js";
 export { Commands, type Command } from "./option-spec.js";
 export { usage, commandUsage } from "./usage.js";

@@ -1,7 +1,6 @@
 // Each command's options type, derived from the option table, and the parsers that hand them out.
 import type { OptionsFrom, Command } from "./option-spec.js";
 import type { optionTable } from "./option-table.js";
-import { parseCommand, type Parsed } from "./command-line.js";
 
 /** The options `command` reads (flags and environment), typed from the option table. */
 export type OptionsOf<C extends Command> = OptionsFrom<typeof optionTable, C>;
@@ -69,23 +68,3 @@ export type TlsInitOptions = OptionsOf<"tls init">;
 
 /** `ferry logs`. */
 export type LogsOptions = OptionsOf<"logs">;
-
-/** The options type of a command of the command line. */
-type ParsedOptions<C, P = Parsed> = P extends { command: infer K; options: infer O } ? (C extends K ? O : never) : never;
-
-/** The options of one command; throws when the arguments name another (or ask for help). */
-export function parseAs<C extends Command>(command: C, argv: string[], env: NodeJS.ProcessEnv): ParsedOptions<C> {
-  const parsed = parseCommand(argv, env);
-  if (parsed.command !== command || !("options" in parsed)) throw new Error(`expected \`ferry ${command}\` arguments, got ${JSON.stringify(argv)}`);
-  return parsed.options as never;
-}
-
-/** Parses `ferry start …` arguments; undefined for --help. Throws for another command. */
-export function parseStart(argv: string[], env: NodeJS.ProcessEnv): { command: "start"; options: StartOptions } | undefined {
-  const parsed = parseCommand(argv, env);
-  if (parsed.command === "help") return undefined;
-  if (parsed.command !== "start" && parsed.command !== "start nats" && parsed.command !== "start ops") {
-    throw new Error(`parseStart reads \`ferry start\` arguments, not \`ferry ${parsed.command}\``);
-  }
-  return { command: "start", options: parsed.options };
-}

@@ -1,7 +1,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Counter, Gauge, type Registry } from "prom-client";
 import { registerNatsMetrics, serviceRegistry, setCounter } from "@ferry/runtime";
-import type { LogStoreStats } from "./logger.js";
+import type { LogStoreStats } from "./log-stream.js";
 
 /** How long a scrape waits for fresh stream figures before reporting the last ones, ms. */
 const STATS_WAIT_MS = 200;
