@@ -86,4 +86,15 @@ describe("hostile bodies delay no one else's request", () => {
     assert.equal(w!.status, 200, "extra columns are allowed (and left out of the log record)");
     assert.deepEqual([d!.status, d!.code], [400, "bad_records"]);
   });
+
+  it("a V2 tensor whose data is nested 100,000 deep: 400 bad_tensor, and everyone else is answered", { timeout: 120_000 }, async () => {
+    const deep = `{"inputs":[{"name":"tensor","datatype":"FP32","shape":[1,18],"data":${"[".repeat(100_000)}1${"]".repeat(100_000)}}]}`;
+    const order: Outcome[] = [];
+    const hostile = send(`${site.url}/v2/models/edge-houseprice/infer`, "deep", deep, "application/json", order);
+    const json = houseRecords(houseRef.rows.slice(0, 2));
+    const normal = await Promise.all(Array.from({ length: 10 }, () => send(`${site.url}/infer`, "json", json, PANDAS, order)));
+    const d = await hostile;
+    assert.equal(normal.filter((o) => o.status === 200).length, 10, JSON.stringify(normal));
+    assert.deepEqual([d.status, d.code], [400, "bad_tensor"]);
+  });
 });

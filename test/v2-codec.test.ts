@@ -52,9 +52,14 @@ describe("V2 requests as the inferer reads them", () => {
     assert.equal(code(() => decode({ inputs: [{ name: "x", datatype: "FP32", shape: [1, 3], data: [1, 2, 3] }] })), "bad_tensor");
     assert.equal(code(() => decode({ inputs: [{ name: "x", datatype: "FP32", shape: [1, 3], data: [1, 2, 3] }, ok], outputs: [{ name: "nope" }] })), "bad_tensor");
     assert.equal(code(() => decode({ inputs: [{ name: "x", datatype: "FP32", shape: [2, 3], data: [1, 2, 3, 4, 5, 6] }, ok] })), "bad_tensor", "inputs differ in rows");
+    assert.equal(code(() => decode({ inputs: [{ name: "x", datatype: "FP32", shape: [1, 3], data: [1, 2, 3] }, ok], outputs: Array.from({ length: 10_000 }, () => ({ name: "score" })) })), "bad_tensor", "one output asked for 10,000 times");
     assert.equal(code(() => decode({ inputs: [] })), "bad_request");
     assert.equal(code(() => decode({ inputs: [ok] }, `${v2ContentType()}; header-length=999`)), "bad_request");
     assert.equal(code(() => decodeV2Request(Buffer.from("{"), undefined, "p", signature)), "bad_json");
+    const deep = `{"inputs":[{"name":"x","datatype":"FP32","shape":[1,3],"data":${"[".repeat(100_000)}1${"]".repeat(100_000)}},${JSON.stringify(ok)}]}`;
+    assert.equal(code(() => decodeV2Request(Buffer.from(deep), undefined, "p", signature)), "bad_tensor", "data nested 100,000 deep");
+    const nested = decodeV2Request(json({ inputs: [{ name: "x", datatype: "FP32", shape: [1, 3], data: [[[1], [2, [3]]]] }, ok] }), undefined, "p", signature);
+    assert.deepEqual(nested.table.row(0), { x: [1, 2, 3], flag: [true] }, "nesting within the limit is flattened in row-major order");
     const half: PipelineSignature = { inputs: [{ name: "h", type: "float16", dims: [-1, 1] }], outputs: [] };
     assert.equal(code(() => decodeV2Request(json({ inputs: [{ name: "h", datatype: "FP16", shape: [1, 1], data: [1] }] }), undefined, "p", half)), "bad_tensor", "FP16 inputs are refused");
   });

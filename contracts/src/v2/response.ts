@@ -28,9 +28,13 @@ export interface V2ResponseParts {
 /** Which outputs go back, and how: by the request's `outputs` list, else all of them. */
 export function chooseOutputs(signature: readonly TensorSignature[], requested: readonly V2RequestedOutput[] | undefined, binaryOutput: boolean): ChosenOutput[] {
   if (!requested || requested.length === 0) return signature.map((_s, index) => ({ index, binary: binaryOutput }));
+  // Each output once: a list naming one wide output thousands of times would multiply the response.
+  const seen = new Set<string>();
   return requested.map((r) => {
     const index = signature.findIndex((s) => s.name === r.name);
     if (index < 0) throw badTensor(`the model has no output ${JSON.stringify(r.name)}; its outputs: ${signature.map((s) => s.name).join(", ")}`);
+    if (seen.has(r.name)) throw badTensor(`output ${JSON.stringify(r.name)} is asked for more than once`);
+    seen.add(r.name);
     return { index, binary: r.binary ?? binaryOutput };
   });
 }

@@ -113,9 +113,30 @@ function checkValues(name: string, datatype: V2Datatype, values: readonly unknow
   if (i < n) throw badTensor(`input ${JSON.stringify(name)} element ${i} (${typeof values[i] === "number" ? String(values[i]) : JSON.stringify(values[i])}) is not a ${datatype} value`);
 }
 
-/** Row-major nested lists (`[[1,2],[3,4]]`) flattened; flat data is returned as it is. */
+/** Deepest nesting of a tensor's JSON data: a tensor's rank, with room to spare (ONNX models rarely pass 8). */
+const MAX_DEPTH = 32;
+
+/**
+ * Row-major nested lists (`[[1,2],[3,4]]`) flattened; flat data is returned as it is. Iterative, with
+ * a depth limit: the data may be hostile, and `flat(Infinity)` overflows the stack on deep nesting.
+ */
 export function flatten(data: unknown): unknown[] {
   if (!Array.isArray(data)) return [data];
-  for (let i = 0; i < data.length; i++) if (Array.isArray(data[i])) return (data as unknown[]).flat(Infinity);
-  return data;
+  let nested = false;
+  for (let i = 0; i < data.length && !nested; i++) nested = Array.isArray(data[i]);
+  if (!nested) return data;
+  const out: unknown[] = [];
+  const stack: { list: unknown[]; at: number }[] = [{ list: data, at: 0 }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    if (top.at >= top.list.length) {
+      stack.pop();
+      continue;
+    }
+    const v = top.list[top.at++];
+    if (!Array.isArray(v)) out.push(v);
+    else if (stack.length >= MAX_DEPTH) throw badTensor(`tensor data is nested deeper than ${MAX_DEPTH} levels`);
+    else stack.push({ list: v, at: 0 });
+  }
+  return out;
 }
