@@ -46,7 +46,7 @@ export function envelopePartSize(headers: Record<string, string>, bodyLength: nu
 }
 
 /** The UTF-8 byte length of a string, counted without encoding it (a lone surrogate encodes as U+FFFD, 3 bytes). */
-export function utf8Length(s: string): number {
+function utf8Length(s: string): number {
   let n = s.length;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);

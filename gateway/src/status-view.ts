@@ -54,9 +54,19 @@ export class StatusView {
     return this.#counts.get(subject);
   }
 
-  /** The last read's reports, when it ended (ms since the epoch, 0 before the first) and its number. */
-  latest(): { statuses: readonly InfererStatus[]; readAt: number; generation: number } {
-    return { statuses: this.#statuses, readAt: this.#readAt, generation: this.#generation };
+  /** The last read's reports. */
+  get statuses(): readonly InfererStatus[] {
+    return this.#statuses;
+  }
+
+  /** When the last read ended, ms since the epoch (0 before the first). */
+  get readAt(): number {
+    return this.#readAt;
+  }
+
+  /** Counts the reads: a reader that derives from `statuses` does it again only when this changes. */
+  get generation(): number {
+    return this.#generation;
   }
 
   /** Reads the reports now, or waits for the read under way. Never rejects. */

@@ -100,7 +100,7 @@ function bytesRaw(values: readonly string[]): Uint8Array {
 }
 
 /** IEEE 754 half (binary16 bits) → number. */
-export function halfToNumber(h: number): number {
+function halfToNumber(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const exp = (h >> 10) & 0x1f;
   const frac = h & 0x3ff;
@@ -110,7 +110,7 @@ export function halfToNumber(h: number): number {
 }
 
 /** number → IEEE 754 half bits, rounding to nearest even (via float32, whose rounding is exact here). */
-export function numberToHalf(x: number): number {
+function numberToHalf(x: number): number {
   const f = new DataView(new ArrayBuffer(4));
   f.setFloat32(0, x);
   const bits = f.getUint32(0);

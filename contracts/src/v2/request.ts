@@ -124,7 +124,7 @@ export function encodeV2Request(req: V2InferRequest): { body: Uint8Array; jsonLe
 }
 
 /** The binary data extension's layout: the JSON, then each raw tensor in order (just the JSON when there are none). */
-export function jsonThenRaw(json: Uint8Array, raws: readonly Uint8Array[]): { body: Uint8Array; jsonLength?: number } {
+function jsonThenRaw(json: Uint8Array, raws: readonly Uint8Array[]): { body: Uint8Array; jsonLength?: number } {
   if (raws.length === 0) return { body: json };
   const body = new Uint8Array(json.byteLength + raws.reduce((n, r) => n + r.byteLength, 0));
   body.set(json, 0);

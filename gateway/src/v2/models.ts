@@ -44,7 +44,7 @@ export class V2Models {
 
   /** The model, from a report at most about a second old; undefined when no inferer reports it. */
   async find(name: string): Promise<V2Model | undefined> {
-    const age = Date.now() - this.#view.latest().readAt;
+    const age = Date.now() - this.#view.readAt;
     const known = this.#current().get(name);
     if (known && age < FRESH_MS) return known;
     if (known) {
@@ -81,10 +81,10 @@ export class V2Models {
 
   /** The models of the view's latest read (worked out once per read). */
   #current(): Map<string, V2Model> {
-    const latest = this.#view.latest();
-    if (latest.generation !== this.#generation) {
-      this.#models = withGone(modelsOf(latest.statuses), this.#models);
-      this.#generation = latest.generation;
+    const view = this.#view;
+    if (view.generation !== this.#generation) {
+      this.#models = withGone(modelsOf(view.statuses), this.#models);
+      this.#generation = view.generation;
     }
     return this.#models;
   }
