@@ -2,6 +2,8 @@
 export { serviceOf } from "./service.js";
 export type { Service } from "./service.js";
 export { DefaultNatsUrl, natsServers, natsCredentials, natsUrlWithCredentials, natsConnectOptions, natsCaFile, connectService } from "./nats-connect.js";
+export { reserveLargeMessages } from "./nats-large-messages.js";
+export type { LargeMessages } from "./nats-large-messages.js";
 export { watchConnection } from "./connection-watch.js";
 export type { ConnectionWatch, ConnectionEvent } from "./connection-watch.js";
 export { ServiceResponseTypes, ServiceApiPrefix, FerryServiceVersion, EndpointCounter, serviceIdToken, serveDiscovery } from "./service-discovery.js";

@@ -1,4 +1,5 @@
 import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
+import { reserveLargeMessages } from "./nats-large-messages.js";
 
 /** The default NATS URL: the site's local server. */
 export const DefaultNatsUrl = "nats://127.0.0.1:4222";
@@ -61,9 +62,11 @@ export function natsConnectOptions(url?: string): Pick<ConnectionOptions, "serve
 
 /**
  * A Ferry service's NATS connection: every server of the list (so it fails over in a cluster),
- * reconnecting for ever, without the async stack traces nats.js would build for every request.
+ * reconnecting for ever, without the async stack traces nats.js would build for every request, and
+ * assembling large messages in one buffer (see {@link reserveLargeMessages}).
  */
 export function connectService(name: string, natsUrl?: string): Promise<NatsConnection> {
+  reserveLargeMessages();
   // Pings every 5 s (nats.js: 2 min): a server that hangs without closing the socket is noticed within
   // about 15 s, so health turns 503 and requests fail fast instead of each waiting out its timeout.
   return connect({ ...natsConnectOptions(natsUrl), name, maxReconnectAttempts: -1, reconnectTimeWait: RECONNECT_WAIT_MS, noAsyncTraces: true, pingInterval: SERVICE_PING_MS, maxPingOut: 2 });
