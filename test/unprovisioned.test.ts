@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
-import { Headers, ResultStream, Subjects, inferSubject, resultSubject, submitSubject } from "@ferry/contracts";
+import { Headers, LogStream, ResultStream, Subjects, inferSubject, resultSubject, submitSubject } from "@ferry/contracts";
 import { provision, siteAssets, storageSettings } from "@ferry/runtime";
 import { start as startInferer } from "@ferry/inferer";
 import { start as startLogger } from "@ferry/logger";
@@ -57,6 +57,31 @@ describe("services on a site not provisioned yet", () => {
       await nc.close();
       await nats.stop();
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the log stream deleted under a running logger", () => {
+  it("/logs answers 503 logs_unavailable naming the store, not 500; once provisioned again, 200", async () => {
+    const nats = await startTestNats();
+    const nc = await connect({ servers: nats.url });
+    const logger = await startLogger({ natsUrl: nats.url, logger: quiet });
+    try {
+      assert.deepEqual(await logsStatus(nc), { status: "200" });
+      await (await jetstreamManager(nc)).streams.delete(LogStream);
+      const m = await nc.request(Subjects.logsQuery, JSON.stringify({}), { timeout: 5000 });
+      assert.equal(m.headers?.get(Headers.status), "503", m.string());
+      const body = m.json<{ error: string; code: string }>();
+      assert.equal(body.code, "logs_unavailable");
+      assert.match(body.error, /^the log store did not answer the query: .*stream not found/i);
+      assert.deepEqual(await logsStatus(nc), { status: "503", code: "logs_unavailable" }, "the logger keeps answering");
+
+      await provision(nc, siteAssets(storageSettings()));
+      assert.deepEqual(await logsStatus(nc), { status: "200" });
+    } finally {
+      await logger.stop();
+      await nc.close();
+      await nats.stop();
     }
   });
 });

@@ -27,8 +27,10 @@ export function serveLogQueries(nc: NatsConnection, reader: LogReader, store: Lo
       void answerQuery(msg, reader, store).then((r) => {
         counter.record((performance.now() - t0) * 1e6, r.error);
         metrics.query(r.status);
-        // 503 and 504 say JetStream is away or slow, which the store's own warnings report.
-        if (r.status >= 500 && r.status !== 503 && r.status !== 504) log.error({ error: r.error }, "logs query failed");
+        // 503 and 504 say JetStream is away or slow, which the store's own warnings report; a query that
+        // JetStream failed is said here, as nothing else may (a stream deleted under a running logger).
+        if (r.store) log.warn({ error: r.error }, "logs query failed in JetStream");
+        else if (r.status >= 500 && r.status !== 503 && r.status !== 504) log.error({ error: r.error }, "logs query failed");
       }, (e: unknown) => log.error({ err: e }, "logs query failed"));
     },
   });

@@ -1,12 +1,19 @@
 import type { Msg } from "@nats-io/transport-node";
 import { FerryError, Headers, LogPagingHeaders, MediaTypes, asFerryError, outputFormatOf, parseLogQuery, replyHeaders } from "@ferry/contracts";
-import { natsHeaders } from "@ferry/runtime";
+import { isJetStreamFailure, natsHeaders } from "@ferry/runtime";
 import type { LogReader } from "./log-query.js";
 import type { LogStreamWatch } from "./log-stream.js";
 import { logsToArrow } from "./logs-arrow.js";
 
-/** Answers one `/logs` query; resolves to the status sent and, for an error, what went wrong. */
-export async function answerQuery(msg: Msg, reader: LogReader, store: LogStreamWatch): Promise<{ status: number; error?: string }> {
+/** How a query went: the status sent and, for an error, what went wrong (`store`: JetStream failed it). */
+export interface QueryOutcome {
+  status: number;
+  error?: string;
+  store?: boolean;
+}
+
+/** Answers one `/logs` query. */
+export async function answerQuery(msg: Msg, reader: LogReader, store: LogStreamWatch): Promise<QueryOutcome> {
   try {
     const query = parseLogQuery(msg.data);
     const format = outputFormatOf(msg.headers?.get(Headers.accept));
@@ -19,9 +26,12 @@ export async function answerQuery(msg: Msg, reader: LogReader, store: LogStreamW
     msg.respond(body, { headers: natsHeaders({ ...replyHeaders({ status: 200, contentType }), ...paging }) });
     return { status: 200 };
   } catch (err) {
-    const e = asFerryError(err);
+    // JetStream failing the query (a failover, a stream deleted under the logger) is the store's
+    // condition: 503, worth a retry. Only the logger's own faults are 500.
+    const fromStore = !(err instanceof FerryError) && isJetStreamFailure(err);
+    const e = fromStore ? new FerryError("logs_unavailable", `the log store did not answer the query: ${(err as Error).message}`, { cause: err }) : asFerryError(err);
     msg.respond(JSON.stringify(e.toBody()), { headers: natsHeaders(replyHeaders({ status: e.status, contentType: MediaTypes.json })) });
-    return { status: e.status, error: `${e.status} ${e.code}: ${e.message}` };
+    return { status: e.status, error: `${e.status} ${e.code}: ${e.message}`, ...(fromStore ? { store: true } : {}) };
   }
 }
 

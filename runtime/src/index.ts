@@ -12,7 +12,7 @@ export { serviceRegistry, registerNatsMetrics, setCounter, answerMetrics } from 
 export type { MetricsIdentity } from "./metrics.js";
 export { NatsRoles, rolePermissions, devicePermissions, edgeLeafPermissions } from "./nats-permissions.js";
 export type { NatsRole, NatsPermissions } from "./nats-permissions.js";
-export { isNoResponders, isTimeout, isConnectionGone, isPermissionDenied, isTransient, isStreamNotFound, isConsumerNotFound, isStreamNameInUse, isJetStreamUnavailable } from "./nats-errors.js";
+export { isNoResponders, isTimeout, isConnectionGone, isPermissionDenied, isTransient, isStreamNotFound, isConsumerNotFound, isStreamNameInUse, isJetStreamUnavailable, isJetStreamFailure } from "./nats-errors.js";
 export { natsHeaders } from "./nats-headers.js";
 export { RequestMux } from "./request-mux.js";
 export { defaultStorage, storageSettings, logStreamConfig, requestStreamConfig, resultStreamConfig, edgeLogSource, hubLogStreamConfig, siteAssets, hubAssets, streamNameOf } from "./topology.js";

@@ -48,6 +48,20 @@ export function isTransient(err: unknown): boolean {
   return isNoResponders(err) || isTimeout(err) || isConnectionGone(err);
 }
 
+/**
+ * A failure of NATS or JetStream rather than of the caller's code: a transient one (above), JetStream not
+ * answering, or any JetStream API or status error (a stream or consumer missing or moving, a leader
+ * being elected, JetStream "temporarily unavailable"). A service answering from JetStream says 503 for
+ * these, as the store's condition, and keeps 500 for its own faults. Permission errors are not among them.
+ */
+export function isJetStreamFailure(err: unknown): boolean {
+  if (isTransient(err)) return true;
+  for (const e of chain(err)) {
+    if (e instanceof JetStreamApiError || e instanceof jserrors.JetStreamError || e instanceof jserrors.JetStreamNotEnabled) return true;
+  }
+  return false;
+}
+
 /** JetStream's API answered with an error code (see JetStreamApiCodes), or with this HTTP-like status. */
 function apiError(err: unknown): JetStreamApiError | undefined {
   for (const e of chain(err)) if (e instanceof JetStreamApiError) return e;
