@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Objm } from "@nats-io/obj";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { Buckets, type FerryError, type InferenceRecord } from "@ferry/contracts";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -188,6 +189,12 @@ describe("deployment over NATS request/reply (for the Ops hub)", () => {
       assert.equal((await ask("ferry.undeploy", { pipeline: "never-deployed" })).status, 404);
       assert.equal((await ask("ferry.undeploy", { pipeline: "remote" })).status, 200);
       await until("remote to be gone", async () => (await post(`${site.gateway.url}/pipelines/remote`, houseRecords([houseRef.rows[0]!]), { "Content-Type": PANDAS })).status === 404);
+      // The store failing the request is 503 unavailable (retry), not a 500: here its bucket deleted under the deployer.
+      await (await jetstreamManager(site.nc)).streams.delete(`KV_${Buckets.deployments}`);
+      const storeGone = await ask("ferry.deploy", { pipeline: "remote", steps: [{ model: "house", sha256: sha }] });
+      assert.equal(storeGone.status, 503, JSON.stringify(storeGone.json));
+      assert.equal(storeGone.json.code, "unavailable");
+      assert.match(String(storeGone.json.error), /^the deployment store did not answer: /);
     } finally {
       await deployer.stop();
       await site.stop();

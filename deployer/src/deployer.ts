@@ -1,9 +1,8 @@
 import { headers, type Msg, type NatsConnection } from "@nats-io/transport-node";
 import { DeployerQueue, FerryError, Headers, MediaTypes, Subjects, asFerryError, isSubjectToken, parseManifest } from "@ferry/contracts";
-import { serviceOf, type Service, connectService } from "@ferry/runtime";
+import { serviceOf, type Service, connectService, isJetStreamFailure, openDeploymentStores, openOnUse } from "@ferry/runtime";
 import { pino, type Logger } from "pino";
 import { deployManifest, setCurrentPipeline, undeploy } from "./publish.js";
-import { openDeploymentStores, openOnUse } from "@ferry/runtime";
 
 /** How to start the deployer service. */
 export interface DeployerOptions {
@@ -55,7 +54,10 @@ async function answer(msg: Msg, handle: (body: unknown) => Promise<unknown>, log
     h.set(Headers.status, "200");
     msg.respond(JSON.stringify(result), { headers: h });
   } catch (err) {
-    const e = asFerryError(err);
+    // JetStream failing the request (a failover, a bucket deleted) is the store's condition: 503, retry.
+    const e = !(err instanceof FerryError) && isJetStreamFailure(err)
+      ? new FerryError("unavailable", `the deployment store did not answer: ${(err as Error).message}; retry shortly`, { cause: err })
+      : asFerryError(err);
     if (e.status >= 500) log.error({ err }, "deployment request failed");
     h.set(Headers.status, String(e.status));
     msg.respond(JSON.stringify(e.toBody()), { headers: h });
