@@ -1,6 +1,6 @@
 import { Parser, State } from "@nats-io/nats-core/internal";
 
-/** What {@link reserveLargeMessages} found: applied now or before, or left alone (and why). */
+/** What {@link reserveLargeMessages} did: applied (now or by an earlier call), or left alone (a parser it does not know). */
 export type LargeMessages = "applied" | "unsupported";
 
 let outcome: LargeMessages | undefined;
