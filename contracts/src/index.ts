@@ -35,11 +35,11 @@ export { LogRecordsHeader, logRecordStart, encodeLogBatch, decodeLogBatch, logBa
 export type { LogBatch, BatchRecord } from "./log-batch.js";
 export { Endpoints } from "./endpoints.js";
 export type { TypedEndpoint, RequestOf, ReplyOf, PipelineRef } from "./endpoints.js";
-export { V2Datatypes, isV2Datatype, v2DatatypeOf, valuesFromRaw, rawFromValues, ElementBytes } from "./v2/datatypes.js";
+export { V2Datatypes, badTensor, isV2Datatype, v2DatatypeOf, valuesFromRaw, rawFromValues, ElementBytes } from "./v2/datatypes.js";
 export type { V2Datatype } from "./v2/datatypes.js";
-export { badTensor, bindInputs } from "./v2/tensors.js";
+export { bindInputs } from "./v2/tensors.js";
 export type { V2Input, V2InferRequest, V2RequestedOutput, BoundInput } from "./v2/tensors.js";
-export { InferenceHeaderLength, parseHeaderLength, encodeV2Request, v2ContentType, v2HeaderLength } from "./v2/request.js";
+export { InferenceHeaderLength, parseHeaderLength, encodeV2Request, jsonThenRaw, v2ContentType, v2HeaderLength } from "./v2/request.js";
 export { encodeV2Response, decodeV2Response, chooseOutputs } from "./v2/response.js";
 export type { ChosenOutput, V2ReplySpec, V2ResponseParts, V2DecodedOutput, V2DecodedResponse } from "./v2/response.js";
 export { decodeV2Request } from "./v2/inference.js";

@@ -1,5 +1,5 @@
 import ort from "onnxruntime-node";
-import { FerryError, asFerryError, contentTypeOf, encodeLogRecords, encodeRecordsArrow, encodeRecordsJson, keptInputs, encodeV2Response, v2ContentType, MediaTypes, type EnvelopePart, type InputTable, type RecordsView } from "@ferry/contracts";
+import { FerryError, asFerryError, contentTypeOf, encodeLogRecords, encodeRecordsArrow, encodeRecordsJson, keptInputs, encodeV2Response, jsonThenRaw, v2ContentType, MediaTypes, type EnvelopePart, type InputTable, type RecordsView } from "@ferry/contracts";
 import type { ArrowDecoder } from "./arrow-decoder.js";
 import type { PipelineRuntime, RunResult } from "./pipeline-runtime.js";
 import { bindRequest, type BoundRequest } from "./request-binding.js";
@@ -173,9 +173,8 @@ async function runGroup(runtime: PipelineRuntime, requests: readonly BoundReques
 function replyBody(runtime: PipelineRuntime, r: BoundRequest, view: RecordsView): { body: Uint8Array; contentType: string } {
   if (r.v2) {
     const { json, raws } = encodeV2Response(view, runtime.signature.outputs, runtime.version, r.v2);
-    const head = Buffer.from(json);
-    if (raws.length === 0) return { body: head, contentType: MediaTypes.json };
-    return { body: Buffer.concat([head, ...raws]), contentType: v2ContentType(head.byteLength) };
+    const { body, jsonLength } = jsonThenRaw(Buffer.from(json), raws);
+    return { body, contentType: jsonLength === undefined ? MediaTypes.json : v2ContentType(jsonLength) };
   }
   return { body: r.output === "arrow-file" ? encodeRecordsArrow(view) : Buffer.from(encodeRecordsJson(view)), contentType: contentTypeOf(r.output) };
 }

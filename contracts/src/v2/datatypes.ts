@@ -26,7 +26,11 @@ export const ElementBytes: Readonly<Record<Exclude<V2Datatype, "BYTES">, number>
   BOOL: 1, UINT8: 1, INT8: 1, UINT16: 2, INT16: 2, FP16: 2, UINT32: 4, INT32: 4, FP32: 4, UINT64: 8, INT64: 8, FP64: 8,
 };
 
-const badTensor = (message: string): FerryError => new FerryError("bad_tensor", message);
+/** A tensor that does not fit what the model takes: 400 `bad_tensor`. */
+export const badTensor = (message: string): FerryError => new FerryError("bad_tensor", message);
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /**
  * Reads `count` little-endian elements of `datatype` from raw bytes (the binary data extension, or gRPC's
@@ -56,11 +60,10 @@ function bytesElements(name: string, raw: Uint8Array, count: number): string[] {
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const out: string[] = [];
   let at = 0;
-  const text = new TextDecoder();
   while (at + 4 <= raw.byteLength && out.length < count) {
     const n = view.getUint32(at, true);
     if (at + 4 + n > raw.byteLength) break;
-    out.push(text.decode(raw.subarray(at + 4, at + 4 + n)));
+    out.push(decoder.decode(raw.subarray(at + 4, at + 4 + n)));
     at += 4 + n;
   }
   if (out.length !== count || at !== raw.byteLength) throw badTensor(`input ${JSON.stringify(name)}: BYTES data does not hold ${count} length-prefixed elements`);
@@ -87,7 +90,7 @@ const writers: Readonly<Record<Exclude<V2Datatype, "BYTES">, (v: DataView, at: n
 };
 
 function bytesRaw(values: readonly string[]): Uint8Array {
-  const encoded = values.map((s) => new TextEncoder().encode(s));
+  const encoded = values.map((s) => encoder.encode(s));
   const out = new Uint8Array(encoded.reduce((n, e) => n + 4 + e.byteLength, 0));
   const view = new DataView(out.buffer);
   let at = 0;

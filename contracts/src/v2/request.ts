@@ -1,6 +1,7 @@
 import { MediaTypes } from "../content-types.js";
 import { FerryError } from "../errors.js";
-import { badTensor, flatten, type V2Input, type V2InferRequest, type V2RequestedOutput } from "./tensors.js";
+import { badTensor } from "./datatypes.js";
+import { flatten, type V2Input, type V2InferRequest, type V2RequestedOutput } from "./tensors.js";
 
 /** The binary data extension's header: how many bytes of the body are the JSON part. */
 export const InferenceHeaderLength = "inference-header-content-length";
@@ -62,6 +63,7 @@ export function parseHeaderLength(headerLength: string | string[] | undefined, b
 }
 
 const decoder = new TextDecoder();
+const encoder = new TextEncoder();
 
 function parseJson(bytes: Uint8Array): Json {
   let value: unknown;
@@ -114,7 +116,7 @@ export function encodeV2Request(req: V2InferRequest): { body: Uint8Array; jsonLe
     raws.push(t.raw);
     return { ...base, parameters: { binary_data_size: t.raw.byteLength } };
   });
-  const json = new TextEncoder().encode(JSON.stringify({
+  const json = encoder.encode(JSON.stringify({
     ...(req.id !== undefined ? { id: req.id } : {}),
     inputs,
     ...(req.outputs ? { outputs: req.outputs.map((o) => ({ name: o.name, ...(o.binary !== undefined ? { parameters: { binary_data: o.binary } } : {}) })) } : {}),
@@ -123,8 +125,11 @@ export function encodeV2Request(req: V2InferRequest): { body: Uint8Array; jsonLe
   return jsonThenRaw(json, raws);
 }
 
-/** The binary data extension's layout: the JSON, then each raw tensor in order (just the JSON when there are none). */
-function jsonThenRaw(json: Uint8Array, raws: readonly Uint8Array[]): { body: Uint8Array; jsonLength?: number } {
+/**
+ * The binary data extension's layout, for requests and responses alike: the JSON, then each raw tensor in
+ * order (just the JSON when there are none, and then no `jsonLength`).
+ */
+export function jsonThenRaw(json: Uint8Array, raws: readonly Uint8Array[]): { body: Uint8Array; jsonLength?: number } {
   if (raws.length === 0) return { body: json };
   const body = new Uint8Array(json.byteLength + raws.reduce((n, r) => n + r.byteLength, 0));
   body.set(json, 0);

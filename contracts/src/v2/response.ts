@@ -1,8 +1,10 @@
 import { FerryError } from "../errors.js";
 import { jsonValues, rowSlice, shadowJson, type OutputTensor, type RecordsView } from "../records.js";
 import type { TensorSignature } from "../status.js";
-import { isV2Datatype, rawFromValues, v2DatatypeOf, type V2Datatype } from "./datatypes.js";
-import { badTensor, type V2RequestedOutput } from "./tensors.js";
+import { badTensor, isV2Datatype, rawFromValues, v2DatatypeOf, type V2Datatype } from "./datatypes.js";
+import type { V2RequestedOutput } from "./tensors.js";
+
+const decoder = new TextDecoder();
 
 /** An output to send back: its index in the pipeline's outputs, and whether as raw bytes. */
 export interface ChosenOutput {
@@ -131,7 +133,7 @@ export function decodeV2Response(body: Uint8Array, jsonLength?: number): V2Decod
   type Wire = Omit<V2DecodedResponse, "outputs"> & { outputs: (Omit<V2DecodedOutput, "raw"> & { parameters?: { binary_data_size?: number } })[] };
   let parsed: Wire;
   try {
-    parsed = JSON.parse(new TextDecoder().decode(body.subarray(0, length))) as typeof parsed;
+    parsed = JSON.parse(decoder.decode(body.subarray(0, length))) as typeof parsed;
   } catch (err) {
     throw new FerryError("bad_gateway", `an inferer's V2 response is not JSON: ${(err as Error).message}`);
   }

@@ -1,7 +1,6 @@
-import { FerryError } from "../errors.js";
 import type { TensorSignature } from "../status.js";
 import type { NumericArray } from "../tensor-types.js";
-import { ElementBytes, isV2Datatype, v2DatatypeOf, valuesFromRaw, type V2Datatype } from "./datatypes.js";
+import { ElementBytes, badTensor, isV2Datatype, v2DatatypeOf, valuesFromRaw, type V2Datatype } from "./datatypes.js";
 
 /** One input tensor of a V2 request: its data as plain values (JSON, gRPC contents) or raw little-endian bytes. */
 export interface V2Input {
@@ -40,8 +39,6 @@ export interface BoundInput {
   readonly width: number;
   readonly input: V2Input;
 }
-
-export const badTensor = (message: string): FerryError => new FerryError("bad_tensor", message);
 
 /** Checks every input's name, datatype, shape and data size against the pipeline's inputs; 400 `bad_tensor` otherwise. */
 export function bindInputs(model: string, signature: readonly TensorSignature[], inputs: readonly V2Input[]): BoundInput[] {
