@@ -1,4 +1,4 @@
-// Each command's options type, derived from the option table, and the parsers that hand them out.
+// Each command's options type, derived from the option table (the parsers that hand them out live in command-line.ts).
 import type { OptionsFrom, Command } from "./option-spec.js";
 import type { optionTable } from "./option-table.js";
 

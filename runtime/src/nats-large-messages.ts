@@ -12,7 +12,9 @@ let outcome: LargeMessages | undefined;
  * 192 K, 448 K and 960 K buffers, 1.6 MB allocated and 1.4 MB copied, and that churn of large
  * ArrayBuffers made V8 collect for external memory every few images. The MSG line has already given
  * the payload's size when that buffer is made, so reserving it then (DenoBuffer's public `grow`) leaves
- * one allocation and one copy of each byte. Parsing is otherwise untouched: the original `parse` runs,
+ * one allocation and one copy of each byte. The size is bounded by the server's `max_payload`, and a
+ * connection assembles one message at a time, so at most that much is reserved ahead of the bytes per
+ * connection. Parsing is otherwise untouched: the original `parse` runs,
  * and this only looks at its state afterwards. A parser without the fields this reads (another
  * nats.js) is left alone. Upstream, sizing the buffer from the MSG line would make this unnecessary.
  */
