@@ -2,11 +2,11 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Table, tableFromIPC, tableToIPC, vectorFromArray } from "apache-arrow";
-import { connect, headers } from "@nats-io/transport-node";
+import { connect, errors, headers } from "@nats-io/transport-node";
 import { startNatsServer } from "@ferry/natsd";
 import { LogPublisher, start as startInferer } from "@ferry/inferer";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { start as startLogger } from "@ferry/logger";
+import { pageRetrying, start as startLogger, type LogPage } from "@ferry/logger";
 import { start as startGateway } from "@ferry/gateway";
 import { LogStream, logSubject, type InferenceRecord, type LogRecord } from "@ferry/contracts";
 import { logStreamConfig, provision, siteAssets, storageSettings, streamNameOf } from "@ferry/runtime";
@@ -370,5 +370,36 @@ describe("log queries over several pipelines", () => {
     });
     assert.ok(seen.pulls > 0, "the watcher saw the queries' fetches");
     assert.equal(seen.expired, 0, `${seen.expired} of ${seen.pulls} fetches waited out their expiry`);
+  });
+});
+
+describe("a log query while JetStream is silent for a moment (a cluster electing a leader)", () => {
+  const page: LogPage = { records: [], cursor: "c", status: "End" };
+  const failing = (failures: number, err: () => Error): { calls: number; page(): Promise<LogPage> } => ({
+    calls: 0,
+    async page() {
+      if (this.calls++ < failures) throw err();
+      return page;
+    },
+  });
+
+  it("tries again on no responders and timeouts, and answers the page", async () => {
+    const silent = failing(2, () => new errors.NoRespondersError("$JS.API.STREAM.INFO.FERRY_LOGS"));
+    assert.equal(await pageRetrying(silent, { order: "asc", pageSize: 1 } as never), page);
+    assert.equal(silent.calls, 3);
+    const slow = failing(1, () => new errors.TimeoutError());
+    assert.equal(await pageRetrying(slow, { order: "asc", pageSize: 1 } as never), page);
+    assert.equal(slow.calls, 2);
+  });
+
+  it("gives up after about 2 s of silence, and at once on any other error", async () => {
+    const dead = failing(Number.POSITIVE_INFINITY, () => new errors.NoRespondersError("$JS.API.STREAM.INFO.FERRY_LOGS"));
+    const t0 = Date.now();
+    await assert.rejects(pageRetrying(dead, { order: "asc", pageSize: 1 } as never), errors.NoRespondersError);
+    const took = Date.now() - t0;
+    assert.ok(dead.calls >= 2 && dead.calls <= 11, `${dead.calls} tries in ${took} ms: it retried, then stopped`);
+    const broken = failing(1, () => new TypeError("a bug"));
+    await assert.rejects(pageRetrying(broken, { order: "asc", pageSize: 1 } as never), TypeError);
+    assert.equal(broken.calls, 1, "a fault of the logger's own is not retried");
   });
 });
